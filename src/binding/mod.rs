@@ -1,0 +1,7 @@
+//! The napi face of the engine. Strings that name things (streams, sessions, ids)
+//! cross the boundary as their JSON literals, written by `JSON.stringify`, so that
+//! every JavaScript string survives the trip, lone surrogates included.
+
+mod error;
+mod store;
+mod wire;

@@ -1,0 +1,149 @@
+//! The text forms that cross the boundary besides messages: the filter JavaScript
+//! sends, and the small records (stream info, sessions, stats) it gets back. Times
+//! travel as epoch milliseconds and counts as JSON numbers; JavaScript makes the
+//! `Date`s and `bigint`s.
+
+use std::fmt::Write;
+
+use super::error::{invalid, Result};
+use crate::engine::json::{self, Kind};
+use crate::engine::{Filter, JsonCondition, JsonString, MessageKind, SessionInfo, Stats, StreamInfo};
+
+/// A literal as sent by JavaScript (`JSON.stringify(name)`).
+pub fn literal(argument: &str, text: &str) -> Result<JsonString> {
+    JsonString::from_literal(text).ok_or_else(|| invalid(argument, "must be a JSON string literal"))
+}
+
+/// Reads the filter object the JavaScript face builds from a `MessageFilter`: the
+/// same field names, ids as strings, positions as integers, timestamps as epoch
+/// milliseconds, and `jsonFilter` as `[[key, value], [key]]` (a lone key stands for
+/// a value of `undefined`).
+pub fn filter(text: &str) -> Result<Filter> {
+    let mut f = Filter::default();
+    let entries = json::object_entries(text).map_err(|e| invalid("filter", e))?;
+    for (key, value) in entries {
+        let field = &key[1..key.len() - 1];
+        match field {
+            "messageType" => {
+                let kind = MessageKind::parse(value.trim_matches('"'))
+                    .ok_or_else(|| invalid("filter.messageType", "must be 'command' or 'event'"))?;
+                f.kind = Some(kind);
+            }
+            "messageNames" => {
+                let names = json::array_elements(value)
+                    .map_err(|e| invalid("filter.messageNames", e))?
+                    .into_iter()
+                    .map(|n| literal("filter.messageNames", n))
+                    .collect::<Result<Vec<_>>>()?;
+                f.names = Some(names);
+            }
+            "streamId" => f.stream = Some(literal("filter.streamId", value)?),
+            "sessionId" => f.session = Some(literal("filter.sessionId", value)?),
+            "correlationId" => f.correlation_id = Some(literal("filter.correlationId", value)?),
+            "requestId" => f.request_id = Some(literal("filter.requestId", value)?),
+            "fromPosition" => f.from_position = Some(integer("filter.fromPosition", value)?),
+            "toPosition" => f.to_position = Some(integer("filter.toPosition", value)?),
+            "fromTimestamp" => f.from_time = Some(integer("filter.fromTimestamp", value)?),
+            "toTimestamp" => f.to_time = Some(integer("filter.toTimestamp", value)?),
+            "jsonFilter" => {
+                let mut conditions = Vec::new();
+                for pair in json::array_elements(value).map_err(|e| invalid("filter.jsonFilter", e))? {
+                    let parts = json::array_elements(pair).map_err(|e| invalid("filter.jsonFilter", e))?;
+                    let key = literal("filter.jsonFilter", parts.first().copied().unwrap_or(""))?;
+                    conditions.push(match parts.get(1) {
+                        Some(v) => JsonCondition::Equals { key, value: (*v).to_owned() },
+                        None => JsonCondition::Absent { key },
+                    });
+                }
+                f.json = Some(conditions);
+            }
+            _ => return Err(invalid("filter", format!("has an unknown field {key}"))),
+        }
+    }
+    Ok(f)
+}
+
+fn integer(argument: &str, value: &str) -> Result<i64> {
+    if json::kind_of(value) != Kind::Other {
+        return Err(invalid(argument, "must be an integer"));
+    }
+    value
+        .parse::<i64>()
+        .or_else(|_| value.parse::<f64>().map(|v| v as i64))
+        .map_err(|_| invalid(argument, "must be an integer"))
+}
+
+pub fn stream_info(i: &StreamInfo) -> String {
+    format!(
+        r#"{{"revision":{},"messageCount":{},"firstPosition":{},"lastPosition":{},"createdAt":{},"lastUpdated":{}}}"#,
+        i.revision, i.message_count, i.first_position, i.last_position, i.created_at, i.last_updated
+    )
+}
+
+pub fn write_session(out: &mut String, s: &SessionInfo) {
+    let _ = write!(
+        out,
+        r#"{{"sessionId":{},"startedAt":{},"messageCount":{},"commandCount":{},"eventCount":{},"lastActivity":{}}}"#,
+        s.session_id.literal(),
+        s.started_at,
+        s.message_count,
+        s.command_count,
+        s.event_count,
+        s.last_activity
+    );
+}
+
+pub fn stats(s: &Stats) -> String {
+    let time = |t: Option<i64>| t.map_or_else(|| "null".to_owned(), |t| t.to_string());
+    format!(
+        r#"{{"totalMessages":{},"totalCommands":{},"totalEvents":{},"totalStreams":{},"totalSessions":{},"memoryUsage":{},"oldestMessage":{},"newestMessage":{}}}"#,
+        s.total_messages,
+        s.total_commands,
+        s.total_events,
+        s.total_streams,
+        s.total_sessions,
+        s.memory_usage,
+        time(s.oldest_message),
+        time(s.newest_message)
+    )
+}
+
+/// A JSON array of the given texts.
+pub fn array<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::from("[");
+    for (n, item) in items.enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
+    }
+    out.push(']');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_filter_field() {
+        let f = filter(
+            r#"{"messageType":"event","messageNames":["A","B"],"streamId":"s","sessionId":"no-session","correlationId":"c","requestId":"r","fromPosition":2,"toPosition":9007199254740991,"fromTimestamp":-5,"toTimestamp":10,"jsonFilter":[["k",{"a":1}],["gone"]]}"#,
+        )
+        .unwrap();
+        assert_eq!(f.kind, Some(MessageKind::Event));
+        assert_eq!(f.names, Some(vec![JsonString::new("A"), JsonString::new("B")]));
+        assert_eq!(f.stream, Some(JsonString::new("s")));
+        assert_eq!(f.to_position, Some(9_007_199_254_740_991));
+        assert_eq!(f.from_time, Some(-5));
+        assert_eq!(
+            f.json,
+            Some(vec![
+                JsonCondition::Equals { key: JsonString::new("k"), value: r#"{"a":1}"#.into() },
+                JsonCondition::Absent { key: JsonString::new("gone") },
+            ])
+        );
+        assert!(filter(r#"{"bogus":1}"#).is_err());
+        assert!(filter(r#"{"fromPosition":"1"}"#).is_err());
+    }
+}

@@ -1,0 +1,53 @@
+//! Errors of the engine, as values. The binding turns each variant into a stable
+//! code in one place (`binding/error.rs`); the JavaScript face turns codes into classes.
+
+use std::fmt;
+
+/// Why a save was refused. A refused save changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SaveError {
+    /// The stream does not exist and an expected revision other than -1 was given.
+    StreamNotFound { expected: i64 },
+    /// The stream's revision is not the expected one.
+    WrongExpectedRevision { expected: i64, actual: i64 },
+    /// A message is not a JSON object with a string `type` (index within the batch).
+    InvalidMessage { index: usize, reason: String },
+    /// The store would pass the number of messages it can address (2^32 - 1).
+    CapacityExceeded,
+}
+
+impl fmt::Display for SaveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SaveError::StreamNotFound { expected } => {
+                write!(f, "stream does not exist, but expected revision {expected} was provided")
+            }
+            SaveError::WrongExpectedRevision { expected, actual } => {
+                write!(f, "Expected revision {expected} but stream is at revision {actual}")
+            }
+            SaveError::InvalidMessage { index, reason } => write!(f, "messages[{index}]: {reason}"),
+            SaveError::CapacityExceeded => write!(f, "the store cannot hold more than 4294967295 messages"),
+        }
+    }
+}
+
+impl std::error::Error for SaveError {}
+
+/// Why a filter or other read argument was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InputError {
+    /// An argument is not of the form the engine takes.
+    Invalid { argument: &'static str, reason: String },
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputError::Invalid { argument, reason } => write!(f, "{argument}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for InputError {}

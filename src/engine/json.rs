@@ -1,0 +1,286 @@
+//! A small scanner over JSON text as `JSON.stringify` writes it.
+//!
+//! The store keeps every message as the exact text JavaScript produced, and needs
+//! only a few things from it: the spans of a batch's elements, a handful of top-level
+//! fields, and structural equality for `jsonFilter`. Working on spans of the original
+//! text (never decoding strings) keeps lone surrogates, key order and number spelling
+//! exactly as the caller wrote them, which a decoded `serde_json::Value` cannot do.
+//!
+//! Strings are compared as their literal text: `JSON.stringify` escapes canonically,
+//! so two strings are equal exactly when their literals are. The same holds for
+//! numbers (shortest round-trip form, `-0` written as `0`).
+//!
+//! Nothing here recurses except [`json_equal`], whose depth is bounded by the nesting
+//! limit the store enforces on what it accepts.
+
+use std::fmt;
+
+/// Why a text is not the JSON the store expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub at: usize,
+    pub what: &'static str,
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte {}", self.what, self.at)
+    }
+}
+
+type Result<T> = std::result::Result<T, SyntaxError>;
+
+fn err<T>(at: usize, what: &'static str) -> Result<T> {
+    Err(SyntaxError { at, what })
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// End (exclusive) of the string literal starting at `i` (which must be `"`).
+fn skip_string(b: &[u8], i: usize) -> Result<usize> {
+    debug_assert_eq!(b.get(i), Some(&b'"'));
+    let mut j = i + 1;
+    while j < b.len() {
+        match b[j] {
+            b'"' => return Ok(j + 1),
+            // An escape is one byte after the backslash; `\uXXXX` hex digits are
+            // plain characters and need no special step.
+            b'\\' => j += 2,
+            c if c < 0x20 => return err(j, "control character in string"),
+            _ => j += 1,
+        }
+    }
+    err(i, "unterminated string")
+}
+
+/// End (exclusive) of the value starting at `i` (after white space), without recursion.
+pub fn skip_value(b: &[u8], i: usize) -> Result<usize> {
+    let i = skip_ws(b, i);
+    match b.get(i) {
+        None => err(i, "expected a value"),
+        Some(b'"') => skip_string(b, i),
+        Some(b'{') | Some(b'[') => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < b.len() {
+                match b[j] {
+                    b'"' => {
+                        j = skip_string(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            err(i, "unterminated object or array")
+        }
+        Some(c) if c.is_ascii_digit() || *c == b'-' || matches!(c, b't' | b'f' | b'n') => {
+            let mut j = i;
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                j += 1;
+            }
+            Ok(j)
+        }
+        Some(_) => err(i, "unexpected character"),
+    }
+}
+
+/// Iterates the elements of a JSON array as text spans.
+pub fn array_elements(text: &str) -> Result<Vec<&str>> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'[') {
+        return err(i, "expected an array");
+    }
+    i = skip_ws(b, i + 1);
+    let mut out = Vec::new();
+    if b.get(i) == Some(&b']') {
+        return finish(b, i + 1).map(|_| out);
+    }
+    loop {
+        let start = skip_ws(b, i);
+        let end = skip_value(b, start)?;
+        out.push(&text[start..end]);
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i += 1,
+            Some(b']') => return finish(b, i + 1).map(|_| out),
+            _ => return err(i, "expected , or ] in array"),
+        }
+    }
+}
+
+fn finish(b: &[u8], i: usize) -> Result<()> {
+    if skip_ws(b, i) == b.len() {
+        Ok(())
+    } else {
+        err(i, "trailing characters")
+    }
+}
+
+/// The `(key literal, value text)` pairs of a JSON object, in order.
+pub fn object_entries(text: &str) -> Result<Vec<(&str, &str)>> {
+    let mut out = Vec::new();
+    for_each_entry(text, |k, v| {
+        out.push((k, v));
+        true
+    })?;
+    Ok(out)
+}
+
+/// Calls `f(key literal, value text)` for each entry of a JSON object until it returns false.
+pub fn for_each_entry<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a str) -> bool) -> Result<()> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return err(i, "expected an object");
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return finish(b, i + 1);
+    }
+    loop {
+        let ks = skip_ws(b, i);
+        if b.get(ks) != Some(&b'"') {
+            return err(ks, "expected a key");
+        }
+        let ke = skip_string(b, ks)?;
+        let colon = skip_ws(b, ke);
+        if b.get(colon) != Some(&b':') {
+            return err(colon, "expected :");
+        }
+        let vs = skip_ws(b, colon + 1);
+        let ve = skip_value(b, vs)?;
+        if !f(&text[ks..ke], &text[vs..ve]) {
+            return Ok(());
+        }
+        i = skip_ws(b, ve);
+        match b.get(i) {
+            Some(b',') => i += 1,
+            Some(b'}') => return finish(b, i + 1),
+            _ => return err(i, "expected , or } in object"),
+        }
+    }
+}
+
+/// What kind of value a (trimmed) JSON text is, by its first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Object,
+    Array,
+    String,
+    Other,
+}
+
+pub fn kind_of(value: &str) -> Kind {
+    match value.as_bytes().first() {
+        Some(b'{') => Kind::Object,
+        Some(b'[') => Kind::Array,
+        Some(b'"') => Kind::String,
+        _ => Kind::Other,
+    }
+}
+
+/// JSON equality of two values written by `JSON.stringify`: objects compare as sets
+/// of entries (key order ignored), arrays element by element, everything else by its
+/// canonical text.
+pub fn json_equal(a: &str, b: &str) -> bool {
+    match (kind_of(a), kind_of(b)) {
+        (Kind::Object, Kind::Object) => {
+            let (Ok(ea), Ok(eb)) = (object_entries(a), object_entries(b)) else {
+                return false;
+            };
+            ea.len() == eb.len()
+                && ea.iter().all(|(k, va)| {
+                    eb.iter().any(|(kb, vb)| kb == k && json_equal(va, vb))
+                })
+        }
+        (Kind::Array, Kind::Array) => {
+            let (Ok(ea), Ok(eb)) = (array_elements(a), array_elements(b)) else {
+                return false;
+            };
+            ea.len() == eb.len() && ea.iter().zip(&eb).all(|(x, y)| json_equal(x, y))
+        }
+        (ka, kb) => ka == kb && a == b,
+    }
+}
+
+/// Writes `s` as a JSON string literal exactly as `JSON.stringify` would.
+pub fn write_string_literal(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `s` as a JSON string literal.
+pub fn string_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    write_string_literal(&mut out, s);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_arrays_with_nested_values_and_tricky_strings() {
+        let t = r#"[{"a":"]}\"","b":[1,{"c":2}]},3,"x",null,[]]"#;
+        assert_eq!(
+            array_elements(t).unwrap(),
+            vec![r#"{"a":"]}\"","b":[1,{"c":2}]}"#, "3", r#""x""#, "null", "[]"]
+        );
+        assert_eq!(array_elements("[]").unwrap(), Vec::<&str>::new());
+        assert!(array_elements("[1,").is_err());
+        assert!(array_elements("{}").is_err());
+        assert!(array_elements("[1] x").is_err());
+    }
+
+    #[test]
+    fn lists_object_entries_in_order() {
+        let e = object_entries(r#"{"type":"A","data":{"x":[1,2]},"n":-1.5e3}"#).unwrap();
+        assert_eq!(e, vec![(r#""type""#, r#""A""#), (r#""data""#, r#"{"x":[1,2]}"#), (r#""n""#, "-1.5e3")]);
+        assert!(object_entries(r#"{"a" 1}"#).is_err());
+        assert!(object_entries(r#"{"a":"unterminated}"#).is_err());
+    }
+
+    #[test]
+    fn equality_ignores_key_order_but_not_array_order() {
+        assert!(json_equal(r#"{"a":1,"b":[1,{"c":"x"}]}"#, r#"{"b":[1,{"c":"x"}],"a":1}"#));
+        assert!(!json_equal("[1,2]", "[2,1]"));
+        assert!(!json_equal(r#"{"a":1}"#, r#"{"a":1,"b":2}"#));
+        assert!(!json_equal(r#""1""#, "1"));
+        assert!(json_equal(r#""\ud800""#, r#""\ud800""#));
+    }
+
+    #[test]
+    fn writes_literals_like_json_stringify() {
+        assert_eq!(string_literal("a\"b\\c\n\u{1}é😀"), "\"a\\\"b\\\\c\\n\\u0001é😀\"");
+    }
+}

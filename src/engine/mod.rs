@@ -1,0 +1,19 @@
+//! The storage engine: plain Rust, no Node types. See `store.rs` for the layout and
+//! its invariants, `query.rs` for how reads choose an index.
+
+mod error;
+mod filter;
+mod grow;
+pub mod json;
+mod message;
+mod model;
+mod output;
+mod query;
+mod store;
+pub mod time;
+
+pub use error::{InputError, SaveError};
+pub use filter::{data_matches, Filter, JsonCondition};
+pub use model::{JsonString, MessageKind, SessionInfo, Stats, StreamInfo};
+pub use store::{Engine, SaveOutcome, StoredMessage, NO_SESSION};
+pub use time::Millis;

@@ -1,0 +1,127 @@
+//! The values the engine stores and hands out.
+
+use super::json;
+use super::time::Millis;
+use std::fmt;
+
+/// `'command'` or `'event'`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum MessageKind {
+    Command = 0,
+    Event = 1,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Command => "command",
+            MessageKind::Event => "event",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "command" => Some(MessageKind::Command),
+            "event" => Some(MessageKind::Event),
+            _ => None,
+        }
+    }
+}
+
+/// A string as its JSON literal, quotes included, exactly as `JSON.stringify` writes
+/// it. Names and ids are kept this way so that any JavaScript string, lone surrogates
+/// included, is stored and compared without loss (a Rust `String` cannot hold a lone
+/// surrogate), and so that writing it back out costs a copy.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JsonString(Box<str>);
+
+impl JsonString {
+    /// Escapes a Rust string.
+    pub fn new(s: &str) -> Self {
+        JsonString(json::string_literal(s).into_boxed_str())
+    }
+
+    /// Takes a literal as `JSON.stringify` wrote it; `None` when it is not one string literal.
+    pub fn from_literal(literal: &str) -> Option<Self> {
+        let b = literal.as_bytes();
+        if b.len() >= 2 && b[0] == b'"' && json::skip_value(b, 0).ok() == Some(b.len()) {
+            Some(JsonString(literal.into()))
+        } else {
+            None
+        }
+    }
+
+    /// The literal, quotes included.
+    pub fn literal(&self) -> &str {
+        &self.0
+    }
+
+    /// True for `""`.
+    pub fn is_empty_string(&self) -> bool {
+        self.0.len() == 2
+    }
+
+    /// Whether the string contains `needle`, which must be made of letters only
+    /// (escapes never produce or split a run of letters other than a-f, and the
+    /// callers look for words such as `command` and `event`).
+    pub fn contains_word(&self, needle: &str) -> bool {
+        debug_assert!(needle.bytes().all(|c| c.is_ascii_alphabetic()));
+        self.0[1..self.0.len() - 1].contains(needle)
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl fmt::Debug for JsonString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What `getStreamInfo` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamInfo {
+    pub revision: i64,
+    pub message_count: u64,
+    /// 0 for an empty stream.
+    pub first_position: u64,
+    /// 0 for an empty stream.
+    pub last_position: u64,
+    pub created_at: Millis,
+    pub last_updated: Millis,
+}
+
+/// What `getSessionInfo` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub session_id: JsonString,
+    pub started_at: Millis,
+    pub message_count: u64,
+    pub command_count: u64,
+    pub event_count: u64,
+    pub last_activity: Millis,
+}
+
+/// What `getStats` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    pub total_messages: u64,
+    pub total_commands: u64,
+    pub total_events: u64,
+    pub total_streams: u64,
+    pub total_sessions: u64,
+    /// Bytes held by the store's buffers and indexes.
+    pub memory_usage: u64,
+    /// Earliest and latest save times; `None` on an empty store.
+    pub oldest_message: Option<Millis>,
+    pub newest_message: Option<Millis>,
+}
+
+impl std::borrow::Borrow<str> for JsonString {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}

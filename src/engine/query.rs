@@ -1,0 +1,248 @@
+//! Reads: one stream by revision, and the query planner behind `getAllMessages`.
+//!
+//! The planner narrows the position range first, then drives the scan from the
+//! smallest candidate set it can find, and checks every other condition per candidate.
+//! What each filter costs (n = messages in the store, k = messages returned, m = the
+//! driving candidate list, restricted to the position range):
+//!
+//! - `fromPosition` / `toPosition`: O(1), positions are record indexes.
+//! - `fromTimestamp` / `toTimestamp`: O(log n) by binary search while save times never
+//!   went backwards; otherwise a check per candidate.
+//! - `streamId`, `sessionId`, `correlationId`, `requestId`, `messageType`: a hash look-up
+//!   (or an array slot) gives a sorted posting list, cut to the position range in
+//!   O(log m); the shortest list drives the scan.
+//! - `messageNames`: the union of one posting list per name, merged lazily in order.
+//! - `jsonFilter`: a check per candidate that reads that message's `data`; no index.
+//! - `count` (the last N): the scan runs from the end and stops after N matches.
+//!
+//! With no condition that has an index, the scan walks the position range.
+
+use super::filter::{data_matches, data_of, field_of, Filter};
+use super::model::{JsonString, MessageKind};
+use super::store::{Engine, Record, NO_SESSION};
+
+/// Candidate records, ascending, from which the scan is driven.
+enum Source<'a> {
+    Range(usize, usize),
+    Lists(Vec<&'a [u32]>),
+}
+
+impl Source<'_> {
+    fn cost(&self) -> usize {
+        match self {
+            Source::Range(lo, hi) => hi - lo,
+            Source::Lists(lists) => lists.iter().map(|l| l.len()).sum(),
+        }
+    }
+}
+
+/// The conditions checked on each candidate, resolved to record fields.
+struct Check<'f> {
+    kind: Option<MessageKind>,
+    names: Option<Vec<u32>>,
+    stream: Option<u32>,
+    session: Option<u32>,
+    from_time: Option<i64>,
+    to_time: Option<i64>,
+    correlation_id: Option<&'f JsonString>,
+    request_id: Option<&'f JsonString>,
+    json: Option<&'f [super::filter::JsonCondition]>,
+}
+
+impl Engine {
+    /// The stream's records with `revision >= from_revision`, then only the last
+    /// `limit`; empty for an unknown stream.
+    pub fn read_stream(&self, stream: &JsonString, from_revision: Option<i64>, limit: Option<usize>) -> &[u32] {
+        let Some(s) = self.stream(stream) else { return &[] };
+        let from = from_revision.map_or(0, |r| r.clamp(0, s.members.len() as i64) as usize);
+        last(&s.members[from..], limit)
+    }
+
+    /// Records matching `filter` in position order, then only the last `limit`.
+    pub fn query(&self, filter: &Filter, limit: Option<usize>) -> Vec<u32> {
+        let n = self.records.len();
+        let mut lo = filter.from_position.map_or(0, |p| (p.max(1) - 1).min(n as i64) as usize);
+        let mut hi = filter.to_position.map_or(n, |p| p.clamp(0, n as i64) as usize);
+        if self.times_ordered && lo < hi {
+            let recs = &self.records[lo..hi];
+            let start = filter.from_time.map_or(0, |t| recs.partition_point(|r| r.time < t));
+            let end = filter.to_time.map_or(recs.len(), |t| recs.partition_point(|r| r.time <= t));
+            (lo, hi) = (lo + start, lo + end.max(start));
+        }
+        if lo >= hi {
+            return Vec::new();
+        }
+        let Some((source, check)) = self.plan(filter, lo, hi) else { return Vec::new() };
+
+        let mut out = Vec::new();
+        let wanted = limit.unwrap_or(usize::MAX);
+        let descending = limit.is_some();
+        let mut visit = |i: u32| {
+            if self.passes(i, &check) {
+                out.push(i);
+            }
+            out.len() < wanted
+        };
+        match &source {
+            Source::Range(lo, hi) if descending => {
+                for i in (*lo..*hi).rev() {
+                    if !visit(i as u32) {
+                        break;
+                    }
+                }
+            }
+            Source::Range(lo, hi) => {
+                for i in *lo..*hi {
+                    if !visit(i as u32) {
+                        break;
+                    }
+                }
+            }
+            Source::Lists(lists) => merge(lists, descending, visit),
+        }
+        if descending {
+            out.reverse();
+        }
+        out
+    }
+
+    /// Resolves the filter against the indexes and picks the cheapest source;
+    /// `None` when some condition can match nothing.
+    fn plan<'s, 'f>(&'s self, f: &'f Filter, lo: usize, hi: usize) -> Option<(Source<'s>, Check<'f>)> {
+        let cut = |list: &'s [u32]| -> &'s [u32] {
+            let a = list.partition_point(|&i| (i as usize) < lo);
+            let b = list.partition_point(|&i| (i as usize) < hi);
+            &list[a..b]
+        };
+        let mut best = Source::Range(lo, hi);
+        let mut consider = |s: Source<'s>| {
+            if s.cost() < best.cost() {
+                best = s;
+            }
+        };
+
+        let stream = match &f.stream {
+            Some(name) => {
+                let ix = *self.stream_ids.get(name.literal())?;
+                consider(Source::Lists(vec![cut(&self.streams[ix as usize].members)]));
+                Some(ix)
+            }
+            None => None,
+        };
+        let session = match &f.session {
+            Some(id) if id.literal() == NO_SESSION => {
+                consider(Source::Lists(vec![cut(&self.no_session)]));
+                Some(0)
+            }
+            Some(id) => {
+                let ix = *self.session_ids.get(id.literal())?;
+                consider(Source::Lists(vec![cut(&self.sessions[ix as usize].members)]));
+                Some(ix + 1)
+            }
+            None => None,
+        };
+        if let Some(id) = &f.correlation_id {
+            consider(Source::Lists(vec![cut(self.by_correlation.get(id.literal())?)]));
+        }
+        if let Some(id) = &f.request_id {
+            consider(Source::Lists(vec![cut(self.by_request.get(id.literal())?)]));
+        }
+        let names = match &f.names {
+            Some(names) => {
+                let mut ids: Vec<u32> = names.iter().filter_map(|n| self.name_ids.get(n.literal()).copied()).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                if ids.is_empty() {
+                    return None;
+                }
+                consider(Source::Lists(ids.iter().map(|&id| cut(&self.by_name[id as usize])).collect()));
+                Some(ids)
+            }
+            None => None,
+        };
+        if let Some(kind) = f.kind {
+            consider(Source::Lists(vec![cut(&self.by_kind[kind as usize])]));
+        }
+
+        let check = Check {
+            kind: f.kind,
+            names,
+            stream,
+            session,
+            from_time: f.from_time,
+            to_time: f.to_time,
+            correlation_id: f.correlation_id.as_ref(),
+            request_id: f.request_id.as_ref(),
+            json: f.json.as_deref(),
+        };
+        Some((best, check))
+    }
+
+    fn passes(&self, i: u32, c: &Check<'_>) -> bool {
+        let r: &Record = &self.records[i as usize];
+        if c.kind.is_some_and(|k| k != r.kind)
+            || c.stream.is_some_and(|s| s != r.stream)
+            || c.session.is_some_and(|s| s != r.session)
+            || c.from_time.is_some_and(|t| r.time < t)
+            || c.to_time.is_some_and(|t| r.time > t)
+            || c.names.as_ref().is_some_and(|ids| ids.binary_search(&r.name).is_err())
+        {
+            return false;
+        }
+        if c.correlation_id.is_none() && c.request_id.is_none() && c.json.is_none() {
+            return true;
+        }
+        let text = self.text(i);
+        c.correlation_id.is_none_or(|id| field_of(text, r#""correlationId""#) == Some(id.literal()))
+            && c.request_id.is_none_or(|id| field_of(text, r#""requestId""#) == Some(id.literal()))
+            && c.json.is_none_or(|conds| data_matches(data_of(text), conds))
+    }
+}
+
+/// The last `limit` items of `items` (all of them when `limit` is `None`).
+fn last(items: &[u32], limit: Option<usize>) -> &[u32] {
+    match limit {
+        Some(n) if n < items.len() => &items[items.len() - n..],
+        _ => items,
+    }
+}
+
+/// Visits the union of sorted, disjoint lists in order until `visit` returns false.
+fn merge(lists: &[&[u32]], descending: bool, mut visit: impl FnMut(u32) -> bool) {
+    if let [only] = lists {
+        if descending {
+            only.iter().rev().all(|&i| visit(i));
+        } else {
+            only.iter().all(|&i| visit(i));
+        }
+        return;
+    }
+    // Cursors: next index to take from each list (from the front or from the back).
+    let mut cursors: Vec<usize> = lists.iter().map(|l| if descending { l.len() } else { 0 }).collect();
+    loop {
+        let mut pick: Option<(usize, u32)> = None;
+        for (k, list) in lists.iter().enumerate() {
+            let c = cursors[k];
+            let candidate = if descending {
+                (c > 0).then(|| list[c - 1])
+            } else {
+                list.get(c).copied()
+            };
+            if let Some(v) = candidate {
+                let better = pick.is_none_or(|(_, p)| if descending { v > p } else { v < p });
+                if better {
+                    pick = Some((k, v));
+                }
+            }
+        }
+        let Some((k, v)) = pick else { return };
+        if descending {
+            cursors[k] -= 1;
+        } else {
+            cursors[k] += 1;
+        }
+        if !visit(v) {
+            return;
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! The engine: every message's JSON text in one append-only arena, a fixed-size
+//! record per message, and the indexes that let reads touch only what they return.
+//!
+//! Invariants (checked by the property tests):
+//! - record `i` is the message at global position `i + 1`; positions are gapless;
+//! - `streams[s].members` lists that stream's records in revision order, so the
+//!   record at `members[r]` has revision `r`;
+//! - every posting list is strictly increasing (records are only ever appended);
+//! - `bytes` equals the capacity of every buffer and index, in bytes.
+//!
+//! A save checks everything that can fail before it changes anything, so a refused
+//! save leaves the store exactly as it was.
+
+use std::collections::hash_map::{Entry, RandomState};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+
+use super::error::SaveError;
+use super::grow::{self, Bytes};
+use super::json;
+use super::message::Head;
+use super::model::{JsonString, MessageKind, SessionInfo, Stats, StreamInfo};
+use super::time::{self, Millis};
+
+/// One message's fixed-size record (40 bytes).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Record {
+    pub time: Millis,
+    pub start: u64,
+    pub len: u32,
+    pub stream: u32,
+    pub revision: u32,
+    /// 0 for no session, else index + 1 into `sessions`.
+    pub session: u32,
+    pub name: u32,
+    pub kind: MessageKind,
+}
+
+#[derive(Debug)]
+pub(crate) struct Stream {
+    pub name: JsonString,
+    pub members: Vec<u32>,
+    pub created_at: Millis,
+    pub last_updated: Millis,
+}
+
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub info: SessionInfo,
+    pub members: Vec<u32>,
+}
+
+/// The literal `sessionId` of messages saved while no session was current.
+pub const NO_SESSION: &str = "\"no-session\"";
+
+/// What a successful save did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaveOutcome {
+    /// The stream's revision after the save (-1 for a new, empty stream).
+    pub revision: i64,
+    /// Position of the first message saved; with `count == 0`, the next position.
+    pub first_position: u64,
+    pub count: usize,
+}
+
+/// The in-memory store. Knows nothing of Node: the binding owns one and converts.
+#[derive(Debug, Default)]
+pub struct Engine {
+    pub(crate) arena: String,
+    pub(crate) records: Vec<Record>,
+    pub(crate) streams: Vec<Stream>,
+    pub(crate) stream_ids: HashMap<JsonString, u32>,
+    pub(crate) sessions: Vec<Session>,
+    pub(crate) session_ids: HashMap<JsonString, u32>,
+    pub(crate) current_session: Option<u32>,
+    pub(crate) no_session: Vec<u32>,
+    pub(crate) names: Vec<JsonString>,
+    pub(crate) name_ids: HashMap<JsonString, u32>,
+    pub(crate) by_name: Vec<Vec<u32>>,
+    pub(crate) by_kind: [Vec<u32>; 2],
+    pub(crate) by_correlation: HashMap<JsonString, Vec<u32>>,
+    pub(crate) by_request: HashMap<JsonString, Vec<u32>>,
+    pub(crate) oldest: Option<Millis>,
+    pub(crate) newest: Option<Millis>,
+    /// True while save times never went backwards, so time ranges can be found by
+    /// binary search over records.
+    pub(crate) times_ordered: bool,
+    pub(crate) bytes: Bytes,
+    hasher: RandomState,
+}
+
+const MAX_MESSAGES: usize = u32::MAX as usize;
+
+impl Engine {
+    pub fn new() -> Self {
+        Engine { times_ordered: true, ..Default::default() }
+    }
+
+    /// Saves a batch given as the JSON text of an array of messages.
+    pub fn save_json_array(
+        &mut self,
+        stream: &JsonString,
+        batch: &str,
+        expected: Option<i64>,
+        kind: Option<MessageKind>,
+        now: Millis,
+    ) -> Result<SaveOutcome, SaveError> {
+        let messages = json::array_elements(batch)
+            .map_err(|e| SaveError::InvalidMessage { index: 0, reason: format!("batch is not a JSON array ({e})") })?;
+        self.save(stream, &messages, expected, kind, now)
+    }
+
+    /// Saves `messages` (each the JSON text of one message object) to `stream`, all
+    /// or nothing, at save time `now`.
+    pub fn save(
+        &mut self,
+        stream: &JsonString,
+        messages: &[&str],
+        expected: Option<i64>,
+        kind: Option<MessageKind>,
+        now: Millis,
+    ) -> Result<SaveOutcome, SaveError> {
+        let heads = messages
+            .iter()
+            .enumerate()
+            .map(|(index, text)| Head::parse(text).map_err(|reason| SaveError::InvalidMessage { index, reason }))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let existing = self.stream_ids.get(stream.literal()).copied();
+        let current = existing.map_or(-1, |s| self.streams[s as usize].members.len() as i64 - 1);
+        match (existing, expected) {
+            (None, Some(e)) if e != -1 => return Err(SaveError::StreamNotFound { expected: e }),
+            (_, Some(e)) if e != current => {
+                return Err(SaveError::WrongExpectedRevision { expected: e, actual: current })
+            }
+            _ => {}
+        }
+        if self.records.len() + heads.len() > MAX_MESSAGES || self.streams.len() >= MAX_MESSAGES {
+            return Err(SaveError::CapacityExceeded);
+        }
+
+        // Nothing below can fail.
+        let stream_ix = match existing {
+            Some(s) => s,
+            None => self.add_stream(stream.clone(), now),
+        };
+        let first_position = self.records.len() as u64 + 1;
+        grow::reserve(&mut self.records, heads.len(), &mut self.bytes);
+        for head in &heads {
+            self.append(stream_ix, head, kind, now);
+        }
+        if !heads.is_empty() {
+            self.streams[stream_ix as usize].last_updated = now;
+            self.note_time(now);
+        }
+        Ok(SaveOutcome { revision: current + heads.len() as i64, first_position, count: heads.len() })
+    }
+
+    fn add_stream(&mut self, name: JsonString, now: Millis) -> u32 {
+        let ix = self.streams.len() as u32;
+        self.bytes.0 += name.heap_bytes();
+        self.track_map(|e| {
+            e.stream_ids.insert(name.clone(), ix);
+        });
+        self.bytes.0 += name.heap_bytes();
+        grow::push(
+            &mut self.streams,
+            Stream { name, members: Vec::new(), created_at: now, last_updated: now },
+            &mut self.bytes,
+        );
+        ix
+    }
+
+    /// Runs `f` and counts what it changed in the capacity of the hash maps.
+    fn track_map(&mut self, f: impl FnOnce(&mut Self)) {
+        let before = self.map_bytes();
+        f(self);
+        let after = self.map_bytes();
+        self.bytes.0 = self.bytes.0 + after - before.min(after);
+    }
+
+    fn map_bytes(&self) -> usize {
+        fn size<K, V>(m: &HashMap<K, V>) -> usize {
+            m.capacity() * (std::mem::size_of::<(K, V)>() + 1)
+        }
+        size(&self.stream_ids)
+            + size(&self.session_ids)
+            + size(&self.name_ids)
+            + size(&self.by_correlation)
+            + size(&self.by_request)
+    }
+
+    fn append(&mut self, stream_ix: u32, head: &Head<'_>, kind: Option<MessageKind>, now: Millis) {
+        let index = self.records.len() as u32;
+        let stream = &self.streams[stream_ix as usize];
+        let kind = head.kind(kind, &stream.name);
+        let revision = stream.members.len() as u32;
+
+        let start = self.arena.len() as u64;
+        if head.has_timestamp {
+            grow::push_str(&mut self.arena, head.text, &mut self.bytes);
+        } else {
+            // Upstream writes `{ ...message, timestamp: message.timestamp || now }`:
+            // an absent timestamp becomes the save time, as the last key.
+            let open = &head.text[..head.text.len() - 1];
+            let sep = if open.trim_end().ends_with('{') { "" } else { "," };
+            let mut tail = String::with_capacity(40);
+            tail.push_str(sep);
+            tail.push_str("\"timestamp\":\"");
+            time::write_iso(&mut tail, now);
+            tail.push_str("\"}");
+            grow::push_str(&mut self.arena, open, &mut self.bytes);
+            grow::push_str(&mut self.arena, &tail, &mut self.bytes);
+        }
+        let len = (self.arena.len() as u64 - start) as u32;
+
+        let name = self.intern_name(head.name);
+        let session = self.current_session.map_or(0, |s| s + 1);
+        grow::push(
+            &mut self.records,
+            Record { time: now, start, len, stream: stream_ix, revision, session, name, kind },
+            &mut self.bytes,
+        );
+        let bytes = &mut self.bytes;
+        grow::push(&mut self.streams[stream_ix as usize].members, index, bytes);
+        grow::push(&mut self.by_kind[kind as usize], index, bytes);
+        grow::push(&mut self.by_name[name as usize], index, bytes);
+        match self.current_session {
+            Some(s) => {
+                let session = &mut self.sessions[s as usize];
+                grow::push(&mut session.members, index, bytes);
+                let info = &mut session.info;
+                info.message_count += 1;
+                match kind {
+                    MessageKind::Command => info.command_count += 1,
+                    MessageKind::Event => info.event_count += 1,
+                }
+                info.last_activity = now;
+            }
+            None => grow::push(&mut self.no_session, index, bytes),
+        }
+        if let Some(id) = head.correlation_id {
+            self.post(IdIndex::Correlation, id, index);
+        }
+        if let Some(id) = head.request_id {
+            self.post(IdIndex::Request, id, index);
+        }
+    }
+
+    fn intern_name(&mut self, literal: &str) -> u32 {
+        if let Some(&id) = self.name_ids.get(literal) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        let name = JsonString::from_literal(literal).expect("Head::parse checked that type is a string");
+        self.bytes.0 += 2 * name.heap_bytes();
+        self.track_map(|e| {
+            e.name_ids.insert(name.clone(), id);
+        });
+        grow::push(&mut self.names, name, &mut self.bytes);
+        grow::push(&mut self.by_name, Vec::new(), &mut self.bytes);
+        id
+    }
+
+    fn post(&mut self, which: IdIndex, literal: &str, index: u32) {
+        let map = match which {
+            IdIndex::Correlation => &mut self.by_correlation,
+            IdIndex::Request => &mut self.by_request,
+        };
+        if let Some(list) = map.get_mut(literal) {
+            grow::push(list, index, &mut self.bytes);
+            return;
+        }
+        let key = JsonString::from_literal(literal).expect("Head::parse checked that the id is a string");
+        self.bytes.0 += key.heap_bytes();
+        let mut list = Vec::new();
+        grow::push(&mut list, index, &mut self.bytes);
+        self.track_map(|e| {
+            let map = match which {
+                IdIndex::Correlation => &mut e.by_correlation,
+                IdIndex::Request => &mut e.by_request,
+            };
+            if let Entry::Vacant(v) = map.entry(key) {
+                v.insert(list);
+            }
+        });
+    }
+
+    fn note_time(&mut self, now: Millis) {
+        if let Some(newest) = self.newest {
+            if now < newest {
+                self.times_ordered = false;
+            }
+        }
+        self.oldest = Some(self.oldest.map_or(now, |o| o.min(now)));
+        self.newest = Some(self.newest.map_or(now, |n| n.max(now)));
+    }
+
+    /// Starts a session: records it, makes it current (replacing any other) and
+    /// creates its empty stream `session-<id>`. Returns the new id.
+    pub fn create_session(&mut self, now: Millis) -> JsonString {
+        let id = loop {
+            let candidate = JsonString::new(&format!("session-{now}-{}", self.random_suffix()));
+            if !self.session_ids.contains_key(candidate.literal()) {
+                break candidate;
+            }
+        };
+        let ix = self.sessions.len() as u32;
+        self.bytes.0 += 2 * id.heap_bytes();
+        self.track_map(|e| {
+            e.session_ids.insert(id.clone(), ix);
+        });
+        let info = SessionInfo {
+            session_id: id.clone(),
+            started_at: now,
+            message_count: 0,
+            command_count: 0,
+            event_count: 0,
+            last_activity: now,
+        };
+        grow::push(&mut self.sessions, Session { info, members: Vec::new() }, &mut self.bytes);
+        self.current_session = Some(ix);
+        let session_stream = JsonString::new(&format!("session-{}", unquote(id.literal())));
+        if !self.stream_ids.contains_key(session_stream.literal()) {
+            self.add_stream(session_stream, now);
+        }
+        id
+    }
+
+    /// 8 characters of `A-Za-z0-9_-`, from the process's random hash keys.
+    fn random_suffix(&self) -> String {
+        const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+        let mut h = self.hasher.build_hasher();
+        h.write_usize(self.sessions.len());
+        h.write_usize(self.records.len());
+        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        let mut bits = h.finish();
+        (0..8)
+            .map(|_| {
+                let c = ALPHABET[(bits & 63) as usize] as char;
+                bits >>= 6;
+                c
+            })
+            .collect()
+    }
+
+    /// Ends a session: touches its `lastActivity` and clears it as current. An
+    /// unknown id is not an error.
+    pub fn end_session(&mut self, id: &JsonString, now: Millis) {
+        if let Some(&ix) = self.session_ids.get(id.literal()) {
+            self.sessions[ix as usize].info.last_activity = now;
+            if self.current_session == Some(ix) {
+                self.current_session = None;
+            }
+        }
+    }
+
+    /// Sessions in creation order.
+    pub fn sessions(&self) -> impl Iterator<Item = &SessionInfo> {
+        self.sessions.iter().map(|s| &s.info)
+    }
+
+    pub fn session_info(&self, id: &JsonString) -> Option<&SessionInfo> {
+        self.session_ids.get(id.literal()).map(|&ix| &self.sessions[ix as usize].info)
+    }
+
+    pub fn current_session(&self) -> Option<&JsonString> {
+        self.current_session.map(|ix| &self.sessions[ix as usize].info.session_id)
+    }
+
+    /// Stream names in creation order.
+    pub fn stream_names(&self) -> impl Iterator<Item = &JsonString> {
+        self.streams.iter().map(|s| &s.name)
+    }
+
+    /// The stream's revision, -1 when it is empty or unknown.
+    pub fn stream_revision(&self, stream: &JsonString) -> Option<i64> {
+        self.stream(stream).map(|s| s.members.len() as i64 - 1)
+    }
+
+    pub fn stream_info(&self, stream: &JsonString) -> Option<StreamInfo> {
+        self.stream(stream).map(|s| StreamInfo {
+            revision: s.members.len() as i64 - 1,
+            message_count: s.members.len() as u64,
+            first_position: s.members.first().map_or(0, |&i| i as u64 + 1),
+            last_position: s.members.last().map_or(0, |&i| i as u64 + 1),
+            created_at: s.created_at,
+            last_updated: s.last_updated,
+        })
+    }
+
+    pub(crate) fn stream(&self, stream: &JsonString) -> Option<&Stream> {
+        self.stream_ids.get(stream.literal()).map(|&ix| &self.streams[ix as usize])
+    }
+
+    /// Everything `getStats` reports, in O(1).
+    pub fn stats(&self) -> Stats {
+        Stats {
+            total_messages: self.records.len() as u64,
+            total_commands: self.by_kind[MessageKind::Command as usize].len() as u64,
+            total_events: self.by_kind[MessageKind::Event as usize].len() as u64,
+            total_streams: self.streams.len() as u64,
+            total_sessions: self.sessions.len() as u64,
+            memory_usage: self.bytes.0 as u64,
+            oldest_message: self.oldest,
+            newest_message: self.newest,
+        }
+    }
+
+    /// Number of messages saved; the last one's position.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Empties the store and frees its memory; positions start again at 1.
+    pub fn reset(&mut self) {
+        *self = Engine { hasher: self.hasher.clone(), ..Engine::new() };
+    }
+
+    /// The stored JSON text of the message at record `index`.
+    pub(crate) fn text(&self, index: u32) -> &str {
+        let r = &self.records[index as usize];
+        &self.arena[r.start as usize..r.start as usize + r.len as usize]
+    }
+
+    /// One stored message, for callers in Rust.
+    pub fn message(&self, position: u64) -> Option<StoredMessage<'_>> {
+        let index = position.checked_sub(1)? as usize;
+        let r = self.records.get(index)?;
+        Some(StoredMessage {
+            stream: &self.streams[r.stream as usize].name,
+            text: self.text(index as u32),
+            kind: r.kind,
+            revision: r.revision as i64,
+            position,
+            time: r.time,
+            session: r.session.checked_sub(1).map(|s| &self.sessions[s as usize].info.session_id),
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum IdIndex {
+    Correlation,
+    Request,
+}
+
+/// A message as stored, borrowed from the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage<'a> {
+    pub stream: &'a JsonString,
+    /// The message's JSON text, `timestamp` included.
+    pub text: &'a str,
+    pub kind: MessageKind,
+    pub revision: i64,
+    pub position: u64,
+    pub time: Millis,
+    /// `None` when no session was current.
+    pub session: Option<&'a JsonString>,
+}
+
+/// The text between a literal's quotes.
+pub(crate) fn unquote(literal: &str) -> &str {
+    &literal[1..literal.len() - 1]
+}
