@@ -1,0 +1,9 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  testMatch: ['<rootDir>/__test__/**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }] },
+  // The tests import the package by its name, as users do.
+  moduleNameMapper: { '^@auto-engineer/message-store$': '<rootDir>/index.js' },
+  testTimeout: 60000,
+};

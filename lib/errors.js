@@ -1,0 +1,74 @@
+'use strict';
+
+// The error classes users catch, and the one place where errors thrown by the native
+// module (each with a stable `code`) become them. They are built here, in
+// JavaScript, so that they are instances of the caller's `Error` (jest runs each test
+// file in its own realm; an error made by native code belongs to another).
+
+/** A save refused because the stream is not at the revision the caller expected. */
+class ConcurrencyError extends Error {
+  constructor(message, streamId, expectedRevision, actualRevision) {
+    super(message);
+    this.name = this.constructor.name;
+    /** The stream the save was for. */
+    this.streamId = streamId;
+    /** The revision the caller expected, as a bigint. */
+    this.expectedRevision = expectedRevision;
+    /** The stream's revision when the save was refused; -1n when it has no messages or does not exist. */
+    this.actualRevision = actualRevision;
+  }
+}
+
+/** The stream does not exist, and an expected revision other than -1 was given. */
+class StreamNotFoundError extends ConcurrencyError {
+  constructor(streamId, expectedRevision) {
+    super(
+      `Stream ${streamId} does not exist, but expected revision ${expectedRevision} was provided`,
+      streamId,
+      BigInt(expectedRevision),
+      -1n,
+    );
+  }
+}
+
+/** The stream exists at another revision than the one expected. */
+class WrongExpectedRevisionError extends ConcurrencyError {
+  constructor(streamId, expectedRevision, actualRevision) {
+    super(
+      `Expected revision ${expectedRevision} but stream is at revision ${actualRevision}`,
+      streamId,
+      BigInt(expectedRevision),
+      BigInt(actualRevision),
+    );
+  }
+}
+
+const CODES = {
+  invalid: 'ERR_MESSAGE_STORE_INVALID_ARGUMENT',
+  notFound: 'ERR_MESSAGE_STORE_STREAM_NOT_FOUND',
+  wrongRevision: 'ERR_MESSAGE_STORE_WRONG_EXPECTED_REVISION',
+  capacity: 'ERR_MESSAGE_STORE_CAPACITY_EXCEEDED',
+};
+
+/**
+ * Turns an error thrown by the native module into the caller's error. `save` gives
+ * what a concurrency error needs: the stream, the expected revision as the caller
+ * wrote it, and how to read the stream's revision now.
+ */
+function fromNative(error, save) {
+  switch (error && error.code) {
+    case CODES.notFound:
+      return new StreamNotFoundError(save.streamId, save.expectedRevision);
+    case CODES.wrongRevision:
+      return new WrongExpectedRevisionError(save.streamId, save.expectedRevision, save.actualRevision());
+    case CODES.invalid:
+      return new TypeError(String(error.message));
+    case CODES.capacity:
+      return new RangeError(String(error.message));
+    default:
+      // A Rust panic, caught at the boundary: the store refused the call and is intact.
+      return new Error(`@auto-engineer/message-store: internal error: ${error && error.message}`);
+  }
+}
+
+module.exports = { ConcurrencyError, StreamNotFoundError, WrongExpectedRevisionError, fromNative };

@@ -1,0 +1,258 @@
+'use strict';
+
+// Argument checks. Every public method checks its arguments here before anything
+// reaches the native store, so bad input gets a TypeError naming the argument and
+// changes nothing. Each check returns the form the native side takes: names as their
+// JSON literals, integers clamped to the safe range, times as epoch milliseconds.
+
+/** Deepest nesting a stored value (or a jsonFilter value) may have. */
+const MAX_DEPTH = 1000;
+const MAX_COUNT = 0xffffffff;
+
+const toStringTag = Object.prototype.toString;
+
+function describe(value) {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  switch (typeof value) {
+    case 'string':
+      return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+    case 'number':
+      return `the number ${value}`;
+    case 'bigint':
+      return `the bigint ${value}n`;
+    case 'undefined':
+      return 'undefined';
+    case 'object':
+      return isDate(value) ? 'a Date' : 'an object';
+    default:
+      return `a ${typeof value}`;
+  }
+}
+
+function fail(argument, expected, value) {
+  return new TypeError(`${argument} must be ${expected}, got ${describe(value)}`);
+}
+
+// Realm-independent: a Date from another vm context is still a Date.
+function isDate(value) {
+  return value instanceof Date || toStringTag.call(value) === '[object Date]';
+}
+
+function isValidDate(value) {
+  return isDate(value) && !Number.isNaN(value.getTime());
+}
+
+function isPlainObject(value) {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A string argument, as the JSON literal the native side takes. */
+function name(argument, value) {
+  if (typeof value !== 'string') throw fail(argument, 'a string', value);
+  return JSON.stringify(value);
+}
+
+function clampSafe(value) {
+  if (typeof value === 'bigint') {
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) return Number.MAX_SAFE_INTEGER;
+    if (value < BigInt(Number.MIN_SAFE_INTEGER)) return Number.MIN_SAFE_INTEGER;
+    return Number(value);
+  }
+  return Math.min(Math.max(value, Number.MIN_SAFE_INTEGER), Number.MAX_SAFE_INTEGER);
+}
+
+/** An optional integer (bigint or integer number); `undefined` and `null` mean absent. */
+function optionalInteger(argument, value) {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'bigint' || Number.isInteger(value)) return clampSafe(value);
+  throw fail(argument, 'a bigint or an integer number', value);
+}
+
+/** `expectedRevision`: a bigint or a safe integer number, at least -1. */
+function expectedRevision(value) {
+  if (value === undefined) return undefined;
+  const ok = typeof value === 'bigint' || Number.isSafeInteger(value);
+  if (!ok || value < -1) throw fail('expectedRevision', 'a bigint or a safe integer number, at least -1', value);
+  return clampSafe(value);
+}
+
+function messageType(value) {
+  if (value === undefined || value === null) return undefined;
+  if (value !== 'command' && value !== 'event') throw fail('messageType', "'command' or 'event'", value);
+  return value;
+}
+
+/**
+ * `count`: upstream keeps the last `count` messages when `count > 0` (as
+ * `slice(-count)` does, so 2.5 keeps 2, and 0.5 or Infinity keep all) and ignores
+ * NaN, zero and negative numbers. Returns the limit, or `undefined` for none.
+ */
+function count(value) {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number') throw fail('count', 'a number', value);
+  if (!(value > 0) || value === Infinity) return undefined;
+  const n = Math.trunc(value);
+  return n === 0 ? undefined : Math.min(n, MAX_COUNT);
+}
+
+/**
+ * Checks that `value` can be stored as JSON without loss of meaning: no bigint,
+ * function or symbol anywhere, no cycle, at most MAX_DEPTH levels. `JSON.stringify`
+ * would throw on some of these and silently drop the others. The first pass builds
+ * no paths (this runs on every save); only a failing value is walked again to name
+ * the place.
+ */
+function checkJson(value, path) {
+  if (problemAt(value, null, [])) problemAt(value, path, []);
+}
+
+// Returns true at the first problem when `path` is null; otherwise throws a
+// TypeError naming it.
+function problemAt(value, path, ancestors) {
+  let problem;
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return false;
+    case 'bigint':
+    case 'function':
+    case 'symbol':
+      problem = `is a ${typeof value}, which JSON cannot hold`;
+      break;
+    default:
+      if (value === null || typeof value.toJSON === 'function') return false;
+      if (ancestors.includes(value)) problem = 'is a circular reference, which JSON cannot hold';
+      else if (ancestors.length >= MAX_DEPTH) problem = `is nested more than ${MAX_DEPTH} levels deep`;
+  }
+  if (problem !== undefined) {
+    if (path === null) return true;
+    throw new TypeError(`${path} ${problem}`);
+  }
+  ancestors.push(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (problemAt(value[i], path === null ? null : `${path}[${i}]`, ancestors)) return true;
+    }
+  } else {
+    const keys = Object.keys(value);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      if (problemAt(value[k], path === null ? null : `${path}.${k}`, ancestors)) return true;
+    }
+  }
+  ancestors.pop();
+  return false;
+}
+
+/**
+ * Checks one message and returns what to stringify: the message itself, or, when it
+ * has a `timestamp` key holding `undefined` or `null`, a copy with the save time in
+ * that key's place (upstream writes `{ ...message, timestamp: message.timestamp || now }`).
+ * A message with no `timestamp` key gets the save time from the native side.
+ */
+function message(value, path, now) {
+  if (!isPlainObject(value)) throw fail(path, 'an object with a string "type"', value);
+  if (typeof value.type !== 'string') throw fail(`${path}.type`, 'a string', value.type);
+  checkJson(value, path);
+  const ts = value.timestamp;
+  if (ts === undefined || ts === null) {
+    return Object.prototype.hasOwnProperty.call(value, 'timestamp') ? { ...value, timestamp: new Date(now) } : value;
+  }
+  if (!isValidDate(ts)) throw fail(`${path}.timestamp`, 'a valid Date', ts);
+  return value;
+}
+
+function messages(value, now) {
+  if (!Array.isArray(value)) throw fail('messages', 'an array of messages', value);
+  let out = value;
+  for (let i = 0; i < value.length; i++) {
+    const m = message(value[i], `messages[${i}]`, now);
+    if (m !== value[i]) {
+      if (out === value) out = value.slice();
+      out[i] = m;
+    }
+  }
+  return out;
+}
+
+/** JSON text of a value after `checkJson`; turns anything `JSON.stringify` throws into a TypeError. */
+function stringify(value, path) {
+  try {
+    return JSON.stringify(value);
+  } catch (e) {
+    throw new TypeError(`${path} cannot be stored as JSON: ${e && e.message}`);
+  }
+}
+
+function optionalId(wire, filter, key) {
+  const v = filter[key];
+  if (v === undefined || v === null || v === '') return;
+  if (typeof v !== 'string') throw fail(`filter.${key}`, 'a string', v);
+  wire[key] = v;
+}
+
+function optionalTime(wire, filter, key) {
+  const v = filter[key];
+  if (v === undefined || v === null) return;
+  if (!isValidDate(v)) throw fail(`filter.${key}`, 'a valid Date', v);
+  wire[key] = v.getTime();
+}
+
+/**
+ * A `MessageFilter` as the JSON text the native side reads (see
+ * `src/binding/wire.rs`), with `overrides` applied as upstream's `{ ...filter, ...overrides }`;
+ * `undefined` when nothing filters.
+ */
+function filter(value, overrides) {
+  if (value !== undefined && value !== null && !isPlainObject(value)) throw fail('filter', 'an object', value);
+  const f = overrides ? { ...value, ...overrides } : value;
+  if (f === undefined || f === null) return undefined;
+  const wire = {};
+  if (f.messageType !== undefined && f.messageType !== null) {
+    if (f.messageType !== 'command' && f.messageType !== 'event') {
+      throw fail('filter.messageType', "'command' or 'event'", f.messageType);
+    }
+    wire.messageType = f.messageType;
+  }
+  const names = f.messageNames;
+  if (names !== undefined && names !== null) {
+    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) {
+      throw fail('filter.messageNames', 'an array of strings', names);
+    }
+    if (names.length > 0) wire.messageNames = names;
+  }
+  optionalId(wire, f, 'streamId');
+  optionalId(wire, f, 'sessionId');
+  optionalId(wire, f, 'correlationId');
+  optionalId(wire, f, 'requestId');
+  const from = optionalInteger('filter.fromPosition', f.fromPosition);
+  if (from !== undefined) wire.fromPosition = from;
+  const to = optionalInteger('filter.toPosition', f.toPosition);
+  if (to !== undefined) wire.toPosition = to;
+  optionalTime(wire, f, 'fromTimestamp');
+  optionalTime(wire, f, 'toTimestamp');
+  const json = f.jsonFilter;
+  if (json !== undefined && json !== null) {
+    if (!isPlainObject(json)) throw fail('filter.jsonFilter', 'an object', json);
+    checkJson(json, 'filter.jsonFilter');
+    // A key whose value is `undefined` matches data that lacks it, as upstream's `===` does.
+    wire.jsonFilter = Object.keys(json).map((k) => (json[k] === undefined ? [k] : [k, json[k]]));
+  }
+  return stringify(wire, 'filter');
+}
+
+module.exports = {
+  name,
+  optionalInteger,
+  expectedRevision,
+  messageType,
+  count,
+  message,
+  messages,
+  stringify,
+  filter,
+  MAX_DEPTH,
+};
