@@ -1,0 +1,154 @@
+// Public types of @auto-engineer/message-store: the names and shapes of the
+// TypeScript package 0.12.1, plus the error classes this package adds.
+
+/** A command, as the auto-engineer message bus defines it. */
+export type Command<CommandType extends string = string, CommandData extends Record<string, unknown> = Record<string, unknown>> = Readonly<{
+  type: CommandType;
+  data: Readonly<CommandData>;
+  timestamp?: Date;
+  requestId?: string;
+  correlationId?: string;
+}>;
+
+/** An event, as the auto-engineer message bus defines it. */
+export type Event<EventType extends string = string, EventData extends Record<string, unknown> = Record<string, unknown>> = Readonly<{
+  type: EventType;
+  data: EventData;
+  timestamp?: Date;
+  requestId?: string;
+  correlationId?: string;
+}>;
+
+export type Message = Command | Event;
+
+export type MessageType = 'command' | 'event';
+
+export interface PositionalMessage {
+  streamId: string;
+  message: Message;
+  messageType: MessageType;
+  revision: bigint;
+  position: bigint;
+  timestamp: Date;
+  sessionId: string;
+}
+
+export interface MessageFilter {
+  messageType?: MessageType;
+  messageNames?: string[];
+  streamId?: string;
+  sessionId?: string;
+  correlationId?: string;
+  requestId?: string;
+  fromPosition?: bigint;
+  toPosition?: bigint;
+  fromTimestamp?: Date;
+  toTimestamp?: Date;
+  /** Keys of `message.data` and the values they must equal (objects and arrays compare as JSON). */
+  jsonFilter?: Record<string, unknown>;
+}
+
+export interface StreamInfo {
+  streamId: string;
+  revision: bigint;
+  messageCount: number;
+  firstPosition: bigint;
+  lastPosition: bigint;
+  createdAt: Date;
+  lastUpdated: Date;
+}
+
+export interface SessionInfo {
+  sessionId: string;
+  startedAt: Date;
+  messageCount: number;
+  commandCount: number;
+  eventCount: number;
+  lastActivity: Date;
+}
+
+export interface MessageStoreStats {
+  totalMessages: number;
+  totalCommands: number;
+  totalEvents: number;
+  totalStreams: number;
+  totalSessions: number;
+  memoryUsage?: number;
+  oldestMessage?: Date;
+  newestMessage?: Date;
+}
+
+export interface IMessageStore {
+  /** Save messages to a specific stream. */
+  saveMessages(streamId: string, messages: Message[], expectedRevision?: bigint, messageType?: MessageType): Promise<void>;
+  /** Save a single message to a stream. */
+  saveMessage(streamId: string, message: Message, expectedRevision?: bigint, messageType?: MessageType): Promise<void>;
+  /** Get messages from a specific stream. */
+  getMessages(streamId: string, fromRevision?: bigint, count?: number): Promise<PositionalMessage[]>;
+  /** Get all messages across all streams with optional filtering. */
+  getAllMessages(filter?: MessageFilter, count?: number): Promise<PositionalMessage[]>;
+  /** Get all commands across all streams. */
+  getAllCommands(filter?: Omit<MessageFilter, 'messageType'>, count?: number): Promise<PositionalMessage[]>;
+  /** Get all events across all streams. */
+  getAllEvents(filter?: Omit<MessageFilter, 'messageType'>, count?: number): Promise<PositionalMessage[]>;
+  /** Get information about a specific stream. */
+  getStreamInfo(streamId: string): Promise<StreamInfo | null>;
+  /** Get all stream IDs. */
+  getStreams(): Promise<string[]>;
+  /** Get information about all sessions. */
+  getSessions(): Promise<SessionInfo[]>;
+  /** Get information about a specific session. */
+  getSessionInfo(sessionId: string): Promise<SessionInfo | null>;
+  /** Get messages for a specific session. */
+  getSessionMessages(sessionId: string, filter?: Omit<MessageFilter, 'sessionId'>, count?: number): Promise<PositionalMessage[]>;
+  /** Get storage statistics. */
+  getStats(): Promise<MessageStoreStats>;
+  /** Cleanup resources. */
+  dispose(): Promise<void>;
+}
+
+export interface ILocalMessageStore extends IMessageStore {
+  /** Reset/clear all stored messages. */
+  reset(): Promise<void>;
+  /** Create a new session and return the session ID. */
+  createSession(): Promise<string>;
+  /** Mark a session as ended. */
+  endSession(sessionId: string): Promise<void>;
+}
+
+/** The in-memory store, kept off the JavaScript heap by the native engine. */
+export declare class MemoryMessageStore implements ILocalMessageStore {
+  constructor();
+  saveMessages(streamId: string, messages: Message[], expectedRevision?: bigint, messageType?: MessageType): Promise<void>;
+  saveMessage(streamId: string, message: Message, expectedRevision?: bigint, messageType?: MessageType): Promise<void>;
+  getMessages(streamId: string, fromRevision?: bigint, count?: number): Promise<PositionalMessage[]>;
+  getAllMessages(filter?: MessageFilter, count?: number): Promise<PositionalMessage[]>;
+  getAllCommands(filter?: Omit<MessageFilter, 'messageType'>, count?: number): Promise<PositionalMessage[]>;
+  getAllEvents(filter?: Omit<MessageFilter, 'messageType'>, count?: number): Promise<PositionalMessage[]>;
+  getStreamInfo(streamId: string): Promise<StreamInfo | null>;
+  getStreams(): Promise<string[]>;
+  getSessions(): Promise<SessionInfo[]>;
+  getSessionInfo(sessionId: string): Promise<SessionInfo | null>;
+  getSessionMessages(sessionId: string, filter?: Omit<MessageFilter, 'sessionId'>, count?: number): Promise<PositionalMessage[]>;
+  getStats(): Promise<MessageStoreStats>;
+  dispose(): Promise<void>;
+  reset(): Promise<void>;
+  createSession(): Promise<string>;
+  endSession(sessionId: string): Promise<void>;
+}
+
+/** A save refused because the stream is not at the expected revision. */
+export declare class ConcurrencyError extends Error {
+  /** The stream the save was for. */
+  readonly streamId: string;
+  /** The revision the caller expected. */
+  readonly expectedRevision: bigint;
+  /** The stream's revision when the save was refused; -1n when it has no messages or does not exist. */
+  readonly actualRevision: bigint;
+}
+
+/** `Stream <id> does not exist, but expected revision <n> was provided` */
+export declare class StreamNotFoundError extends ConcurrencyError {}
+
+/** `Expected revision <n> but stream is at revision <r>` */
+export declare class WrongExpectedRevisionError extends ConcurrencyError {}
