@@ -1,8 +1,11 @@
 // Public types of @auto-engineer/message-store: the names and shapes of the
 // TypeScript package 0.12.1, plus the error classes this package adds.
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type DefaultRecord = Record<string, any>;
+
 /** A command, as the auto-engineer message bus defines it. */
-export type Command<CommandType extends string = string, CommandData extends Record<string, unknown> = Record<string, unknown>> = Readonly<{
+export type Command<CommandType extends string = string, CommandData extends DefaultRecord = DefaultRecord> = Readonly<{
   type: CommandType;
   data: Readonly<CommandData>;
   timestamp?: Date;
@@ -11,7 +14,7 @@ export type Command<CommandType extends string = string, CommandData extends Rec
 }>;
 
 /** An event, as the auto-engineer message bus defines it. */
-export type Event<EventType extends string = string, EventData extends Record<string, unknown> = Record<string, unknown>> = Readonly<{
+export type Event<EventType extends string = string, EventData extends DefaultRecord = DefaultRecord> = Readonly<{
   type: EventType;
   data: EventData;
   timestamp?: Date;
