@@ -76,12 +76,13 @@ function createMemoryMessageStore(NativeStore) {
       check.name('sessionId', sessionId);
       const wire = check.filter(filter, { sessionId });
       const limit = check.count(count);
-      if (sessionId === '') return [];
+      if (sessionId === '' || wire === check.NEVER) return [];
       return revive.messages(this.#call(() => this.#native.query(wire, limit)));
     }
 
     #query(wire, count) {
       const limit = check.count(count);
+      if (wire === check.NEVER) return [];
       return revive.messages(this.#call(() => this.#native.query(wire, limit)));
     }
 

@@ -10,6 +10,9 @@ const MAX_DEPTH = 1000;
 const MAX_COUNT = 0xffffffff;
 
 const toStringTag = Object.prototype.toString;
+const hasOwn = Object.prototype.hasOwnProperty;
+const isEnumerable = Object.prototype.propertyIsEnumerable;
+const dateToJSON = Date.prototype.toJSON;
 
 function describe(value) {
   if (value === null) return 'null';
@@ -154,15 +157,23 @@ function problemAt(value, path, ancestors) {
  * A message with no `timestamp` key gets the save time from the native side.
  */
 function message(value, path, now) {
-  if (!isPlainObject(value)) throw fail(path, 'an object with a string "type"', value);
+  // JSON.stringify writes own enumerable keys, or whatever a toJSON method returns:
+  // a message whose stored text would lack its `type` is not a message.
+  if (!isPlainObject(value) || typeof value.toJSON === 'function') throw fail(path, 'an object with a string "type"', value);
   if (typeof value.type !== 'string') throw fail(`${path}.type`, 'a string', value.type);
-  checkJson(value, path);
+  if (!isEnumerable.call(value, 'type')) throw fail(path, 'an object with a string "type"', value);
   const ts = value.timestamp;
+  let stored = value;
   if (ts === undefined || ts === null) {
-    return Object.prototype.hasOwnProperty.call(value, 'timestamp') ? { ...value, timestamp: new Date(now) } : value;
+    if (hasOwn.call(value, 'timestamp')) stored = { ...value, timestamp: new Date(now) };
+  } else if (!isValidDate(ts)) {
+    throw fail(`${path}.timestamp`, 'a valid Date', ts);
+  } else if (ts.toJSON !== dateToJSON) {
+    // A Date from another realm, or one with its own toJSON: store the instant itself.
+    stored = { ...value, timestamp: new Date(ts.getTime()) };
   }
-  if (!isValidDate(ts)) throw fail(`${path}.timestamp`, 'a valid Date', ts);
-  return value;
+  checkJson(value, path);
+  return stored;
 }
 
 function messages(value, now) {
@@ -200,6 +211,9 @@ function optionalTime(wire, filter, key) {
   if (!isValidDate(v)) throw fail(`filter.${key}`, 'a valid Date', v);
   wire[key] = v.getTime();
 }
+
+/** What `filter` returns for a filter no message can meet. */
+const NEVER = Symbol('no message can match');
 
 /**
  * A `MessageFilter` as the JSON text the native side reads (see
@@ -239,7 +253,10 @@ function filter(value, overrides) {
     if (!isPlainObject(json)) throw fail('filter.jsonFilter', 'an object', json);
     checkJson(json, 'filter.jsonFilter');
     // A key whose value is `undefined` matches data that lacks it, as upstream's `===` does.
-    wire.jsonFilter = Object.keys(json).map((k) => (json[k] === undefined ? [k] : [k, json[k]]));
+    const keys = Object.keys(json);
+    // NaN and ±Infinity never equal stored JSON (which cannot hold them), as `===` would say.
+    if (keys.some((k) => typeof json[k] === 'number' && !Number.isFinite(json[k]))) return NEVER;
+    wire.jsonFilter = keys.map((k) => (json[k] === undefined ? [k] : [k, json[k]]));
   }
   return stringify(wire, 'filter');
 }
@@ -255,4 +272,5 @@ module.exports = {
   stringify,
   filter,
   MAX_DEPTH,
+  NEVER,
 };

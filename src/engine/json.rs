@@ -217,6 +217,63 @@ pub fn json_equal(a: &str, b: &str) -> bool {
     }
 }
 
+/// The string a literal stands for, with any lone surrogate as U+FFFD (a Rust
+/// `String` cannot hold one). Used where the characters matter, not for storage.
+pub fn decode_lossy(literal: &str) -> String {
+    let inner = &literal[1..literal.len().saturating_sub(1).max(1)];
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    let mut pending_high: Option<u16> = None;
+    let flush = |out: &mut String, high: &mut Option<u16>| {
+        if high.take().is_some() {
+            out.push('\u{fffd}');
+        }
+    };
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            flush(&mut out, &mut pending_high);
+            out.push(c);
+            continue;
+        }
+        let escaped = match chars.next() {
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                let unit = u16::from_str_radix(&hex, 16).unwrap_or(0xfffd);
+                match (pending_high.take(), unit) {
+                    (Some(high), 0xdc00..=0xdfff) => {
+                        let c = 0x10000 + ((u32::from(high) - 0xd800) << 10) + (u32::from(unit) - 0xdc00);
+                        out.push(char::from_u32(c).unwrap_or('\u{fffd}'));
+                    }
+                    (high, 0xd800..=0xdbff) => {
+                        if high.is_some() {
+                            out.push('\u{fffd}');
+                        }
+                        pending_high = Some(unit);
+                    }
+                    (high, unit) => {
+                        if high.is_some() {
+                            out.push('\u{fffd}');
+                        }
+                        out.push(char::from_u32(u32::from(unit)).unwrap_or('\u{fffd}'));
+                    }
+                }
+                continue;
+            }
+            Some('b') => '\u{08}',
+            Some('f') => '\u{0c}',
+            Some('n') => '\n',
+            Some('r') => '\r',
+            Some('t') => '\t',
+            Some(other) => other,
+            None => break,
+        };
+        flush(&mut out, &mut pending_high);
+        out.push(escaped);
+    }
+    flush(&mut out, &mut pending_high);
+    out
+}
+
 /// Writes `s` as a JSON string literal exactly as `JSON.stringify` would.
 pub fn write_string_literal(out: &mut String, s: &str) {
     out.push('"');
@@ -277,6 +334,12 @@ mod tests {
         assert!(!json_equal(r#"{"a":1}"#, r#"{"a":1,"b":2}"#));
         assert!(!json_equal(r#""1""#, "1"));
         assert!(json_equal(r#""\ud800""#, r#""\ud800""#));
+    }
+
+    #[test]
+    fn decodes_literals_with_lone_surrogates_replaced() {
+        assert_eq!(decode_lossy(r#""a\u001command\n\ud83d\ude00\ud800x""#), "a\u{1c}ommand\n😀\u{fffd}x");
+        assert_eq!(decode_lossy(r#""""#), "");
     }
 
     #[test]

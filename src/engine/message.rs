@@ -65,14 +65,10 @@ impl<'a> Head<'a> {
         Ok(head)
     }
 
-    /// Message type by upstream's rule: the argument, else the stream's name, else
-    /// whether the message carries a request id.
-    pub fn kind(&self, given: Option<MessageKind>, stream: &JsonString) -> MessageKind {
-        given.unwrap_or(if stream.contains_word("command") {
-            MessageKind::Command
-        } else if stream.contains_word("event") {
-            MessageKind::Event
-        } else if self.has_request_id {
+    /// Message type by upstream's rule: the argument, else what the stream's name
+    /// says (`JsonString::kind_from_name`), else whether the message carries a request id.
+    pub fn kind(&self, given: Option<MessageKind>, from_stream_name: Option<MessageKind>) -> MessageKind {
+        given.or(from_stream_name).unwrap_or(if self.has_request_id {
             MessageKind::Command
         } else {
             MessageKind::Event
@@ -116,12 +112,14 @@ mod tests {
     fn infers_the_kind_as_upstream_does() {
         let plain = Head::parse(r#"{"type":"A"}"#).unwrap();
         let with_req = Head::parse(r#"{"type":"A","requestId":"r"}"#).unwrap();
-        let s = |n: &str| JsonString::new(n);
-        assert_eq!(plain.kind(None, &s("my-commands")), MessageKind::Command);
-        assert_eq!(plain.kind(None, &s("Commands")), MessageKind::Event);
-        assert_eq!(with_req.kind(None, &s("events")), MessageKind::Event);
-        assert_eq!(with_req.kind(None, &s("orders")), MessageKind::Command);
-        assert_eq!(plain.kind(None, &s("orders")), MessageKind::Event);
-        assert_eq!(plain.kind(Some(MessageKind::Command), &s("events")), MessageKind::Command);
+        let s = |n: &str| JsonString::new(n).kind_from_name();
+        assert_eq!(plain.kind(None, s("my-commands")), MessageKind::Command);
+        assert_eq!(plain.kind(None, s("Commands")), MessageKind::Event);
+        assert_eq!(with_req.kind(None, s("events")), MessageKind::Event);
+        assert_eq!(with_req.kind(None, s("orders")), MessageKind::Command);
+        assert_eq!(plain.kind(None, s("orders")), MessageKind::Event);
+        assert_eq!(plain.kind(Some(MessageKind::Command), s("events")), MessageKind::Command);
+        assert_eq!(plain.kind(None, s("\u{1c}ommand")), MessageKind::Event);
+        assert_eq!(with_req.kind(None, s("\u{e}vent")), MessageKind::Command);
     }
 }

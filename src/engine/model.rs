@@ -62,12 +62,19 @@ impl JsonString {
         self.0.len() == 2
     }
 
-    /// Whether the string contains `needle`, which must be made of letters only
-    /// (escapes never produce or split a run of letters other than a-f, and the
-    /// callers look for words such as `command` and `event`).
-    pub fn contains_word(&self, needle: &str) -> bool {
-        debug_assert!(needle.bytes().all(|c| c.is_ascii_alphabetic()));
-        self.0[1..self.0.len() - 1].contains(needle)
+    /// The message type upstream infers from a stream's name: `'command'` when it
+    /// contains `command`, else `'event'` when it contains `event` (case-sensitive).
+    pub fn kind_from_name(&self) -> Option<MessageKind> {
+        // Decode first: an escape such as `\u001c` ends in a letter that must not
+        // join the name's own letters.
+        let name = json::decode_lossy(&self.0);
+        if name.contains("command") {
+            Some(MessageKind::Command)
+        } else if name.contains("event") {
+            Some(MessageKind::Event)
+        } else {
+            None
+        }
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {

@@ -74,8 +74,11 @@ impl Engine {
         }
         let Some((source, check)) = self.plan(filter, lo, hi) else { return Vec::new() };
 
-        let mut out = Vec::new();
         let wanted = limit.unwrap_or(usize::MAX);
+        if wanted == 0 {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
         let descending = limit.is_some();
         let mut visit = |i: u32| {
             if self.passes(i, &check) {

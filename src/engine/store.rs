@@ -39,6 +39,8 @@ pub(crate) struct Record {
 #[derive(Debug)]
 pub(crate) struct Stream {
     pub name: JsonString,
+    /// The message type the name implies, worked out once.
+    pub kind_from_name: Option<MessageKind>,
     pub members: Vec<u32>,
     pub created_at: Millis,
     pub last_updated: Millis,
@@ -165,7 +167,7 @@ impl Engine {
         self.bytes.0 += name.heap_bytes();
         grow::push(
             &mut self.streams,
-            Stream { name, members: Vec::new(), created_at: now, last_updated: now },
+            Stream { kind_from_name: name.kind_from_name(), name, members: Vec::new(), created_at: now, last_updated: now },
             &mut self.bytes,
         );
         ix
@@ -193,7 +195,7 @@ impl Engine {
     fn append(&mut self, stream_ix: u32, head: &Head<'_>, kind: Option<MessageKind>, now: Millis) {
         let index = self.records.len() as u32;
         let stream = &self.streams[stream_ix as usize];
-        let kind = head.kind(kind, &stream.name);
+        let kind = head.kind(kind, stream.kind_from_name);
         let revision = stream.members.len() as u32;
 
         let start = self.arena.len() as u64;
