@@ -34,11 +34,11 @@ fn lits(list: &[&str]) -> Vec<String> {
 }
 
 fn text(e: &Engine, position: u64) -> String {
-    e.message(position).unwrap().text.to_owned()
+    e.message(position).unwrap().text.into_owned()
 }
 
 fn field(e: &Engine, position: u64, key: &str) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(e.message(position).unwrap().text).unwrap();
+    let v: serde_json::Value = serde_json::from_str(e.message(position).unwrap().text.as_ref()).unwrap();
     v.get(key).cloned().unwrap_or(serde_json::Value::Null)
 }
 

@@ -633,7 +633,7 @@ fn rows(e: &Engine) -> Vec<Row> {
                 kind: m.kind,
                 time: m.time,
                 session: m.session.cloned(),
-                message: serde_json::from_str(m.text).unwrap(),
+                message: serde_json::from_str(&m.text).unwrap(),
             }
         })
         .collect()

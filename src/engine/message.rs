@@ -1,7 +1,7 @@
 //! What the engine reads out of a message's JSON text when it is saved.
 
 use super::json::{self, Kind};
-use super::model::{JsonString, MessageKind};
+use super::model::MessageKind;
 
 /// The fields of an incoming message that the store indexes or needs to decide on.
 #[derive(Debug)]
@@ -83,6 +83,7 @@ fn nonempty_string(value: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::model::JsonString;
 
     #[test]
     fn reads_the_fields_that_matter() {

@@ -4,6 +4,7 @@
 mod error;
 mod filter;
 mod grow;
+mod id_index;
 pub mod json;
 mod message;
 mod model;

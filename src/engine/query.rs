@@ -18,6 +18,7 @@
 //! With no condition that has an index, the scan walks the position range.
 
 use super::filter::{data_matches, data_of, field_of, Filter};
+use super::id_index;
 use super::model::{JsonString, MessageKind};
 use super::store::{Engine, Record, NO_SESSION};
 
@@ -37,9 +38,10 @@ impl Source<'_> {
 }
 
 /// The conditions checked on each candidate, resolved to record fields.
-struct Check<'f> {
+struct Check<'s, 'f> {
     kind: Option<MessageKind>,
-    names: Option<Vec<u32>>,
+    /// Literals of the wanted `type`s, checked against the text.
+    names: Option<Vec<&'s JsonString>>,
     stream: Option<u32>,
     session: Option<u32>,
     from_time: Option<i64>,
@@ -111,44 +113,49 @@ impl Engine {
 
     /// Resolves the filter against the indexes and picks the cheapest source;
     /// `None` when some condition can match nothing.
-    fn plan<'s, 'f>(&'s self, f: &'f Filter, lo: usize, hi: usize) -> Option<(Source<'s>, Check<'f>)> {
+    fn plan<'s, 'f>(&'s self, f: &'f Filter, lo: usize, hi: usize) -> Option<(Source<'s>, Check<'s, 'f>)> {
         let cut = |list: &'s [u32]| -> &'s [u32] {
             let a = list.partition_point(|&i| (i as usize) < lo);
             let b = list.partition_point(|&i| (i as usize) < hi);
             &list[a..b]
         };
         let mut best = Source::Range(lo, hi);
-        let mut consider = |s: Source<'s>| {
+        let consider_into = |best: &mut Source<'s>, s: Source<'s>| {
             if s.cost() < best.cost() {
-                best = s;
+                *best = s;
             }
         };
+        let mut names_drive = false;
+        macro_rules! consider {
+            ($s:expr) => {
+                consider_into(&mut best, $s)
+            };
+        }
 
         let stream = match &f.stream {
             Some(name) => {
                 let ix = *self.stream_ids.get(name.literal())?;
-                consider(Source::Lists(vec![cut(&self.streams[ix as usize].members)]));
+                consider!(Source::Lists(vec![cut(&self.streams[ix as usize].members)]));
                 Some(ix)
             }
             None => None,
         };
         let session = match &f.session {
-            Some(id) if id.literal() == NO_SESSION => {
-                consider(Source::Lists(vec![cut(&self.no_session)]));
-                Some(0)
-            }
+            // Messages saved outside any session have no list of their own (they are
+            // usually most of the store): the scan checks each candidate's record.
+            Some(id) if id.literal() == NO_SESSION => Some(0),
             Some(id) => {
                 let ix = *self.session_ids.get(id.literal())?;
-                consider(Source::Lists(vec![cut(&self.sessions[ix as usize].members)]));
+                consider!(Source::Lists(vec![cut(&self.sessions[ix as usize].members)]));
                 Some(ix + 1)
             }
             None => None,
         };
         if let Some(id) = &f.correlation_id {
-            consider(Source::Lists(vec![cut(self.by_correlation.get(id.literal())?)]));
+            consider!(Source::Lists(vec![cut(self.by_correlation.get(id_index::key(&self.hasher, id.literal())))]));
         }
         if let Some(id) = &f.request_id {
-            consider(Source::Lists(vec![cut(self.by_request.get(id.literal())?)]));
+            consider!(Source::Lists(vec![cut(self.by_request.get(id_index::key(&self.hasher, id.literal())))]));
         }
         let names = match &f.names {
             Some(names) => {
@@ -158,18 +165,25 @@ impl Engine {
                 if ids.is_empty() {
                     return None;
                 }
-                consider(Source::Lists(ids.iter().map(|&id| cut(&self.by_name[id as usize])).collect()));
-                Some(ids)
+                let source = Source::Lists(ids.iter().map(|&id| cut(&self.by_name[id as usize])).collect());
+                names_drive = source.cost() < best.cost();
+                consider!(source);
+                Some(ids.iter().map(|&id| &self.names[id as usize]).collect::<Vec<_>>())
             }
             None => None,
         };
         if let Some(kind) = f.kind {
-            consider(Source::Lists(vec![cut(&self.by_kind[kind as usize])]));
+            let source = Source::Lists(vec![cut(&self.by_kind[kind as usize])]);
+            if source.cost() < best.cost() {
+                names_drive = false;
+            }
+            consider!(source);
         }
 
         let check = Check {
             kind: f.kind,
-            names,
+            // A union of name lists yields only those names: no need to read the text.
+            names: if names_drive { None } else { names },
             stream,
             session,
             from_time: f.from_time,
@@ -181,22 +195,23 @@ impl Engine {
         Some((best, check))
     }
 
-    fn passes(&self, i: u32, c: &Check<'_>) -> bool {
+    fn passes(&self, i: u32, c: &Check<'_, '_>) -> bool {
         let r: &Record = &self.records[i as usize];
         if c.kind.is_some_and(|k| k != r.kind)
             || c.stream.is_some_and(|s| s != r.stream)
             || c.session.is_some_and(|s| s != r.session)
             || c.from_time.is_some_and(|t| r.time < t)
             || c.to_time.is_some_and(|t| r.time > t)
-            || c.names.as_ref().is_some_and(|ids| ids.binary_search(&r.name).is_err())
         {
             return false;
         }
-        if c.correlation_id.is_none() && c.request_id.is_none() && c.json.is_none() {
+        if c.names.is_none() && c.correlation_id.is_none() && c.request_id.is_none() && c.json.is_none() {
             return true;
         }
         let text = self.text(i);
-        c.correlation_id.is_none_or(|id| field_of(text, r#""correlationId""#) == Some(id.literal()))
+        // Ids are indexed by hash, so a candidate from their lists is confirmed here too.
+        c.names.as_ref().is_none_or(|names| field_of(text, r#""type""#).is_some_and(|t| names.iter().any(|n| n.literal() == t)))
+            && c.correlation_id.is_none_or(|id| field_of(text, r#""correlationId""#) == Some(id.literal()))
             && c.request_id.is_none_or(|id| field_of(text, r#""requestId""#) == Some(id.literal()))
             && c.json.is_none_or(|conds| data_matches(data_of(text), conds))
     }

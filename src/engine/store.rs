@@ -11,29 +11,32 @@
 //! A save checks everything that can fail before it changes anything, so a refused
 //! save leaves the store exactly as it was.
 
-use std::collections::hash_map::{Entry, RandomState};
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 
 use super::error::SaveError;
 use super::grow::{self, Bytes};
+use super::id_index::{self, IdIndex, MAX_RECORD};
 use super::json;
 use super::message::Head;
 use super::model::{JsonString, MessageKind, SessionInfo, Stats, StreamInfo};
 use super::time::{self, Millis};
 
-/// One message's fixed-size record (40 bytes).
+/// One message's fixed-size record (32 bytes). Its text runs from `start` to the
+/// next record's `start` (the arena holds nothing but message texts, in order).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Record {
     pub time: Millis,
     pub start: u64,
-    pub len: u32,
     pub stream: u32,
     pub revision: u32,
     /// 0 for no session, else index + 1 into `sessions`.
     pub session: u32,
-    pub name: u32,
     pub kind: MessageKind,
+    /// The message had no `timestamp`: it reads back with the save time as its last
+    /// key, written on the way out rather than stored.
+    pub stamped: bool,
 }
 
 #[derive(Debug)]
@@ -75,23 +78,22 @@ pub struct Engine {
     pub(crate) sessions: Vec<Session>,
     pub(crate) session_ids: HashMap<JsonString, u32>,
     pub(crate) current_session: Option<u32>,
-    pub(crate) no_session: Vec<u32>,
     pub(crate) names: Vec<JsonString>,
     pub(crate) name_ids: HashMap<JsonString, u32>,
     pub(crate) by_name: Vec<Vec<u32>>,
     pub(crate) by_kind: [Vec<u32>; 2],
-    pub(crate) by_correlation: HashMap<JsonString, Vec<u32>>,
-    pub(crate) by_request: HashMap<JsonString, Vec<u32>>,
+    pub(crate) by_correlation: IdIndex,
+    pub(crate) by_request: IdIndex,
     pub(crate) oldest: Option<Millis>,
     pub(crate) newest: Option<Millis>,
     /// True while save times never went backwards, so time ranges can be found by
     /// binary search over records.
     pub(crate) times_ordered: bool,
     pub(crate) bytes: Bytes,
-    hasher: RandomState,
+    pub(crate) hasher: RandomState,
 }
 
-const MAX_MESSAGES: usize = u32::MAX as usize;
+const MAX_MESSAGES: usize = MAX_RECORD as usize;
 
 impl Engine {
     pub fn new() -> Self {
@@ -185,11 +187,7 @@ impl Engine {
         fn size<K, V>(m: &HashMap<K, V>) -> usize {
             m.capacity() * (std::mem::size_of::<(K, V)>() + 1)
         }
-        size(&self.stream_ids)
-            + size(&self.session_ids)
-            + size(&self.name_ids)
-            + size(&self.by_correlation)
-            + size(&self.by_request)
+        size(&self.stream_ids) + size(&self.session_ids) + size(&self.name_ids)
     }
 
     fn append(&mut self, stream_ix: u32, head: &Head<'_>, kind: Option<MessageKind>, now: Millis) {
@@ -199,53 +197,35 @@ impl Engine {
         let revision = stream.members.len() as u32;
 
         let start = self.arena.len() as u64;
-        if head.has_timestamp {
-            grow::push_str(&mut self.arena, head.text, &mut self.bytes);
-        } else {
-            // Upstream writes `{ ...message, timestamp: message.timestamp || now }`:
-            // an absent timestamp becomes the save time, as the last key.
-            let open = &head.text[..head.text.len() - 1];
-            let sep = if open.trim_end().ends_with('{') { "" } else { "," };
-            let mut tail = String::with_capacity(40);
-            tail.push_str(sep);
-            tail.push_str("\"timestamp\":\"");
-            time::write_iso(&mut tail, now);
-            tail.push_str("\"}");
-            grow::push_str(&mut self.arena, open, &mut self.bytes);
-            grow::push_str(&mut self.arena, &tail, &mut self.bytes);
-        }
-        let len = (self.arena.len() as u64 - start) as u32;
+        grow::push_str(&mut self.arena, head.text, &mut self.bytes);
 
         let name = self.intern_name(head.name);
         let session = self.current_session.map_or(0, |s| s + 1);
         grow::push(
             &mut self.records,
-            Record { time: now, start, len, stream: stream_ix, revision, session, name, kind },
+            Record { time: now, start, stream: stream_ix, revision, session, kind, stamped: !head.has_timestamp },
             &mut self.bytes,
         );
         let bytes = &mut self.bytes;
         grow::push(&mut self.streams[stream_ix as usize].members, index, bytes);
         grow::push(&mut self.by_kind[kind as usize], index, bytes);
         grow::push(&mut self.by_name[name as usize], index, bytes);
-        match self.current_session {
-            Some(s) => {
-                let session = &mut self.sessions[s as usize];
-                grow::push(&mut session.members, index, bytes);
-                let info = &mut session.info;
-                info.message_count += 1;
-                match kind {
-                    MessageKind::Command => info.command_count += 1,
-                    MessageKind::Event => info.event_count += 1,
-                }
-                info.last_activity = now;
+        if let Some(s) = self.current_session {
+            let session = &mut self.sessions[s as usize];
+            grow::push(&mut session.members, index, bytes);
+            let info = &mut session.info;
+            info.message_count += 1;
+            match kind {
+                MessageKind::Command => info.command_count += 1,
+                MessageKind::Event => info.event_count += 1,
             }
-            None => grow::push(&mut self.no_session, index, bytes),
+            info.last_activity = now;
         }
         if let Some(id) = head.correlation_id {
-            self.post(IdIndex::Correlation, id, index);
+            self.by_correlation.add(id_index::key(&self.hasher, id), index, &mut self.bytes);
         }
         if let Some(id) = head.request_id {
-            self.post(IdIndex::Request, id, index);
+            self.by_request.add(id_index::key(&self.hasher, id), index, &mut self.bytes);
         }
     }
 
@@ -262,30 +242,6 @@ impl Engine {
         grow::push(&mut self.names, name, &mut self.bytes);
         grow::push(&mut self.by_name, Vec::new(), &mut self.bytes);
         id
-    }
-
-    fn post(&mut self, which: IdIndex, literal: &str, index: u32) {
-        let map = match which {
-            IdIndex::Correlation => &mut self.by_correlation,
-            IdIndex::Request => &mut self.by_request,
-        };
-        if let Some(list) = map.get_mut(literal) {
-            grow::push(list, index, &mut self.bytes);
-            return;
-        }
-        let key = JsonString::from_literal(literal).expect("Head::parse checked that the id is a string");
-        self.bytes.0 += key.heap_bytes();
-        let mut list = Vec::new();
-        grow::push(&mut list, index, &mut self.bytes);
-        self.track_map(|e| {
-            let map = match which {
-                IdIndex::Correlation => &mut e.by_correlation,
-                IdIndex::Request => &mut e.by_request,
-            };
-            if let Entry::Vacant(v) = map.entry(key) {
-                v.insert(list);
-            }
-        });
     }
 
     fn note_time(&mut self, now: Millis) {
@@ -425,8 +381,22 @@ impl Engine {
 
     /// The stored JSON text of the message at record `index`.
     pub(crate) fn text(&self, index: u32) -> &str {
+        let i = index as usize;
+        let end = self.records.get(i + 1).map_or(self.arena.len(), |next| next.start as usize);
+        &self.arena[self.records[i].start as usize..end]
+    }
+
+    /// The message's JSON text as it reads back: with the save time added as the
+    /// last `timestamp` key when the message had none.
+    pub fn message_text(&self, index: u32) -> std::borrow::Cow<'_, str> {
+        let text = self.text(index);
         let r = &self.records[index as usize];
-        &self.arena[r.start as usize..r.start as usize + r.len as usize]
+        if !r.stamped {
+            return text.into();
+        }
+        let mut out = String::with_capacity(text.len() + 40);
+        push_stamped(&mut out, text, r.time);
+        out.into()
     }
 
     /// One stored message, for callers in Rust.
@@ -435,7 +405,7 @@ impl Engine {
         let r = self.records.get(index)?;
         Some(StoredMessage {
             stream: &self.streams[r.stream as usize].name,
-            text: self.text(index as u32),
+            text: self.message_text(index as u32),
             kind: r.kind,
             revision: r.revision as i64,
             position,
@@ -445,24 +415,31 @@ impl Engine {
     }
 }
 
-#[derive(Clone, Copy)]
-enum IdIndex {
-    Correlation,
-    Request,
-}
-
 /// A message as stored, borrowed from the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage<'a> {
     pub stream: &'a JsonString,
     /// The message's JSON text, `timestamp` included.
-    pub text: &'a str,
+    pub text: std::borrow::Cow<'a, str>,
     pub kind: MessageKind,
     pub revision: i64,
     pub position: u64,
     pub time: Millis,
     /// `None` when no session was current.
     pub session: Option<&'a JsonString>,
+}
+
+/// Writes a message text with `"timestamp":"<ISO of time>"` added as its last key.
+pub(crate) fn push_stamped(out: &mut String, text: &str, time: Millis) {
+    let open = &text[..text.len() - 1];
+    out.push_str(open);
+    // `{"type":…}` always has a key already; the check keeps `{}` well formed too.
+    if !open.trim_end().ends_with('{') {
+        out.push(',');
+    }
+    out.push_str("\"timestamp\":\"");
+    time::write_iso(out, time);
+    out.push_str("\"}");
 }
 
 /// The text between a literal's quotes.

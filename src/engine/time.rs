@@ -37,12 +37,20 @@ pub fn iso(ms: Millis) -> String {
     s
 }
 
+/// Appends `n` (non-negative) with at least `width` digits, without allocating.
 fn push_padded(out: &mut String, n: i64, width: usize) {
-    let digits = n.to_string();
-    for _ in digits.len()..width {
-        out.push('0');
+    let mut buf = [b'0'; 20];
+    let mut at = buf.len();
+    let mut n = n.unsigned_abs();
+    while n > 0 {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
     }
-    out.push_str(&digits);
+    let start = at.min(buf.len() - width);
+    for &b in &buf[start..] {
+        out.push(b as char);
+    }
 }
 
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
