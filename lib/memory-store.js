@@ -12,9 +12,13 @@ const { fromNative } = require('./errors');
 
 const debug = createDebug('auto:message-store:memory');
 
-function createMemoryMessageStore(NativeStore) {
+/**
+ * Builds the class over a native module (`binding.js`): its functions take the store's
+ * handle first. Tests pass a differently built module through the same loader.
+ */
+function createMemoryMessageStore(native) {
   class MemoryMessageStore {
-    #native = new NativeStore();
+    #store = native.create();
 
     constructor() {
       debug('MemoryMessageStore initialized.');
@@ -42,12 +46,12 @@ function createMemoryMessageStore(NativeStore) {
       if (debug.enabled) debug('Saving %d messages to stream: %s', n, streamId);
       let revision;
       try {
-        revision = this.#native.save(stream, text, batch, expected, kind, now);
+        revision = native.save(this.#store, stream, text, batch, expected, kind, now);
       } catch (e) {
         throw fromNative(e, {
           streamId,
           expectedRevision,
-          actualRevision: () => this.#native.streamRevision(stream),
+          actualRevision: () => native.streamRevision(this.#store, stream),
         });
       }
       if (debug.enabled) debug('Saved %d messages to stream %s, new revision: %s', n, streamId, String(revision));
@@ -57,7 +61,7 @@ function createMemoryMessageStore(NativeStore) {
       const stream = check.name('streamId', streamId);
       const from = check.optionalInteger('fromRevision', fromRevision);
       const limit = check.count(count);
-      return revive.messages(this.#call(() => this.#native.readStream(stream, from, limit)));
+      return this.#read(() => native.readStream(this.#store, stream, from, limit));
     }
 
     async getAllMessages(filter, count) {
@@ -77,57 +81,83 @@ function createMemoryMessageStore(NativeStore) {
       const wire = check.filter(filter, { sessionId });
       const limit = check.count(count);
       if (sessionId === '' || wire === check.NEVER) return [];
-      return revive.messages(this.#call(() => this.#native.query(wire, limit)));
+      return this.#read(() => native.query(this.#store, wire, limit));
     }
 
     #query(wire, count) {
       const limit = check.count(count);
       if (wire === check.NEVER) return [];
-      return revive.messages(this.#call(() => this.#native.query(wire, limit)));
+      return this.#read(() => native.query(this.#store, wire, limit));
+    }
+
+    // The first page comes from `start`; the rest are fetched in the same synchronous
+    // loop, so no other call can run in between.
+    #read(start) {
+      const first = this.#call(start);
+      return revive.messages(first, () => this.#call(() => native.nextPage(this.#store)));
+    }
+
+    /**
+     * A stream's messages as one JSON string: `JSON.stringify` of what `getMessages`
+     * returns, with `revision` and `position` as decimal strings. No objects are built.
+     */
+    async getMessagesJson(streamId, fromRevision, count) {
+      const stream = check.name('streamId', streamId);
+      const from = check.optionalInteger('fromRevision', fromRevision);
+      const limit = check.count(count);
+      return this.#call(() => native.readStreamJson(this.#store, stream, from, limit));
+    }
+
+    /** `getAllMessages` as one JSON string, in the shape of `getMessagesJson`. */
+    async getAllMessagesJson(filter, count) {
+      const wire = check.filter(filter);
+      const limit = check.count(count);
+      if (wire === check.NEVER) return '[]';
+      return this.#call(() => native.queryJson(this.#store, wire, limit));
     }
 
     async getStreamInfo(streamId) {
       const stream = check.name('streamId', streamId);
-      return revive.streamInfo(streamId, this.#call(() => this.#native.streamInfo(stream)));
+      return revive.streamInfo(streamId, this.#call(() => native.streamInfo(this.#store, stream)));
     }
 
     async getStreams() {
-      return JSON.parse(this.#call(() => this.#native.streams()));
+      return JSON.parse(this.#call(() => native.streams(this.#store)));
     }
 
     async createSession() {
-      const sessionId = this.#call(() => this.#native.createSession(Date.now()));
+      const sessionId = this.#call(() => native.createSession(this.#store, Date.now()));
       debug('Created new session: %s', sessionId);
       return sessionId;
     }
 
     async endSession(sessionId) {
       const id = check.name('sessionId', sessionId);
-      this.#call(() => this.#native.endSession(id, Date.now()));
+      this.#call(() => native.endSession(this.#store, id, Date.now()));
       debug('Ended session: %s', sessionId);
     }
 
     async getSessions() {
-      return revive.sessions(this.#call(() => this.#native.sessions()));
+      return revive.sessions(this.#call(() => native.sessions(this.#store)));
     }
 
     async getSessionInfo(sessionId) {
       const id = check.name('sessionId', sessionId);
-      return revive.sessionInfo(this.#call(() => this.#native.sessionInfo(id)));
+      return revive.sessionInfo(this.#call(() => native.sessionInfo(this.#store, id)));
     }
 
     async getStats() {
-      return revive.stats(this.#call(() => this.#native.stats()));
+      return revive.stats(this.#call(() => native.stats(this.#store)));
     }
 
     async reset() {
       debug('Resetting message store');
-      this.#call(() => this.#native.reset());
+      this.#call(() => native.reset(this.#store));
     }
 
     async dispose() {
       debug('Disposing message store');
-      this.#call(() => this.#native.reset());
+      this.#call(() => native.reset(this.#store));
     }
 
     #call(fn) {

@@ -5,24 +5,37 @@
 // and `bigint`s belong to the caller's realm and are fresh copies the store never
 // sees again.
 
-/** Positional messages, from the text `Engine::write_messages` writes. */
-function messages(text) {
-  const raw = JSON.parse(text);
-  for (let i = 0; i < raw.length; i++) {
-    const r = raw[i];
-    const message = r.message;
-    message.timestamp = new Date(message.timestamp);
-    raw[i] = {
-      streamId: r.streamId,
-      message,
-      messageType: r.messageType,
-      revision: BigInt(r.revision),
-      position: BigInt(r.position),
-      timestamp: new Date(r.timestamp),
-      sessionId: r.sessionId,
-    };
+/**
+ * Positional messages from a read's compact pages (`Engine::write_page` in
+ * src/engine/output.rs): `first` is the first page's JSON text, `next()` gives the
+ * following ones or `null`. One `JSON.parse` per page, then one pass that builds each
+ * object with upstream's key order and adds the bigints and Dates.
+ */
+function messages(first, next) {
+  const out = [];
+  for (let text = first; text !== null && text !== undefined; text = next()) {
+    const page = JSON.parse(text);
+    const rows = page.m;
+    const streams = page.s;
+    const sessions = page.x;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      const message = r[1];
+      const time = r[5];
+      // A message saved without `timestamp` gets the save time as its last key.
+      message.timestamp = message.timestamp === undefined ? new Date(time) : new Date(message.timestamp);
+      out.push({
+        streamId: streams[r[0]],
+        message,
+        messageType: r[2] === 0 ? 'command' : 'event',
+        revision: BigInt(r[3]),
+        position: BigInt(r[4]),
+        timestamp: new Date(time),
+        sessionId: sessions[r[6]],
+      });
+    }
   }
-  return raw;
+  return out;
 }
 
 function streamInfo(streamId, text) {

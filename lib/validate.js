@@ -107,11 +107,44 @@ function count(value) {
  * the place.
  */
 function checkJson(value, path) {
-  if (problemAt(value, null, [])) problemAt(value, path, []);
+  if (!jsonSafe(value, [])) problemAt(value, path, []);
 }
 
-// Returns true at the first problem when `path` is null; otherwise throws a
-// TypeError naming it.
+// The fast pass: true when `value` (an object) holds nothing JSON cannot. Primitive
+// values are checked in the loop, without a call, since they are most of a message;
+// `for…in` walks keys without allocating, and the own-property check (JSON.stringify
+// writes only own keys) is paid only where a value needs a closer look.
+function jsonSafe(value, ancestors) {
+  if (typeof value.toJSON === 'function') return true;
+  if (ancestors.length >= MAX_DEPTH || ancestors.includes(value)) return false;
+  ancestors.push(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      const t = typeof v;
+      if (t === 'object') {
+        if (v !== null && !jsonSafe(v, ancestors)) return false;
+      } else if (t === 'function' || t === 'symbol' || t === 'bigint') {
+        return false;
+      }
+    }
+  } else {
+    for (const k in value) {
+      const v = value[k];
+      const t = typeof v;
+      if (t === 'object') {
+        if (v !== null && hasOwn.call(value, k) && !jsonSafe(v, ancestors)) return false;
+      } else if ((t === 'function' || t === 'symbol' || t === 'bigint') && hasOwn.call(value, k)) {
+        return false;
+      }
+    }
+  }
+  ancestors.pop();
+  return true;
+}
+
+// The slow pass, for a value the fast one refused: throws a TypeError naming the
+// first problem's place. (With `path` null it only returns true at the first problem.)
 function problemAt(value, path, ancestors) {
   let problem;
   switch (typeof value) {

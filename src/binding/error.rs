@@ -30,6 +30,16 @@ pub fn invalid(argument: &str, reason: impl std::fmt::Display) -> Error {
     Error::new(Code::InvalidArgument, format!("{argument} {reason}"))
 }
 
+/// A read whose JSON would be longer than the longest string JavaScript can hold.
+pub fn too_large(messages: usize, units: usize, max: usize) -> Error {
+    Error::new(
+        Code::CapacityExceeded,
+        format!(
+            "the {messages} messages read make {units} characters of JSON, more than the {max} one JavaScript string can hold; read fewer (a count, a filter or a position range)"
+        ),
+    )
+}
+
 impl From<SaveError> for Error {
     fn from(e: SaveError) -> Self {
         let code = match e {

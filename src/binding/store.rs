@@ -1,17 +1,34 @@
-//! `NativeStore`: the napi class the JavaScript face wraps. Every method is
-//! synchronous and catches panics, which become JavaScript errors instead of
-//! aborting the process.
+//! The native functions the JavaScript face calls. Each takes the store as an
+//! `External` handle (a plain function call costs about a third of a class method
+//! call), is synchronous, and catches panics, which become JavaScript errors instead
+//! of aborting the process.
+//!
+//! Reads that build objects come back in compact pages (`Engine::write_page`) of
+//! about `PAGE_BYTES` each: the first from the call itself, the rest from `nextPage`,
+//! which the JavaScript face calls in the same synchronous loop. No result is ever
+//! one string larger than V8 can hold, however many messages it has.
 
+use napi::bindgen_prelude::External;
 use napi_derive::napi;
 
-use super::error::{invalid, Result};
+use super::error::{invalid, too_large, Result};
 use super::wire;
 use crate::engine::{Engine, MessageKind, Millis};
 
-#[napi]
+/// About how many bytes of JSON one page carries.
+const PAGE_BYTES: usize = 8 << 20;
+
+/// The longest string V8 (Node 20 and later) can make, in UTF-16 code units.
+const MAX_STRING: usize = (1 << 29) - 24;
+
 pub struct NativeStore {
     engine: Engine,
+    /// Records of a read whose pages are still being handed out.
+    pending: Vec<u32>,
+    next: usize,
 }
+
+type Store = External<NativeStore>;
 
 fn kind(kind: Option<String>) -> Result<Option<MessageKind>> {
     kind.map(|k| MessageKind::parse(&k).ok_or_else(|| invalid("messageType", "must be 'command' or 'event'")))
@@ -22,116 +39,174 @@ fn limit(count: Option<u32>) -> Option<usize> {
     count.map(|c| c as usize)
 }
 
-#[napi]
 impl NativeStore {
-    #[napi(constructor)]
-    #[allow(clippy::new_without_default)]
-    pub fn new() -> Self {
-        NativeStore { engine: Engine::new() }
+    /// Starts handing out `records` in pages; returns the first.
+    fn first_page(&mut self, records: Vec<u32>) -> String {
+        self.pending = records;
+        self.next = 0;
+        self.next_page().unwrap_or_else(|| r#"{"m":[],"s":[],"x":[]}"#.to_owned())
     }
 
-    /// Saves the messages (`batch`: a JSON array; otherwise one JSON object) and
-    /// returns the stream's new revision.
-    #[napi(catch_unwind)]
-    pub fn save(
-        &mut self,
-        stream: String,
-        messages: String,
-        batch: bool,
-        expected_revision: Option<i64>,
-        message_type: Option<String>,
-        now: f64,
-    ) -> Result<i64> {
-        #[cfg(feature = "test-panic")]
-        if stream == "\"__panic__\"" {
-            panic!("deliberate panic for the tests (feature test-panic)");
+    fn next_page(&mut self) -> Option<String> {
+        if self.next >= self.pending.len() {
+            self.pending = Vec::new();
+            self.next = 0;
+            return None;
         }
-        let stream = wire::literal("streamId", &stream)?;
-        let kind = kind(message_type)?;
-        let now = now as Millis;
-        let outcome = if batch {
-            self.engine.save_json_array(&stream, &messages, expected_revision, kind, now)?
-        } else {
-            self.engine.save(&stream, &[&messages], expected_revision, kind, now)?
-        };
-        Ok(outcome.revision)
+        let mut out = String::new();
+        self.next += self.engine.write_page(&self.pending[self.next..], PAGE_BYTES, &mut out);
+        Some(out)
     }
 
-    /// The stream's revision (-1 when empty), or `null` when it does not exist.
-    #[napi(catch_unwind)]
-    pub fn stream_revision(&self, stream: String) -> Result<Option<i64>> {
-        Ok(self.engine.stream_revision(&wire::literal("streamId", &stream)?))
-    }
-
-    #[napi(catch_unwind)]
-    pub fn read_stream(&self, stream: String, from_revision: Option<i64>, count: Option<u32>) -> Result<String> {
-        let stream = wire::literal("streamId", &stream)?;
-        let records = self.engine.read_stream(&stream, from_revision, limit(count));
-        Ok(self.engine.messages_json(records))
-    }
-
-    #[napi(catch_unwind)]
-    pub fn query(&self, filter: Option<String>, count: Option<u32>) -> Result<String> {
-        let filter = filter.as_deref().map(wire::filter).transpose()?.unwrap_or_default();
-        Ok(self.engine.messages_json(&self.engine.query(&filter, limit(count))))
-    }
-
-    #[napi(catch_unwind)]
-    pub fn stream_info(&self, stream: String) -> Result<Option<String>> {
-        let stream = wire::literal("streamId", &stream)?;
-        Ok(self.engine.stream_info(&stream).as_ref().map(wire::stream_info))
-    }
-
-    #[napi(catch_unwind)]
-    pub fn streams(&self) -> Result<String> {
-        Ok(wire::array(self.engine.stream_names().map(|s| s.literal())))
-    }
-
-    /// Starts a session and returns its id.
-    #[napi(catch_unwind)]
-    pub fn create_session(&mut self, now: f64) -> Result<String> {
-        let id = self.engine.create_session(now as Millis);
-        let literal = id.literal();
-        Ok(literal[1..literal.len() - 1].to_owned())
-    }
-
-    #[napi(catch_unwind)]
-    pub fn end_session(&mut self, session_id: String, now: f64) -> Result<()> {
-        self.engine.end_session(&wire::literal("sessionId", &session_id)?, now as Millis);
-        Ok(())
-    }
-
-    #[napi(catch_unwind)]
-    pub fn sessions(&self) -> Result<String> {
-        let mut out = String::from("[");
-        for (n, s) in self.engine.sessions().enumerate() {
-            if n > 0 {
-                out.push(',');
+    /// One string in the serving shape, or an error when JavaScript could not hold it.
+    fn serving_json(&self, records: &[u32]) -> Result<String> {
+        let mut out = String::with_capacity(self.engine.messages_json_len(records));
+        self.engine.write_messages(records, &mut out);
+        // UTF-16 units are at most the UTF-8 bytes: count them only when it matters.
+        if out.len() > MAX_STRING {
+            let units: usize = out.chars().map(char::len_utf16).sum();
+            if units > MAX_STRING {
+                return Err(too_large(records.len(), units, MAX_STRING));
             }
-            wire::write_session(&mut out, s);
         }
-        out.push(']');
         Ok(out)
     }
+}
 
-    #[napi(catch_unwind)]
-    pub fn session_info(&self, session_id: String) -> Result<Option<String>> {
-        let id = wire::literal("sessionId", &session_id)?;
-        Ok(self.engine.session_info(&id).map(|s| {
-            let mut out = String::new();
-            wire::write_session(&mut out, s);
-            out
-        }))
-    }
+#[napi]
+pub fn create() -> Store {
+    External::new(NativeStore { engine: Engine::new(), pending: Vec::new(), next: 0 })
+}
 
-    #[napi(catch_unwind)]
-    pub fn stats(&self) -> Result<String> {
-        Ok(wire::stats(&self.engine.stats()))
+/// Saves the messages (`batch`: a JSON array; otherwise one JSON object) and returns
+/// the stream's new revision.
+#[napi(catch_unwind)]
+pub fn save(
+    store: &mut Store,
+    stream: String,
+    messages: String,
+    batch: bool,
+    expected_revision: Option<i64>,
+    message_type: Option<String>,
+    now: f64,
+) -> Result<i64> {
+    #[cfg(feature = "test-panic")]
+    if stream == "\"__panic__\"" {
+        panic!("deliberate panic for the tests (feature test-panic)");
     }
+    let stream = wire::literal("streamId", &stream)?;
+    let kind = kind(message_type)?;
+    let now = now as Millis;
+    let engine = &mut store.engine;
+    let outcome = if batch {
+        engine.save_json_array(&stream, &messages, expected_revision, kind, now)?
+    } else {
+        engine.save(&stream, &[&messages], expected_revision, kind, now)?
+    };
+    Ok(outcome.revision)
+}
 
-    #[napi(catch_unwind)]
-    pub fn reset(&mut self) -> Result<()> {
-        self.engine.reset();
-        Ok(())
+/// The stream's revision (-1 when empty), or `null` when it does not exist.
+#[napi(catch_unwind)]
+pub fn stream_revision(store: &Store, stream: String) -> Result<Option<i64>> {
+    Ok(store.engine.stream_revision(&wire::literal("streamId", &stream)?))
+}
+
+/// The first page of a stream's messages.
+#[napi(catch_unwind)]
+pub fn read_stream(store: &mut Store, stream: String, from_revision: Option<i64>, count: Option<u32>) -> Result<String> {
+    let stream = wire::literal("streamId", &stream)?;
+    let records = store.engine.read_stream(&stream, from_revision, limit(count)).to_vec();
+    Ok(store.first_page(records))
+}
+
+/// The first page of the messages matching a filter.
+#[napi(catch_unwind)]
+pub fn query(store: &mut Store, filter: Option<String>, count: Option<u32>) -> Result<String> {
+    let filter = filter.as_deref().map(wire::filter).transpose()?.unwrap_or_default();
+    let records = store.engine.query(&filter, limit(count));
+    Ok(store.first_page(records))
+}
+
+/// The next page of the last read, or `null` when there is none.
+#[napi(catch_unwind)]
+pub fn next_page(store: &mut Store) -> Result<Option<String>> {
+    Ok(store.next_page())
+}
+
+/// A stream's messages as one JSON string in the serving shape.
+#[napi(catch_unwind)]
+pub fn read_stream_json(store: &Store, stream: String, from_revision: Option<i64>, count: Option<u32>) -> Result<String> {
+    let stream = wire::literal("streamId", &stream)?;
+    store.serving_json(store.engine.read_stream(&stream, from_revision, limit(count)))
+}
+
+/// The messages matching a filter as one JSON string in the serving shape.
+#[napi(catch_unwind)]
+pub fn query_json(store: &Store, filter: Option<String>, count: Option<u32>) -> Result<String> {
+    let filter = filter.as_deref().map(wire::filter).transpose()?.unwrap_or_default();
+    store.serving_json(&store.engine.query(&filter, limit(count)))
+}
+
+#[napi(catch_unwind)]
+pub fn stream_info(store: &Store, stream: String) -> Result<Option<String>> {
+    let stream = wire::literal("streamId", &stream)?;
+    Ok(store.engine.stream_info(&stream).as_ref().map(wire::stream_info))
+}
+
+#[napi(catch_unwind)]
+pub fn streams(store: &Store) -> Result<String> {
+    Ok(wire::array(store.engine.stream_names().map(|s| s.literal())))
+}
+
+/// Starts a session and returns its id.
+#[napi(catch_unwind)]
+pub fn create_session(store: &mut Store, now: f64) -> Result<String> {
+    let id = store.engine.create_session(now as Millis);
+    let literal = id.literal();
+    Ok(literal[1..literal.len() - 1].to_owned())
+}
+
+#[napi(catch_unwind)]
+pub fn end_session(store: &mut Store, session_id: String, now: f64) -> Result<()> {
+    let id = wire::literal("sessionId", &session_id)?;
+    store.engine.end_session(&id, now as Millis);
+    Ok(())
+}
+
+#[napi(catch_unwind)]
+pub fn sessions(store: &Store) -> Result<String> {
+    let mut out = String::from("[");
+    for (n, s) in store.engine.sessions().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        wire::write_session(&mut out, s);
     }
+    out.push(']');
+    Ok(out)
+}
+
+#[napi(catch_unwind)]
+pub fn session_info(store: &Store, session_id: String) -> Result<Option<String>> {
+    let id = wire::literal("sessionId", &session_id)?;
+    Ok(store.engine.session_info(&id).map(|s| {
+        let mut out = String::new();
+        wire::write_session(&mut out, s);
+        out
+    }))
+}
+
+#[napi(catch_unwind)]
+pub fn stats(store: &Store) -> Result<String> {
+    Ok(wire::stats(&store.engine.stats()))
+}
+
+/// Empties the store and gives its memory back.
+#[napi(catch_unwind)]
+pub fn reset(store: &mut Store) -> Result<()> {
+    store.engine.reset();
+    store.pending = Vec::new();
+    store.next = 0;
+    Ok(())
 }

@@ -172,10 +172,15 @@ impl IsoCache {
     }
 }
 
+/// Length of `time::write_iso(t)`: 24 for the years 0000 to 9999, else 27 (`±YYYYYY`).
 fn iso_len(t: Millis) -> usize {
-    let mut s = String::with_capacity(32);
-    time::write_iso(&mut s, t);
-    s.len()
+    const YEAR_0: Millis = -62_167_219_200_000;
+    const YEAR_10000: Millis = 253_402_300_800_000;
+    if (YEAR_0..YEAR_10000).contains(&t) {
+        24
+    } else {
+        27
+    }
 }
 
 fn digits(mut n: u64) -> usize {

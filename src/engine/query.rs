@@ -17,7 +17,10 @@
 //!
 //! With no condition that has an index, the scan walks the position range.
 
-use super::filter::{data_matches, data_of, field_of, Filter};
+use memchr::memmem;
+
+use super::filter::{data_matches, data_of, field_of, Filter, JsonCondition};
+use super::json::{self, Kind};
 use super::id_index;
 use super::model::{JsonString, MessageKind};
 use super::store::{Engine, Record, NO_SESSION};
@@ -48,7 +51,10 @@ struct Check<'s, 'f> {
     to_time: Option<i64>,
     correlation_id: Option<&'f JsonString>,
     request_id: Option<&'f JsonString>,
-    json: Option<&'f [super::filter::JsonCondition]>,
+    json: Option<&'f [JsonCondition]>,
+    /// Byte strings every match must contain (see `json_needles`): a message without
+    /// one of them is skipped without being parsed.
+    needles: Vec<memmem::Finder<'static>>,
 }
 
 impl Engine {
@@ -191,6 +197,7 @@ impl Engine {
             correlation_id: f.correlation_id.as_ref(),
             request_id: f.request_id.as_ref(),
             json: f.json.as_deref(),
+            needles: f.json.as_deref().map(json_needles).unwrap_or_default(),
         };
         Some((best, check))
     }
@@ -213,8 +220,35 @@ impl Engine {
         c.names.as_ref().is_none_or(|names| field_of(text, r#""type""#).is_some_and(|t| names.iter().any(|n| n.literal() == t)))
             && c.correlation_id.is_none_or(|id| field_of(text, r#""correlationId""#) == Some(id.literal()))
             && c.request_id.is_none_or(|id| field_of(text, r#""requestId""#) == Some(id.literal()))
-            && c.json.is_none_or(|conds| data_matches(data_of(text), conds))
+            && c.json.is_none_or(|conds| {
+                c.needles.iter().all(|n| n.find(text.as_bytes()).is_some()) && data_matches(data_of(text), conds)
+            })
     }
+}
+
+/// For each `jsonFilter` condition that compares a key of an object with a string,
+/// number, boolean or null, the bytes `"key":value` as `JSON.stringify` writes them
+/// (stored texts are compact, so a match must contain them); for an object or array
+/// value, `"key":`. Keys that could index an array (`0`, `length`) get none, since the
+/// data may be an array.
+fn json_needles(conditions: &[JsonCondition]) -> Vec<memmem::Finder<'static>> {
+    conditions
+        .iter()
+        .filter_map(|c| match c {
+            JsonCondition::Equals { key, value } => {
+                let bare = &key.literal()[1..key.literal().len() - 1];
+                if bare == "length" || (!bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit())) {
+                    return None;
+                }
+                let needle = match json::kind_of(value) {
+                    Kind::Object | Kind::Array => format!("{}:", key.literal()),
+                    _ => format!("{}:{}", key.literal(), value),
+                };
+                Some(memmem::Finder::new(needle.as_bytes()).into_owned())
+            }
+            JsonCondition::Absent { .. } => None,
+        })
+        .collect()
 }
 
 /// The last `limit` items of `items` (all of them when `limit` is `None`).
