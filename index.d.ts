@@ -138,6 +138,14 @@ export declare class MemoryMessageStore implements ILocalMessageStore {
   reset(): Promise<void>;
   createSession(): Promise<string>;
   endSession(sessionId: string): Promise<void>;
+  /**
+   * A stream's messages as one JSON string: `JSON.stringify` of what `getMessages`
+   * returns, with `revision` and `position` as decimal strings. Builds no objects.
+   * Rejects with a RangeError when the result is longer than one JavaScript string can be.
+   */
+  getMessagesJson(streamId: string, fromRevision?: bigint, count?: number): Promise<string>;
+  /** `getAllMessages` as one JSON string, in the shape of `getMessagesJson`. */
+  getAllMessagesJson(filter?: MessageFilter, count?: number): Promise<string>;
 }
 
 /** A save refused because the stream is not at the expected revision. */

@@ -1,0 +1,29 @@
+// Reads larger than one page of the native side (about 8 MiB of JSON) come back
+// whole and in order: the store has no limit on how many messages one read returns.
+import { MemoryMessageStore } from '@auto-engineer/message-store';
+
+test('a read of 40,000 messages spans pages and returns every message in order', async () => {
+  const store = new MemoryMessageStore();
+  const pad = 'p'.repeat(300);
+  const batch = (k: number) => Array.from({ length: 1000 }, (_, i) => ({ type: 'Big', data: { i: k * 1000 + i, pad } }));
+  for (let k = 0; k < 40; k++) await store.saveMessages(k % 2 ? 'odd' : 'even', batch(k));
+
+  const all = await store.getAllMessages();
+  expect(all.length).toBe(40_000);
+  expect(all.every((m, i) => m.position === BigInt(i + 1) && m.message.data.i === i)).toBe(true);
+  expect(all[39_999].streamId).toBe('odd');
+  expect(all[39_999].revision).toBe(19_999n);
+
+  const even = await store.getMessages('even');
+  expect(even.length).toBe(20_000);
+  expect(even.every((m, i) => m.revision === BigInt(i) && m.streamId === 'even')).toBe(true);
+
+  const last = await store.getAllMessages(undefined, 25_000);
+  expect(last.length).toBe(25_000);
+  expect(last[0].position).toBe(15_001n);
+  expect(last[24_999].position).toBe(40_000n);
+
+  // A read right after still starts from its own first page.
+  const few = await store.getMessages('odd', 19_998n);
+  expect(few.map((m) => m.revision)).toEqual([19_998n, 19_999n]);
+});
