@@ -8,11 +8,15 @@
 //! - `fromPosition` / `toPosition`: O(1), positions are record indexes.
 //! - `fromTimestamp` / `toTimestamp`: O(log n) by binary search while save times never
 //!   went backwards; otherwise a check per candidate.
-//! - `streamId`, `sessionId`, `correlationId`, `requestId`, `messageType`: a hash look-up
-//!   (or an array slot) gives a sorted posting list, cut to the position range in
-//!   O(log m); the shortest list drives the scan.
+//! - `streamId`, `sessionId`, `messageType`: a hash look-up (or an array slot) gives a
+//!   sorted posting list, cut to the position range in O(log m); the shortest list
+//!   drives the scan. `sessionId: 'no-session'` has no list (it is most messages): a
+//!   check per candidate.
+//! - `correlationId`, `requestId`: the same, through the id's keyed 64-bit hash; each
+//!   candidate is confirmed against its stored text (O(k) reads of small fields).
 //! - `messageNames`: the union of one posting list per name, merged lazily in order.
-//! - `jsonFilter`: a check per candidate that reads that message's `data`; no index.
+//! - `jsonFilter`: no index; a check per candidate: a SIMD byte search for `"key":value`
+//!   in the stored text, and only for texts that contain it, a parse of `data`.
 //! - `count` (the last N): the scan runs from the end and stops after N matches.
 //!
 //! With no condition that has an index, the scan walks the position range.
