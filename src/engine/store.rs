@@ -91,6 +91,8 @@ pub struct Engine {
     pub(crate) times_ordered: bool,
     pub(crate) bytes: Bytes,
     pub(crate) hasher: RandomState,
+    /// The stream the last save found, checked first by the next one.
+    last_stream: Option<u32>,
 }
 
 const MAX_MESSAGES: usize = MAX_RECORD as usize;
@@ -130,7 +132,7 @@ impl Engine {
             .map(|(index, text)| Head::parse(text).map_err(|reason| SaveError::InvalidMessage { index, reason }))
             .collect::<Result<Vec<_>, _>>()?;
 
-        let existing = self.stream_ids.get(stream.literal()).copied();
+        let existing = self.find_stream(stream);
         let current = existing.map_or(-1, |s| self.streams[s as usize].members.len() as i64 - 1);
         match (existing, expected) {
             (None, Some(e)) if e != -1 => return Err(SaveError::StreamNotFound { expected: e }),
@@ -158,6 +160,21 @@ impl Engine {
             self.note_time(now);
         }
         Ok(SaveOutcome { revision: current + heads.len() as i64, first_position, count: heads.len() })
+    }
+
+    /// The stream's index. Saves often go to the stream of the save before (the
+    /// message-bus server writes everything to `$all`): compare with it before hashing.
+    fn find_stream(&mut self, stream: &JsonString) -> Option<u32> {
+        if let Some(&last) = self.last_stream.as_ref() {
+            if self.streams.get(last as usize).is_some_and(|s| s.name == *stream) {
+                return Some(last);
+            }
+        }
+        let found = self.stream_ids.get(stream.literal()).copied();
+        if found.is_some() {
+            self.last_stream = found;
+        }
+        found
     }
 
     fn add_stream(&mut self, name: JsonString, now: Millis) -> u32 {
