@@ -73,6 +73,10 @@ const badSaves: Array<[string, (s: any) => Promise<unknown>, string]> = [
   ['timestamp a bigint', (s) => s.saveMessages('s', [{ type: 'A', timestamp: 1n }]), 'messages[0].timestamp must be a valid Date, got the bigint 1n'],
   ['messageType unknown', (s) => s.saveMessage('s', { type: 'A' }, undefined, 'x'), `messageType must be 'command' or 'event', got the string "x"`],
   ['expectedRevision a float', (s) => s.saveMessage('s', { type: 'A' }, 0.5), 'expectedRevision must be a bigint or a safe integer number, at least -1, got the number 0.5'],
+  ['expectedRevision NaN', (s) => s.saveMessage('s', { type: 'A' }, NaN), 'expectedRevision must be a bigint or a safe integer number, at least -1, got the number NaN'],
+  ['expectedRevision a string', (s) => s.saveMessages('s', [{ type: 'A' }], '0'), 'expectedRevision must be a bigint or a safe integer number, at least -1, got the string "0"'],
+  ['expectedRevision below -1', (s) => s.saveMessage('s', { type: 'A' }, -2n), 'expectedRevision must be a bigint or a safe integer number, at least -1, got the bigint -2n'],
+  ['data nested 10,000 levels', (s) => s.saveMessage('s', { type: 'A', data: nested(10_000) }), `message.data.${xs(999)} is nested more than 1000 levels deep`],
 ];
 
 const badReads: Array<[string, (s: any) => Promise<unknown>, string]> = [
@@ -83,6 +87,10 @@ const badReads: Array<[string, (s: any) => Promise<unknown>, string]> = [
   ['getAllMessages filter string', (s) => s.getAllMessages('x'), 'filter must be an object, got the string "x"'],
   ['getAllMessages count', (s) => s.getAllMessages({}, '5'), 'count must be a number, got the string "5"'],
   ['getAllCommands filter', (s) => s.getAllCommands({ messageNames: 'A' }), 'filter.messageNames must be an array of strings, got the string "A"'],
+  ['filter.fromPosition a string', (s) => s.getAllMessages({ fromPosition: '1' }), 'filter.fromPosition must be a bigint or an integer number, got the string "1"'],
+  ['filter.fromTimestamp not a Date', (s) => s.getAllMessages({ fromTimestamp: '2020-01-01' }), 'filter.fromTimestamp must be a valid Date, got the string "2020-01-01"'],
+  ['filter.jsonFilter not an object', (s) => s.getAllEvents({ jsonFilter: 'orderId' }), 'filter.jsonFilter must be an object, got the string "orderId"'],
+  ['filter.messageNames with a number', (s) => s.getAllMessages({ messageNames: ['A', 1] }), 'filter.messageNames must be an array of strings, got an array'],
   ['getAllEvents count', (s) => s.getAllEvents(undefined, 5n), 'count must be a number, got the bigint 5n'],
   ['getStreamInfo streamId', (s) => s.getStreamInfo(5), 'streamId must be a string, got the number 5'],
   ['endSession sessionId', (s) => s.endSession(5), 'sessionId must be a string, got the number 5'],
