@@ -27,3 +27,23 @@ test('a read of 40,000 messages spans pages and returns every message in order',
   const few = await store.getMessages('odd', 19_998n);
   expect(few.map((m) => m.revision)).toEqual([19_998n, 19_999n]);
 });
+
+// Upstream's getAll* calls throw "Maximum call stack size exceeded" past about
+// 120,000 messages in one stream (a spread into push). Nothing here has such a limit.
+test('one stream of 200,000 messages works for every read', async () => {
+  const store = new MemoryMessageStore();
+  for (let k = 0; k < 20; k++) {
+    await store.saveMessages(
+      '$all',
+      Array.from({ length: 10_000 }, (_, i) => ({ type: i % 2 ? 'Evt' : 'Cmd', data: { n: k * 10_000 + i }, requestId: i % 2 ? undefined : `r-${k}-${i}` })),
+    );
+  }
+  expect((await store.getMessages('$all')).length).toBe(200_000);
+  expect((await store.getAllMessages()).length).toBe(200_000);
+  expect((await store.getAllCommands()).length).toBe(100_000);
+  expect((await store.getAllEvents({ messageNames: ['Evt'] }, 3)).map((m) => m.position)).toEqual([199_996n, 199_998n, 200_000n]);
+  expect((await store.getAllMessages({ requestId: 'r-19-9998' })).map((m) => m.revision)).toEqual([199_998n]);
+  expect(JSON.parse(await store.getAllMessagesJson({ fromPosition: 199_999n })).map((m: { position: string }) => m.position)).toEqual(['199999', '200000']);
+  expect((await store.getStreamInfo('$all'))?.revision).toBe(199_999n);
+  expect((await store.getStats()).totalMessages).toBe(200_000);
+});
