@@ -195,17 +195,6 @@ function message(value, path, now) {
   if (!isPlainObject(value) || typeof value.toJSON === 'function') throw fail(path, 'an object with a string "type"', value);
   if (typeof value.type !== 'string') throw fail(`${path}.type`, 'a string', value.type);
   if (!isEnumerable.call(value, 'type')) throw fail(path, 'an object with a string "type"', value);
-  // Upstream calls a message a command when its requestId is present and not '' (SPEC
-  // Writing 5). The store decides from the stored JSON, so a requestId that JSON would
-  // write as null, '' or not at all (NaN, Infinity, a toJSON giving those) is refused
-  // rather than silently turning the command into an event.
-  const rid = value.requestId;
-  if (rid !== undefined && rid !== null && typeof rid !== 'string') {
-    const written = JSON.stringify(rid);
-    if (written === undefined || written === 'null' || written === '""') {
-      throw fail(`${path}.requestId`, 'a string or another value JSON writes as itself', rid);
-    }
-  }
   const ts = value.timestamp;
   let stored = value;
   if (ts === undefined || ts === null) {
@@ -217,6 +206,22 @@ function message(value, path, now) {
     stored = { ...value, timestamp: new Date(ts.getTime()) };
   }
   checkJson(value, path);
+  // Upstream calls a message a command when its requestId is present and not '' (SPEC
+  // Writing 5). The store decides from the stored JSON, so a requestId that JSON would
+  // write as null, '' or not at all (NaN, Infinity, a toJSON giving those) is refused
+  // rather than silently turning the command into an event.
+  const rid = value.requestId;
+  if (rid !== undefined && rid !== null && typeof rid !== 'string') {
+    let written;
+    try {
+      written = JSON.stringify(rid);
+    } catch {
+      written = 'x'; // stringify of the whole message reports this below
+    }
+    if (written === undefined || written === 'null' || written === '""') {
+      throw fail(`${path}.requestId`, 'a string or another value JSON writes as itself', rid);
+    }
+  }
   return stored;
 }
 

@@ -26,7 +26,12 @@ impl fmt::Display for SaveError {
             SaveError::WrongExpectedRevision { expected, actual } => {
                 write!(f, "Expected revision {expected} but stream is at revision {actual}")
             }
-            SaveError::InvalidMessage { index, reason } => write!(f, "messages[{index}]: {reason}"),
+            SaveError::InvalidMessage { index, reason } => {
+                // Reasons read as the JavaScript checks do: `messages[3] must be …` or
+                // `messages[3].timestamp must be …`.
+                let sep = if reason.starts_with('.') { "" } else { " " };
+                write!(f, "messages[{index}]{sep}{reason}")
+            }
             SaveError::CapacityExceeded => write!(f, "the store cannot hold more than 4294967295 messages"),
         }
     }

@@ -24,7 +24,7 @@ impl<'a> Head<'a> {
     pub fn parse(text: &'a str) -> Result<Self, String> {
         let text = text.trim();
         if json::kind_of(text) != Kind::Object {
-            return Err("must be an object".into());
+            return Err(r#"must be an object with a string "type""#.into());
         }
         let mut head = Head {
             text,
@@ -57,10 +57,10 @@ impl<'a> Head<'a> {
         })
         .map_err(|e| format!("is not valid JSON ({e})"))?;
         if !has_name {
-            return Err("must have a string `type`".into());
+            return Err(r#"must be an object with a string "type""#.into());
         }
         if bad_timestamp {
-            return Err("`timestamp` must be a date".into());
+            return Err(".timestamp must be a valid Date".into());
         }
         Ok(head)
     }
@@ -102,10 +102,10 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_message() {
-        assert_eq!(Head::parse("[1]").unwrap_err(), "must be an object");
-        assert_eq!(Head::parse(r#"{"type":1}"#).unwrap_err(), "must have a string `type`");
-        assert_eq!(Head::parse(r#"{"data":1}"#).unwrap_err(), "must have a string `type`");
-        assert_eq!(Head::parse(r#"{"type":"A","timestamp":5}"#).unwrap_err(), "`timestamp` must be a date");
+        assert_eq!(Head::parse("[1]").unwrap_err(), r#"must be an object with a string "type""#);
+        assert_eq!(Head::parse(r#"{"type":1}"#).unwrap_err(), r#"must be an object with a string "type""#);
+        assert_eq!(Head::parse(r#"{"data":1}"#).unwrap_err(), r#"must be an object with a string "type""#);
+        assert_eq!(Head::parse(r#"{"type":"A","timestamp":5}"#).unwrap_err(), ".timestamp must be a valid Date");
         assert!(Head::parse(r#"{"type":"A""#).is_err());
     }
 
