@@ -10,11 +10,13 @@ mod message;
 mod model;
 mod output;
 mod query;
+mod restore;
 mod store;
 pub mod time;
 
 pub use error::{InputError, SaveError};
 pub use filter::{data_matches, Filter, JsonCondition};
 pub use model::{JsonString, MessageKind, SessionInfo, Stats, StreamInfo};
+pub use restore::JournalMessage;
 pub use store::{Engine, SaveOutcome, StoredMessage, NO_SESSION};
 pub use time::Millis;

@@ -153,7 +153,7 @@ impl Engine {
         let first_position = self.records.len() as u64 + 1;
         grow::reserve(&mut self.records, heads.len(), &mut self.bytes);
         for head in &heads {
-            self.append(stream_ix, head, kind, now);
+            self.append(stream_ix, head, kind, now, self.current_session);
         }
         if !heads.is_empty() {
             self.streams[stream_ix as usize].last_updated = now;
@@ -177,7 +177,7 @@ impl Engine {
         found
     }
 
-    fn add_stream(&mut self, name: JsonString, now: Millis) -> u32 {
+    pub(crate) fn add_stream(&mut self, name: JsonString, now: Millis) -> u32 {
         let ix = self.streams.len() as u32;
         self.bytes.0 += name.heap_bytes();
         self.track_map(|e| {
@@ -207,7 +207,9 @@ impl Engine {
         size(&self.stream_ids) + size(&self.session_ids) + size(&self.name_ids)
     }
 
-    fn append(&mut self, stream_ix: u32, head: &Head<'_>, kind: Option<MessageKind>, now: Millis) {
+    /// Appends one message of `stream_ix`, stamped with `session` (an index into
+    /// `sessions`), and updates every index and counter.
+    pub(crate) fn append(&mut self, stream_ix: u32, head: &Head<'_>, kind: Option<MessageKind>, now: Millis, session: Option<u32>) {
         let index = self.records.len() as u32;
         let stream = &self.streams[stream_ix as usize];
         let kind = head.kind(kind, stream.kind_from_name);
@@ -217,17 +219,17 @@ impl Engine {
         grow::push_str(&mut self.arena, head.text, &mut self.bytes);
 
         let name = self.intern_name(head.name);
-        let session = self.current_session.map_or(0, |s| s + 1);
+        let slot = session.map_or(0, |s| s + 1);
         grow::push(
             &mut self.records,
-            Record { time: now, start, stream: stream_ix, revision, session, kind, stamped: !head.has_timestamp },
+            Record { time: now, start, stream: stream_ix, revision, session: slot, kind, stamped: !head.has_timestamp },
             &mut self.bytes,
         );
         let bytes = &mut self.bytes;
         grow::push(&mut self.streams[stream_ix as usize].members, index, bytes);
         grow::push(&mut self.by_kind[kind as usize], index, bytes);
         grow::push(&mut self.by_name[name as usize], index, bytes);
-        if let Some(s) = self.current_session {
+        if let Some(s) = session {
             let session = &mut self.sessions[s as usize];
             grow::push(&mut session.members, index, bytes);
             let info = &mut session.info;
@@ -261,7 +263,7 @@ impl Engine {
         id
     }
 
-    fn note_time(&mut self, now: Millis) {
+    pub(crate) fn note_time(&mut self, now: Millis) {
         if let Some(newest) = self.newest {
             if now < newest {
                 self.times_ordered = false;
@@ -280,13 +282,24 @@ impl Engine {
                 break candidate;
             }
         };
+        let ix = self.add_session(id.clone(), now);
+        self.current_session = Some(ix);
+        let session_stream = JsonString::new(&format!("session-{}", unquote(id.literal())));
+        if !self.stream_ids.contains_key(session_stream.literal()) {
+            self.add_stream(session_stream, now);
+        }
+        id
+    }
+
+    /// Records a session started at `now`, without making it current.
+    pub(crate) fn add_session(&mut self, id: JsonString, now: Millis) -> u32 {
         let ix = self.sessions.len() as u32;
         self.bytes.0 += 2 * id.heap_bytes();
         self.track_map(|e| {
             e.session_ids.insert(id.clone(), ix);
         });
         let info = SessionInfo {
-            session_id: id.clone(),
+            session_id: id,
             started_at: now,
             message_count: 0,
             command_count: 0,
@@ -294,12 +307,7 @@ impl Engine {
             last_activity: now,
         };
         grow::push(&mut self.sessions, Session { info, members: Vec::new() }, &mut self.bytes);
-        self.current_session = Some(ix);
-        let session_stream = JsonString::new(&format!("session-{}", unquote(id.literal())));
-        if !self.stream_ids.contains_key(session_stream.literal()) {
-            self.add_stream(session_stream, now);
-        }
-        id
+        ix
     }
 
     /// 8 characters of `A-Za-z0-9_-`, from the process's random hash keys.
