@@ -18,5 +18,6 @@
 //!   `Date` and `Error` in JavaScript so that they belong to the caller's realm.
 
 pub mod engine;
+pub mod journal;
 
 mod binding;

@@ -17,11 +17,15 @@ use super::time::Millis;
 pub struct JournalMessage<'a> {
     pub position: u64,
     pub stream: &'a JsonString,
+    /// The stream's place in creation order (`stream_at`).
+    pub stream_index: u32,
     /// The stored text: without `timestamp` when the message had none.
     pub text: &'a str,
     pub kind: MessageKind,
     pub time: Millis,
     pub session: Option<&'a JsonString>,
+    /// The session's place in creation order (`session_at`).
+    pub session_index: Option<u32>,
 }
 
 impl Engine {
@@ -101,10 +105,12 @@ impl Engine {
         Some(JournalMessage {
             position,
             stream: &self.streams[r.stream as usize].name,
+            stream_index: r.stream,
             text: self.text(index as u32),
             kind: r.kind,
             time: r.time,
             session: r.session.checked_sub(1).map(|s| &self.sessions[s as usize].info.session_id),
+            session_index: r.session.checked_sub(1),
         })
     }
 }

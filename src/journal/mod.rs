@@ -1,0 +1,17 @@
+//! The durable journal behind `SqliteMessageStore`: plain Rust, no Node types.
+//!
+//! The engine stays the store (every check, every read); the journal keeps on disk,
+//! in SQLite, what the engine has, so that reopening the file rebuilds the same
+//! engine. It writes what the engine gained since its last write: new streams and
+//! sessions (creation order), new messages (position order) and changed session
+//! activity, all in one transaction, so a batch of saves is on disk whole or not at all.
+//!
+//! One connection per file, holding SQLite's exclusive lock for as long as it is
+//! open: a second process opening the same file is refused.
+
+mod error;
+mod schema;
+mod sqlite;
+
+pub use error::JournalError;
+pub use sqlite::{Durability, Journal};

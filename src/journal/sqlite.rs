@@ -1,0 +1,304 @@
+//! `Journal`: one SQLite connection, the engine's state on disk.
+
+use std::io::Read;
+
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
+
+use super::error::JournalError;
+use super::schema::{APPLICATION_ID, CREATE, SCHEMA_VERSION, SQLITE_MAGIC};
+use crate::engine::{Engine, JsonString, MessageKind};
+
+/// What a save's promise waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Written to the operating system (SQLite WAL, `synchronous=OFF`): survives the
+    /// process being killed or crashing, not the machine losing power.
+    #[default]
+    Process,
+    /// Also synced to the disk (`synchronous=FULL`, an fsync per commit): survives
+    /// power loss.
+    Power,
+}
+
+impl Durability {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "process" => Some(Durability::Process),
+            "power" => Some(Durability::Power),
+            _ => None,
+        }
+    }
+}
+
+/// How far the file has caught up with the engine.
+#[derive(Debug, Default)]
+struct Written {
+    streams: usize,
+    sessions: usize,
+    messages: u64,
+    /// `last_activity` of each session as the file has it.
+    activity: Vec<i64>,
+}
+
+pub struct Journal {
+    conn: Connection,
+    path: String,
+    written: Written,
+}
+
+impl Journal {
+    /// Opens (or creates) the file and rebuilds the engine it holds. Refuses, without
+    /// writing anything, a file that is not ours or is held by another process.
+    pub fn open(path: &str, durability: Durability) -> Result<(Journal, Engine), JournalError> {
+        check_magic(path)?;
+        let io = |source| JournalError::Io { path: path.to_owned(), source };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(io)?;
+        // Held from the first read to close: a second process cannot read or write.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(io)?;
+        let mut journal = Journal { conn, path: path.to_owned(), written: Written::default() };
+        journal.check_ours()?;
+        journal.lock()?;
+        let conn = &journal.conn;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(io)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(JournalError::Corrupt { path: path.to_owned(), reason: format!("cannot use WAL mode (got {mode})") });
+        }
+        let sync = match durability {
+            Durability::Process => "OFF",
+            Durability::Power => "FULL",
+        };
+        conn.pragma_update(None, "synchronous", sync).map_err(io)?;
+        journal.create_schema()?;
+        let engine = journal.load()?;
+        Ok((journal, engine))
+    }
+
+    fn io(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
+        move |source| {
+            if source.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                || source.sqlite_error_code() == Some(ErrorCode::DatabaseLocked)
+            {
+                JournalError::Locked { path: self.path.clone() }
+            } else {
+                JournalError::Io { path: self.path.clone(), source }
+            }
+        }
+    }
+
+    /// A new file is empty; an existing one must carry our application id and a
+    /// schema version we read.
+    fn check_ours(&self) -> Result<(), JournalError> {
+        let app: i64 = self.conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(self.io())?;
+        let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(self.io())?;
+        let tables: i64 =
+            self.conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(self.io())?;
+        if app == 0 && version == 0 && tables == 0 {
+            return Ok(());
+        }
+        if app != APPLICATION_ID {
+            return Err(JournalError::NotOurs {
+                path: self.path.clone(),
+                reason: format!("a SQLite database of another application (application_id {app})"),
+            });
+        }
+        if version > SCHEMA_VERSION {
+            return Err(JournalError::NewerSchema { path: self.path.clone(), found: version, supported: SCHEMA_VERSION });
+        }
+        Ok(())
+    }
+
+    /// Takes SQLite's exclusive lock now, and keeps it (locking_mode=EXCLUSIVE).
+    fn lock(&self) -> Result<(), JournalError> {
+        self.conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;").map_err(self.io())
+    }
+
+    fn create_schema(&self) -> Result<(), JournalError> {
+        let app: i64 = self.conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(self.io())?;
+        if app == APPLICATION_ID {
+            return Ok(());
+        }
+        let sql = format!(
+            "BEGIN; {CREATE} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        );
+        self.conn.execute_batch(&sql).map_err(self.io())
+    }
+
+    /// Replays the file into a new engine.
+    fn load(&mut self) -> Result<Engine, JournalError> {
+        let corrupt = |reason: String| JournalError::Corrupt { path: self.path.clone(), reason };
+        let mut engine = Engine::new();
+        let mut streams = Vec::new();
+        {
+            let mut q = self.conn.prepare("SELECT ix, name, created_at FROM streams ORDER BY ix").map_err(self.io())?;
+            let mut rows = q.query([]).map_err(self.io())?;
+            while let Some(row) = rows.next().map_err(self.io())? {
+                let (ix, name, created): (i64, String, i64) =
+                    (row.get(0).map_err(self.io())?, row.get(1).map_err(self.io())?, row.get(2).map_err(self.io())?);
+                let name = JsonString::from_literal(&name).ok_or_else(|| corrupt(format!("stream {ix} has a bad name")))?;
+                if ix as usize != streams.len() {
+                    return Err(corrupt(format!("stream numbers skip to {ix}")));
+                }
+                engine.restore_stream(name.clone(), created);
+                streams.push(name);
+            }
+        }
+        let mut sessions = Vec::new();
+        let mut activity = Vec::new();
+        {
+            let mut q = self
+                .conn
+                .prepare("SELECT ix, id, started_at, last_activity FROM sessions ORDER BY ix")
+                .map_err(self.io())?;
+            let mut rows = q.query([]).map_err(self.io())?;
+            while let Some(row) = rows.next().map_err(self.io())? {
+                let ix: i64 = row.get(0).map_err(self.io())?;
+                let id: String = row.get(1).map_err(self.io())?;
+                let started: i64 = row.get(2).map_err(self.io())?;
+                let last: i64 = row.get(3).map_err(self.io())?;
+                let id = JsonString::from_literal(&id).ok_or_else(|| corrupt(format!("session {ix} has a bad id")))?;
+                if ix as usize != sessions.len() {
+                    return Err(corrupt(format!("session numbers skip to {ix}")));
+                }
+                engine.restore_session(id.clone(), started);
+                sessions.push(id);
+                activity.push(last);
+            }
+        }
+        let mut count = 0u64;
+        {
+            let mut q = self
+                .conn
+                .prepare("SELECT position, stream, kind, time, session, body FROM messages ORDER BY position")
+                .map_err(self.io())?;
+            let mut rows = q.query([]).map_err(self.io())?;
+            while let Some(row) = rows.next().map_err(self.io())? {
+                let position: i64 = row.get(0).map_err(self.io())?;
+                let stream: i64 = row.get(1).map_err(self.io())?;
+                let kind: i64 = row.get(2).map_err(self.io())?;
+                let time: i64 = row.get(3).map_err(self.io())?;
+                let session: Option<i64> = row.get(4).map_err(self.io())?;
+                let body = row.get_ref(5).map_err(self.io())?.as_str().map_err(|e| corrupt(e.to_string()))?;
+                let stream = streams.get(stream as usize).ok_or_else(|| corrupt(format!("message {position} names stream {stream}")))?;
+                let session = match session {
+                    Some(s) => Some(sessions.get(s as usize).ok_or_else(|| corrupt(format!("message {position} names session {s}")))?),
+                    None => None,
+                };
+                let kind = if kind == 0 { MessageKind::Command } else { MessageKind::Event };
+                let got = engine
+                    .restore_message(stream, body, kind, time, session)
+                    .map_err(|e| corrupt(format!("message {position}: {e}")))?;
+                if got != position as u64 {
+                    return Err(corrupt(format!("positions skip from {} to {position}", got - 1)));
+                }
+                count = got;
+            }
+        }
+        for (id, &last) in sessions.iter().zip(&activity) {
+            engine.restore_session_activity(id, last);
+        }
+        self.written = Written { streams: streams.len(), sessions: sessions.len(), messages: count, activity };
+        Ok(engine)
+    }
+
+    /// True when the engine has something the file does not.
+    pub fn behind(&self, engine: &Engine) -> bool {
+        engine.len() as u64 > self.written.messages
+            || engine.stream_count() > self.written.streams
+            || engine.session_count() > self.written.sessions
+            || (0..self.written.sessions).any(|ix| engine.session_at(ix).map(|s| s.last_activity) != Some(self.written.activity[ix]))
+    }
+
+    /// Writes everything the engine gained since the last write, in one transaction,
+    /// synced as the durability level says. On failure nothing of it is in the file.
+    pub fn write(&mut self, engine: &Engine) -> Result<(), JournalError> {
+        if !self.behind(engine) {
+            return Ok(());
+        }
+        let tx = self.conn.unchecked_transaction().map_err(self.io())?;
+        {
+            let mut q = tx.prepare_cached("INSERT INTO streams (ix, name, created_at) VALUES (?1, ?2, ?3)").map_err(self.io())?;
+            for ix in self.written.streams..engine.stream_count() {
+                let (name, created) = engine.stream_at(ix).expect("ix < stream_count");
+                q.execute(params![ix as i64, name.literal(), created]).map_err(self.io())?;
+            }
+        }
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT INTO sessions (ix, id, started_at, last_activity) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(self.io())?;
+            let mut update = tx.prepare_cached("UPDATE sessions SET last_activity = ?2 WHERE ix = ?1").map_err(self.io())?;
+            for ix in 0..engine.session_count() {
+                let s = engine.session_at(ix).expect("ix < session_count");
+                if ix >= self.written.sessions {
+                    insert
+                        .execute(params![ix as i64, s.session_id.literal(), s.started_at, s.last_activity])
+                        .map_err(self.io())?;
+                } else if self.written.activity[ix] != s.last_activity {
+                    update.execute(params![ix as i64, s.last_activity]).map_err(self.io())?;
+                }
+            }
+        }
+        {
+            let mut q = tx
+                .prepare_cached("INSERT INTO messages (position, stream, kind, time, session, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .map_err(self.io())?;
+            for position in self.written.messages + 1..=engine.len() as u64 {
+                let m = engine.journal_message(position).expect("position <= len");
+                q.execute(params![
+                    position as i64,
+                    m.stream_index as i64,
+                    m.kind as i64,
+                    m.time,
+                    m.session_index.map(|s| s as i64),
+                    m.text
+                ])
+                .map_err(self.io())?;
+            }
+        }
+        tx.commit().map_err(self.io())?;
+        self.written.streams = engine.stream_count();
+        self.written.messages = engine.len() as u64;
+        self.written.activity = (0..engine.session_count()).map(|ix| engine.session_at(ix).map_or(0, |s| s.last_activity)).collect();
+        self.written.sessions = engine.session_count();
+        Ok(())
+    }
+
+    /// Empties the file (the store was reset).
+    pub fn clear(&mut self) -> Result<(), JournalError> {
+        self.conn
+            .execute_batch("BEGIN; DELETE FROM messages; DELETE FROM sessions; DELETE FROM streams; COMMIT;")
+            .map_err(self.io())?;
+        self.written = Written::default();
+        Ok(())
+    }
+
+    /// Limits the file to `pages` pages (SQLite's `max_page_count`), so that tests can
+    /// make a write fail as a full disk would.
+    pub fn set_max_pages(&self, pages: u32) -> Result<(), JournalError> {
+        self.conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(())).optional().map_err(self.io())?;
+        Ok(())
+    }
+}
+
+/// A file that exists and has bytes must start as every SQLite database does; it is
+/// checked before SQLite opens it, so a file that is not ours is never touched.
+fn check_magic(path: &str) -> Result<(), JournalError> {
+    let Ok(mut file) = std::fs::File::open(path) else { return Ok(()) };
+    let mut head = [0u8; 16];
+    let mut read = 0;
+    while read < head.len() {
+        match file.read(&mut head[read..]) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(_) => break,
+        }
+    }
+    if read == 0 || &head[..read] == &SQLITE_MAGIC[..read] && read == head.len() {
+        return Ok(());
+    }
+    Err(JournalError::NotOurs { path: path.to_owned(), reason: "not a SQLite database".into() })
+}
