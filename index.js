@@ -4,13 +4,14 @@
 // `napi build` generates (binding.js); everything users touch is defined in lib/.
 
 const native = require('./binding.js');
-const { createMemoryMessageStore } = require('./lib/memory-store.js');
+const { createStores } = require('./lib/store.js');
 const { ConcurrencyError, StreamNotFoundError, WrongExpectedRevisionError } = require('./lib/errors.js');
 
-const MemoryMessageStore = createMemoryMessageStore(native);
+const { MemoryMessageStore, SqliteMessageStore } = createStores(native);
 
 module.exports = {
   MemoryMessageStore,
+  SqliteMessageStore,
   ConcurrencyError,
   StreamNotFoundError,
   WrongExpectedRevisionError,

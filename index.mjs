@@ -2,5 +2,5 @@
 // and `require` in one process share them.
 import cjs from './index.js';
 
-export const { MemoryMessageStore, ConcurrencyError, StreamNotFoundError, WrongExpectedRevisionError } = cjs;
+export const { MemoryMessageStore, SqliteMessageStore, ConcurrencyError, StreamNotFoundError, WrongExpectedRevisionError } = cjs;
 export default cjs;

@@ -48,14 +48,24 @@ const CODES = {
   notFound: 'ERR_MESSAGE_STORE_STREAM_NOT_FOUND',
   wrongRevision: 'ERR_MESSAGE_STORE_WRONG_EXPECTED_REVISION',
   capacity: 'ERR_MESSAGE_STORE_CAPACITY_EXCEEDED',
+  openFailed: 'ERR_MESSAGE_STORE_OPEN_FAILED',
+  writeFailed: 'ERR_MESSAGE_STORE_WRITE_FAILED',
+  closed: 'ERR_MESSAGE_STORE_CLOSED',
 };
+
+/** An Error with the native code kept, for the file store's failures. */
+function withCode(message, code) {
+  const e = new Error(message);
+  e.code = code;
+  return e;
+}
 
 /**
  * Turns an error thrown by the native module into the caller's error. `save` gives
  * what a concurrency error needs: the stream, the expected revision as the caller
  * wrote it, and how to read the stream's revision now.
  */
-function fromNative(error, save) {
+function fromNative(error, save = {}) {
   switch (error && error.code) {
     case CODES.notFound:
       return new StreamNotFoundError(save.streamId, save.expectedRevision);
@@ -65,6 +75,12 @@ function fromNative(error, save) {
       return new TypeError(String(error.message));
     case CODES.capacity:
       return new RangeError(String(error.message));
+    case CODES.openFailed:
+      return withCode(`cannot open the message store: ${error.message}`, error.code);
+    case CODES.writeFailed:
+      return withCode(`message store write failed: ${error.message}`, error.code);
+    case CODES.closed:
+      return withCode(String(error.message), error.code);
     default:
       // A Rust panic, caught at the boundary: the store refused the call and is intact.
       return new Error(`@auto-engineer/message-store: internal error: ${error && error.message}`);

@@ -310,7 +310,19 @@ function filter(value, overrides) {
   return stringify(wire, 'filter');
 }
 
+/** `new SqliteMessageStore(path, options)`: `{ durability?: 'process' | 'power' }`. */
+function sqliteOptions(options) {
+  if (options === undefined || options === null) return undefined;
+  if (!isPlainObject(options)) throw fail('options', 'an object', options);
+  const d = options.durability;
+  if (d === undefined || d === null) return undefined;
+  if (d !== 'process' && d !== 'power') throw fail('options.durability', "'process' or 'power'", d);
+  return d;
+}
+
 module.exports = {
+  describe,
+  sqliteOptions,
   name,
   optionalInteger,
   expectedRevision,

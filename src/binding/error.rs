@@ -2,6 +2,7 @@
 //! `code`; `lib/errors.js` turns codes into the classes users catch.
 
 use crate::engine::{InputError, SaveError};
+use crate::journal::JournalError;
 
 /// The `code` property of errors thrown by the native module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,6 +11,12 @@ pub enum Code {
     StreamNotFound,
     WrongExpectedRevision,
     CapacityExceeded,
+    /// The file could not be opened as a store.
+    OpenFailed,
+    /// A write to the file failed; the store refuses further writes.
+    WriteFailed,
+    /// The store was disposed.
+    Closed,
 }
 
 impl AsRef<str> for Code {
@@ -19,6 +26,9 @@ impl AsRef<str> for Code {
             Code::StreamNotFound => "ERR_MESSAGE_STORE_STREAM_NOT_FOUND",
             Code::WrongExpectedRevision => "ERR_MESSAGE_STORE_WRONG_EXPECTED_REVISION",
             Code::CapacityExceeded => "ERR_MESSAGE_STORE_CAPACITY_EXCEEDED",
+            Code::OpenFailed => "ERR_MESSAGE_STORE_OPEN_FAILED",
+            Code::WriteFailed => "ERR_MESSAGE_STORE_WRITE_FAILED",
+            Code::Closed => "ERR_MESSAGE_STORE_CLOSED",
         }
     }
 }
@@ -56,4 +66,18 @@ impl From<InputError> for Error {
     fn from(e: InputError) -> Self {
         Error::new(Code::InvalidArgument, e.to_string())
     }
+}
+
+/// A failure to open the file.
+pub fn open_failed(e: JournalError) -> Error {
+    Error::new(Code::OpenFailed, e.to_string())
+}
+
+/// A failed write, or a write refused after one.
+pub fn write_failed(reason: &str) -> Error {
+    Error::new(Code::WriteFailed, reason.to_owned())
+}
+
+pub fn closed() -> Error {
+    Error::new(Code::Closed, "the store is closed (disposed); open the file again to use it".to_owned())
 }

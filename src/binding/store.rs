@@ -11,9 +11,10 @@
 use napi::bindgen_prelude::External;
 use napi_derive::napi;
 
-use super::error::{invalid, too_large, Result};
+use super::error::{closed, invalid, open_failed, too_large, write_failed, Result};
 use super::wire;
 use crate::engine::{Engine, MessageKind, Millis};
+use crate::journal::{Durability, Journal};
 
 /// About how many bytes of JSON one page carries.
 const PAGE_BYTES: usize = 8 << 20;
@@ -26,6 +27,12 @@ pub struct NativeStore {
     /// Records of a read whose pages are still being handed out.
     pending: Vec<u32>,
     next: usize,
+    /// The file behind a `SqliteMessageStore`; `None` for a memory store.
+    journal: Option<Journal>,
+    /// Why writes are refused: a write to the file failed.
+    failed: Option<String>,
+    /// Disposed: every call is refused.
+    closed: bool,
 }
 
 type Store = External<NativeStore>;
@@ -40,6 +47,42 @@ fn limit(count: Option<u32>) -> Option<usize> {
 }
 
 impl NativeStore {
+    fn new(engine: Engine, journal: Option<Journal>) -> Self {
+        NativeStore { engine, pending: Vec::new(), next: 0, journal, failed: None, closed: false }
+    }
+
+    /// Refuses every call on a closed store.
+    fn open(&self) -> Result<&Self> {
+        if self.closed {
+            return Err(closed());
+        }
+        Ok(self)
+    }
+
+    /// Refuses changes on a closed store, or once a write to its file failed.
+    fn writable(&mut self) -> Result<&mut Self> {
+        if self.closed {
+            return Err(closed());
+        }
+        if let Some(reason) = &self.failed {
+            return Err(write_failed(&format!("writes are refused since an earlier write failed ({reason}); reopen the file")));
+        }
+        Ok(self)
+    }
+
+    /// Writes what the engine gained to the file, if there is one.
+    fn flush(&mut self) -> Result<()> {
+        let Some(journal) = self.journal.as_mut() else { return Ok(()) };
+        if let Some(reason) = &self.failed {
+            return Err(write_failed(reason));
+        }
+        journal.write(&self.engine).map_err(|e| {
+            let reason = e.to_string();
+            self.failed = Some(reason.clone());
+            write_failed(&reason)
+        })
+    }
+
     /// Starts handing out `records` in pages; returns the first.
     fn first_page(&mut self, records: Vec<u32>) -> String {
         self.pending = records;
@@ -75,7 +118,40 @@ impl NativeStore {
 
 #[napi]
 pub fn create() -> Store {
-    External::new(NativeStore { engine: Engine::new(), pending: Vec::new(), next: 0 })
+    External::new(NativeStore::new(Engine::new(), None))
+}
+
+/// Opens or creates the file at `path` and rebuilds the store it holds.
+#[napi(catch_unwind)]
+pub fn open_sqlite(path: String, durability: Option<String>) -> Result<Store> {
+    let durability = match durability.as_deref() {
+        None => Durability::default(),
+        Some(d) => Durability::parse(d).ok_or_else(|| invalid("options.durability", "must be 'process' or 'power'"))?,
+    };
+    let (journal, engine) = Journal::open(&path, durability).map_err(open_failed)?;
+    Ok(External::new(NativeStore::new(engine, Some(journal))))
+}
+
+/// Writes to the file everything saved since the last flush, in one transaction.
+#[napi(catch_unwind)]
+pub fn flush(store: &mut Store) -> Result<()> {
+    store.open()?;
+    store.flush()
+}
+
+/// Closes the file (after writing what is pending) and frees the memory; every later
+/// call is refused.
+#[napi(catch_unwind)]
+pub fn close(store: &mut Store) -> Result<()> {
+    if store.closed {
+        return Ok(());
+    }
+    let flushed = if store.failed.is_none() { store.flush() } else { Ok(()) };
+    store.journal = None;
+    store.engine.reset();
+    store.pending = Vec::new();
+    store.closed = true;
+    flushed
 }
 
 /// Saves the messages (`batch`: a JSON array; otherwise one JSON object) and returns
@@ -97,7 +173,7 @@ pub fn save(
     let stream = wire::literal("streamId", &stream)?;
     let kind = kind(message_type)?;
     let now = now as Millis;
-    let engine = &mut store.engine;
+    let engine = &mut store.writable()?.engine;
     let outcome = if batch {
         engine.save_json_array(&stream, &messages, expected_revision, kind, now)?
     } else {
@@ -109,14 +185,14 @@ pub fn save(
 /// The stream's revision (-1 when empty), or `null` when it does not exist.
 #[napi(catch_unwind)]
 pub fn stream_revision(store: &Store, stream: String) -> Result<Option<i64>> {
-    Ok(store.engine.stream_revision(&wire::literal("streamId", &stream)?))
+    Ok(store.open()?.engine.stream_revision(&wire::literal("streamId", &stream)?))
 }
 
 /// The first page of a stream's messages.
 #[napi(catch_unwind)]
 pub fn read_stream(store: &mut Store, stream: String, from_revision: Option<i64>, count: Option<u32>) -> Result<String> {
     let stream = wire::literal("streamId", &stream)?;
-    let records = store.engine.read_stream(&stream, from_revision, limit(count)).to_vec();
+    let records = store.open()?.engine.read_stream(&stream, from_revision, limit(count)).to_vec();
     Ok(store.first_page(records))
 }
 
@@ -124,13 +200,14 @@ pub fn read_stream(store: &mut Store, stream: String, from_revision: Option<i64>
 #[napi(catch_unwind)]
 pub fn query(store: &mut Store, filter: Option<String>, count: Option<u32>) -> Result<String> {
     let filter = filter.as_deref().map(wire::filter).transpose()?.unwrap_or_default();
-    let records = store.engine.query(&filter, limit(count));
+    let records = store.open()?.engine.query(&filter, limit(count));
     Ok(store.first_page(records))
 }
 
 /// The next page of the last read, or `null` when there is none.
 #[napi(catch_unwind)]
 pub fn next_page(store: &mut Store) -> Result<Option<String>> {
+    store.open()?;
     Ok(store.next_page())
 }
 
@@ -138,31 +215,31 @@ pub fn next_page(store: &mut Store) -> Result<Option<String>> {
 #[napi(catch_unwind)]
 pub fn read_stream_json(store: &Store, stream: String, from_revision: Option<i64>, count: Option<u32>) -> Result<String> {
     let stream = wire::literal("streamId", &stream)?;
-    store.serving_json(store.engine.read_stream(&stream, from_revision, limit(count)))
+    store.open()?.serving_json(store.engine.read_stream(&stream, from_revision, limit(count)))
 }
 
 /// The messages matching a filter as one JSON string in the serving shape.
 #[napi(catch_unwind)]
 pub fn query_json(store: &Store, filter: Option<String>, count: Option<u32>) -> Result<String> {
     let filter = filter.as_deref().map(wire::filter).transpose()?.unwrap_or_default();
-    store.serving_json(&store.engine.query(&filter, limit(count)))
+    store.open()?.serving_json(&store.engine.query(&filter, limit(count)))
 }
 
 #[napi(catch_unwind)]
 pub fn stream_info(store: &Store, stream: String) -> Result<Option<String>> {
     let stream = wire::literal("streamId", &stream)?;
-    Ok(store.engine.stream_info(&stream).as_ref().map(wire::stream_info))
+    Ok(store.open()?.engine.stream_info(&stream).as_ref().map(wire::stream_info))
 }
 
 #[napi(catch_unwind)]
 pub fn streams(store: &Store) -> Result<String> {
-    Ok(wire::array(store.engine.stream_names().map(|s| s.literal())))
+    Ok(wire::array(store.open()?.engine.stream_names().map(|s| s.literal())))
 }
 
 /// Starts a session and returns its id.
 #[napi(catch_unwind)]
 pub fn create_session(store: &mut Store, now: f64) -> Result<String> {
-    let id = store.engine.create_session(now as Millis);
+    let id = store.writable()?.engine.create_session(now as Millis);
     let literal = id.literal();
     Ok(literal[1..literal.len() - 1].to_owned())
 }
@@ -170,14 +247,14 @@ pub fn create_session(store: &mut Store, now: f64) -> Result<String> {
 #[napi(catch_unwind)]
 pub fn end_session(store: &mut Store, session_id: String, now: f64) -> Result<()> {
     let id = wire::literal("sessionId", &session_id)?;
-    store.engine.end_session(&id, now as Millis);
+    store.writable()?.engine.end_session(&id, now as Millis);
     Ok(())
 }
 
 #[napi(catch_unwind)]
 pub fn sessions(store: &Store) -> Result<String> {
     let mut out = String::from("[");
-    for (n, s) in store.engine.sessions().enumerate() {
+    for (n, s) in store.open()?.engine.sessions().enumerate() {
         if n > 0 {
             out.push(',');
         }
@@ -190,7 +267,7 @@ pub fn sessions(store: &Store) -> Result<String> {
 #[napi(catch_unwind)]
 pub fn session_info(store: &Store, session_id: String) -> Result<Option<String>> {
     let id = wire::literal("sessionId", &session_id)?;
-    Ok(store.engine.session_info(&id).map(|s| {
+    Ok(store.open()?.engine.session_info(&id).map(|s| {
         let mut out = String::new();
         wire::write_session(&mut out, s);
         out
@@ -199,12 +276,20 @@ pub fn session_info(store: &Store, session_id: String) -> Result<Option<String>>
 
 #[napi(catch_unwind)]
 pub fn stats(store: &Store) -> Result<String> {
-    Ok(wire::stats(&store.engine.stats()))
+    Ok(wire::stats(&store.open()?.engine.stats()))
 }
 
-/// Empties the store and gives its memory back.
+/// Empties the store (and its file) and gives its memory back.
 #[napi(catch_unwind)]
 pub fn reset(store: &mut Store) -> Result<()> {
+    let store = store.writable()?;
+    if let Some(journal) = store.journal.as_mut() {
+        if let Err(e) = journal.clear() {
+            let reason = e.to_string();
+            store.failed = Some(reason.clone());
+            return Err(write_failed(&reason));
+        }
+    }
     store.engine.reset();
     store.pending = Vec::new();
     store.next = 0;

@@ -1,27 +1,56 @@
 'use strict';
 
-// `MemoryMessageStore`: upstream's async API over the native engine. Each method
-// does all of its work synchronously inside the call (the `async` only wraps the
-// result in a promise), so operations take effect in the order JavaScript calls them,
-// exactly as upstream's do, and a bad argument becomes a rejected promise.
+// The stores: upstream's async API over the native engine. Each method does all of
+// its work synchronously inside the call (the `async` only wraps the result in a
+// promise), so operations take effect in the order JavaScript calls them, exactly as
+// upstream's do, and a bad argument becomes a rejected promise.
+//
+// `MemoryMessageStore` and `SqliteMessageStore` are the same class over two kinds of
+// native store. The SQLite one also writes to its file: every change made in one turn
+// of the event loop is written in one transaction (group commit) in a microtask after
+// it, and the promises of those changes resolve only once that transaction is safe.
 
 const createDebug = require('debug');
 const check = require('./validate');
 const revive = require('./revive');
 const { fromNative } = require('./errors');
 
-const debug = createDebug('auto:message-store:memory');
-
 /**
- * Builds the class over a native module (`binding.js`): its functions take the store's
- * handle first. Tests pass a differently built module through the same loader.
+ * Builds the classes over a native module (`binding.js`): its functions take the
+ * store's handle first.
  */
-function createMemoryMessageStore(native) {
-  class MemoryMessageStore {
-    #store = native.create();
+function createStores(native) {
+  class MessageStore {
+    #store;
+    #debug;
+    /** Whether changes go to a file, and so resolve only once written. */
+    #durable;
+    /** The pending write of this turn's changes, shared by their promises. */
+    #flushing = null;
 
-    constructor() {
-      debug('MemoryMessageStore initialized.');
+    constructor(handle, durable, debug) {
+      this.#store = handle;
+      this.#durable = durable;
+      this.#debug = debug;
+    }
+
+    /** What a change returns: nothing for memory; the write of this turn for a file. */
+    #written() {
+      if (!this.#durable) return undefined;
+      if (this.#flushing === null) {
+        this.#flushing = new Promise((resolve, reject) => {
+          queueMicrotask(() => {
+            this.#flushing = null;
+            try {
+              native.flush(this.#store);
+              resolve();
+            } catch (e) {
+              reject(fromNative(e));
+            }
+          });
+        });
+      }
+      return this.#flushing;
     }
 
     async saveMessage(streamId, message, expectedRevision, messageType) {
@@ -31,6 +60,7 @@ function createMemoryMessageStore(native) {
       const now = Date.now();
       const text = check.stringify(check.message(message, 'message', now), 'message');
       this.#save(streamId, stream, text, false, 1, expectedRevision, expected, kind, now);
+      return this.#written();
     }
 
     async saveMessages(streamId, messages, expectedRevision, messageType) {
@@ -40,10 +70,11 @@ function createMemoryMessageStore(native) {
       const now = Date.now();
       const text = check.stringify(check.messages(messages, now), 'messages');
       this.#save(streamId, stream, text, true, messages.length, expectedRevision, expected, kind, now);
+      return this.#written();
     }
 
     #save(streamId, stream, text, batch, n, expectedRevision, expected, kind, now) {
-      if (debug.enabled) debug('Saving %d messages to stream: %s', n, streamId);
+      if (this.#debug.enabled) this.#debug('Saving %d messages to stream: %s', n, streamId);
       let revision;
       try {
         revision = native.save(this.#store, stream, text, batch, expected, kind, now);
@@ -54,7 +85,7 @@ function createMemoryMessageStore(native) {
           actualRevision: () => native.streamRevision(this.#store, stream),
         });
       }
-      if (debug.enabled) debug('Saved %d messages to stream %s, new revision: %s', n, streamId, String(revision));
+      if (this.#debug.enabled) this.#debug('Saved %d messages to stream %s, new revision: %s', n, streamId, String(revision));
     }
 
     async getMessages(streamId, fromRevision, count) {
@@ -127,14 +158,16 @@ function createMemoryMessageStore(native) {
 
     async createSession() {
       const sessionId = this.#call(() => native.createSession(this.#store, Date.now()));
-      debug('Created new session: %s', sessionId);
+      this.#debug('Created new session: %s', sessionId);
+      await this.#written();
       return sessionId;
     }
 
     async endSession(sessionId) {
       const id = check.name('sessionId', sessionId);
       this.#call(() => native.endSession(this.#store, id, Date.now()));
-      debug('Ended session: %s', sessionId);
+      this.#debug('Ended session: %s', sessionId);
+      return this.#written();
     }
 
     async getSessions() {
@@ -151,13 +184,19 @@ function createMemoryMessageStore(native) {
     }
 
     async reset() {
-      debug('Resetting message store');
+      this.#debug('Resetting message store');
       this.#call(() => native.reset(this.#store));
     }
 
+    /** Memory: empties the store, which stays usable. File: writes what is pending and closes it. */
     async dispose() {
-      debug('Disposing message store');
-      this.#call(() => native.reset(this.#store));
+      this.#debug('Disposing message store');
+      if (!this.#durable) {
+        this.#call(() => native.reset(this.#store));
+        return;
+      }
+      if (this.#flushing !== null) await this.#flushing.catch(() => {});
+      this.#call(() => native.close(this.#store));
     }
 
     #call(fn) {
@@ -169,7 +208,39 @@ function createMemoryMessageStore(native) {
     }
   }
 
-  return MemoryMessageStore;
+  const memoryDebug = createDebug('auto:message-store:memory');
+  const sqliteDebug = createDebug('auto:message-store:sqlite');
+
+  /** The in-memory store, kept off the JavaScript heap by the native engine. */
+  class MemoryMessageStore extends MessageStore {
+    constructor() {
+      super(native.create(), false, memoryDebug);
+      memoryDebug('MemoryMessageStore initialized.');
+    }
+  }
+
+  /**
+   * The same store, kept in a SQLite file: opened (or created) synchronously, rebuilt
+   * from the file, and every change written before its promise resolves.
+   */
+  class SqliteMessageStore extends MessageStore {
+    constructor(path, options) {
+      const durability = check.sqliteOptions(options);
+      if (typeof path !== 'string' || path === '') {
+        throw new TypeError(`path must be a non-empty string, got ${check.describe(path)}`);
+      }
+      let handle;
+      try {
+        handle = native.openSqlite(path, durability);
+      } catch (e) {
+        throw fromNative(e);
+      }
+      super(handle, true, sqliteDebug);
+      sqliteDebug('SqliteMessageStore opened %s (durability %s).', path, durability ?? 'process');
+    }
+  }
+
+  return { MemoryMessageStore, SqliteMessageStore };
 }
 
-module.exports = { createMemoryMessageStore };
+module.exports = { createStores };
