@@ -119,9 +119,8 @@ export interface ILocalMessageStore extends IMessageStore {
   endSession(sessionId: string): Promise<void>;
 }
 
-/** The in-memory store, kept off the JavaScript heap by the native engine. */
-export declare class MemoryMessageStore implements ILocalMessageStore {
-  constructor();
+/** What both stores do (at run time too, both extend one class). */
+declare class MessageStore implements ILocalMessageStore {
   saveMessages(streamId: string, messages: Message[], expectedRevision?: bigint, messageType?: MessageType): Promise<void>;
   saveMessage(streamId: string, message: Message, expectedRevision?: bigint, messageType?: MessageType): Promise<void>;
   getMessages(streamId: string, fromRevision?: bigint, count?: number): Promise<PositionalMessage[]>;
@@ -146,6 +145,32 @@ export declare class MemoryMessageStore implements ILocalMessageStore {
   getMessagesJson(streamId: string, fromRevision?: bigint, count?: number): Promise<string>;
   /** `getAllMessages` as one JSON string, in the shape of `getMessagesJson`. */
   getAllMessagesJson(filter?: MessageFilter, count?: number): Promise<string>;
+}
+
+/** The in-memory store, kept off the JavaScript heap by the native engine. */
+export declare class MemoryMessageStore extends MessageStore {
+  constructor();
+}
+
+/** Options of `SqliteMessageStore`. */
+export interface SqliteMessageStoreOptions {
+  /**
+   * What a change's promise waits for. `'process'` (the default): the change is
+   * written to the operating system (SQLite WAL, no fsync): it survives the process
+   * being killed or crashing, not a power loss. `'power'`: also synced to the disk
+   * (one fsync per group commit): it survives power loss.
+   */
+  durability?: 'process' | 'power';
+}
+
+/**
+ * The same store kept in a SQLite file. Opens (or creates) the file synchronously and
+ * rebuilds the store from it; throws when the file cannot be opened, is not a
+ * message-store file (left untouched) or is open in another process. Every change
+ * resolves once written; `dispose()` closes the file, and later calls reject.
+ */
+export declare class SqliteMessageStore extends MessageStore {
+  constructor(path: string, options?: SqliteMessageStoreOptions);
 }
 
 /** A save refused because the stream is not at the expected revision. */

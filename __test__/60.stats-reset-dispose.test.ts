@@ -2,7 +2,7 @@
 import { stores } from './support/stores';
 import { STATS_KEYS, tick } from './support/helpers';
 
-describe.each(stores)('$name: stats, reset, dispose', ({ create }) => {
+describe.each(stores)('$name: stats, reset, dispose', ({ create, durable }) => {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let store: any;
   beforeEach(() => {
@@ -112,7 +112,11 @@ describe.each(stores)('$name: stats, reset, dispose', ({ create }) => {
     expect(await store.getStats()).toStrictEqual(emptyStats);
   });
 
-  test('dispose empties everything too, and the store may be used again', async () => {
+  // Each store has one of the two dispose() behaviours; each gets its own test.
+  const memoryOnly = durable ? () => undefined : test;
+  const fileOnly = durable ? test : () => undefined;
+
+  memoryOnly('dispose empties everything too, and the store may be used again', async () => {
     await store.createSession();
     await store.saveMessage('s', { type: 'A' });
     await expect(store.dispose()).resolves.toBeUndefined();
@@ -128,5 +132,20 @@ describe.each(stores)('$name: stats, reset, dispose', ({ create }) => {
     await expect(store.dispose()).resolves.toBeUndefined();
     await expect(store.dispose()).resolves.toBeUndefined();
     expect(await store.getStats()).toStrictEqual(emptyStats);
+  });
+
+  // A store with a file: dispose() writes what is pending and closes the file; every
+  // later call rejects with one clear error (reopen the file to use it again).
+  fileOnly('dispose closes the file, and later calls reject', async () => {
+    await store.saveMessage('s', { type: 'A' });
+    const pending = store.saveMessage('s', { type: 'B' });
+    await expect(store.dispose()).resolves.toBeUndefined();
+    await expect(pending).resolves.toBeUndefined();
+    const closed = 'the store is closed (disposed); open the file again to use it';
+    await expect(store.getStats()).rejects.toThrow(closed);
+    await expect(store.saveMessage('s', { type: 'C' })).rejects.toThrow(closed);
+    await expect(store.getMessages('s')).rejects.toThrow(closed);
+    await expect(store.createSession()).rejects.toThrow(closed);
+    await expect(store.dispose()).resolves.toBeUndefined();
   });
 });

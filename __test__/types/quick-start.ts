@@ -3,6 +3,7 @@
 // bundler resolution; it is never run.
 import {
   MemoryMessageStore,
+  SqliteMessageStore,
   WrongExpectedRevisionError,
   ConcurrencyError,
   type Command,
@@ -144,6 +145,11 @@ export class ArrayMessageStore implements IMessageStore {
     this.all.length = 0;
   }
 }
+
+// The durable store is the same interface; its options are checked.
+export const durable: ILocalMessageStore = new SqliteMessageStore('./messages.db', { durability: 'power' });
+// @ts-expect-error durability is 'process' or 'power'
+export const wrongDurability = new SqliteMessageStore('./messages.db', { durability: 'disk' });
 
 // The class shipped is a local store and can stand where either interface is wanted.
 export const asLocal: ILocalMessageStore = new MemoryMessageStore();
