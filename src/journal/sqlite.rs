@@ -57,6 +57,8 @@ impl Journal {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(io)?;
+        // A second process is refused at once, not after rusqlite's default 5 s wait.
+        conn.busy_timeout(std::time::Duration::ZERO).map_err(io)?;
         // Held from the first read to close: a second process cannot read or write.
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(io)?;
         let mut journal = Journal { conn, path: path.to_owned(), written: Written::default() };
@@ -83,6 +85,8 @@ impl Journal {
                 || source.sqlite_error_code() == Some(ErrorCode::DatabaseLocked)
             {
                 JournalError::Locked { path: self.path.clone() }
+            } else if source.sqlite_error_code() == Some(ErrorCode::NotADatabase) {
+                JournalError::NotOurs { path: self.path.clone(), reason: "not a SQLite database".into() }
             } else {
                 JournalError::Io { path: self.path.clone(), source }
             }
