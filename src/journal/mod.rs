@@ -14,4 +14,4 @@ mod schema;
 mod sqlite;
 
 pub use error::JournalError;
-pub use sqlite::{Durability, Journal};
+pub use sqlite::{Batch, Durability, Journal};

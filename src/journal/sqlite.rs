@@ -44,6 +44,28 @@ pub struct Journal {
     conn: Connection,
     path: String,
     written: Written,
+    /// Counts `clear`s, so that a batch prepared before one is not written after it.
+    generation: u64,
+}
+
+/// What one write adds to the file, copied out of the engine by `Journal::prepare`.
+pub struct Batch {
+    generation: u64,
+    streams: Vec<(i64, String, i64)>,
+    sessions: Vec<(i64, String, i64, i64)>,
+    activity: Vec<(i64, i64)>,
+    messages: Vec<BatchMessage>,
+    /// How far the file will have caught up once the batch is written.
+    after: Written,
+}
+
+struct BatchMessage {
+    position: i64,
+    stream: i64,
+    kind: i64,
+    time: i64,
+    session: Option<i64>,
+    body: String,
 }
 
 impl Journal {
@@ -61,7 +83,7 @@ impl Journal {
         conn.busy_timeout(std::time::Duration::ZERO).map_err(io)?;
         // Held from the first read to close: a second process cannot read or write.
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(io)?;
-        let mut journal = Journal { conn, path: path.to_owned(), written: Written::default() };
+        let mut journal = Journal { conn, path: path.to_owned(), written: Written::default(), generation: 0 };
         journal.check_ours()?;
         journal.lock()?;
         let conn = &journal.conn;
@@ -217,57 +239,90 @@ impl Journal {
     }
 
     /// Writes everything the engine gained since the last write, in one transaction,
-    /// synced as the durability level says. On failure nothing of it is in the file.
+    /// synced as the durability level says. On failure nothing of it is in the file,
+    /// and a later write tries it again.
     pub fn write(&mut self, engine: &Engine) -> Result<(), JournalError> {
+        match self.prepare(engine) {
+            Some(batch) => self.commit(batch),
+            None => Ok(()),
+        }
+    }
+
+    /// Copies out of the engine what the file lacks, so that it can be written on
+    /// another thread while the engine goes on; `None` when the file is up to date.
+    pub fn prepare(&self, engine: &Engine) -> Option<Batch> {
         if !self.behind(engine) {
+            return None;
+        }
+        let streams = (self.written.streams..engine.stream_count())
+            .map(|ix| {
+                let (name, created) = engine.stream_at(ix).expect("ix < stream_count");
+                (ix as i64, name.literal().to_owned(), created)
+            })
+            .collect();
+        let mut sessions = Vec::new();
+        let mut activity = Vec::new();
+        for ix in 0..engine.session_count() {
+            let s = engine.session_at(ix).expect("ix < session_count");
+            if ix >= self.written.sessions {
+                sessions.push((ix as i64, s.session_id.literal().to_owned(), s.started_at, s.last_activity));
+            } else if self.written.activity[ix] != s.last_activity {
+                activity.push((ix as i64, s.last_activity));
+            }
+        }
+        let messages = (self.written.messages + 1..=engine.len() as u64)
+            .map(|position| {
+                let m = engine.journal_message(position).expect("position <= len");
+                BatchMessage {
+                    position: position as i64,
+                    stream: m.stream_index as i64,
+                    kind: m.kind as i64,
+                    time: m.time,
+                    session: m.session_index.map(i64::from),
+                    body: m.text.to_owned(),
+                }
+            })
+            .collect();
+        let after = Written {
+            streams: engine.stream_count(),
+            sessions: engine.session_count(),
+            messages: engine.len() as u64,
+            activity: (0..engine.session_count()).map(|ix| engine.session_at(ix).map_or(0, |s| s.last_activity)).collect(),
+        };
+        Some(Batch { generation: self.generation, streams, sessions, activity, messages, after })
+    }
+
+    /// Writes a prepared batch in one transaction. A batch prepared before the file was
+    /// cleared is dropped: what it held was reset away.
+    pub fn commit(&mut self, batch: Batch) -> Result<(), JournalError> {
+        if batch.generation != self.generation {
             return Ok(());
         }
         let tx = self.conn.unchecked_transaction().map_err(self.io())?;
         {
             let mut q = tx.prepare_cached("INSERT INTO streams (ix, name, created_at) VALUES (?1, ?2, ?3)").map_err(self.io())?;
-            for ix in self.written.streams..engine.stream_count() {
-                let (name, created) = engine.stream_at(ix).expect("ix < stream_count");
-                q.execute(params![ix as i64, name.literal(), created]).map_err(self.io())?;
+            for (ix, name, created) in &batch.streams {
+                q.execute(params![ix, name, created]).map_err(self.io())?;
             }
-        }
-        {
-            let mut insert = tx
+            let mut q = tx
                 .prepare_cached("INSERT INTO sessions (ix, id, started_at, last_activity) VALUES (?1, ?2, ?3, ?4)")
                 .map_err(self.io())?;
-            let mut update = tx.prepare_cached("UPDATE sessions SET last_activity = ?2 WHERE ix = ?1").map_err(self.io())?;
-            for ix in 0..engine.session_count() {
-                let s = engine.session_at(ix).expect("ix < session_count");
-                if ix >= self.written.sessions {
-                    insert
-                        .execute(params![ix as i64, s.session_id.literal(), s.started_at, s.last_activity])
-                        .map_err(self.io())?;
-                } else if self.written.activity[ix] != s.last_activity {
-                    update.execute(params![ix as i64, s.last_activity]).map_err(self.io())?;
-                }
+            for (ix, id, started, last) in &batch.sessions {
+                q.execute(params![ix, id, started, last]).map_err(self.io())?;
             }
-        }
-        {
+            let mut q = tx.prepare_cached("UPDATE sessions SET last_activity = ?2 WHERE ix = ?1").map_err(self.io())?;
+            for (ix, last) in &batch.activity {
+                q.execute(params![ix, last]).map_err(self.io())?;
+            }
             let mut q = tx
                 .prepare_cached("INSERT INTO messages (position, stream, kind, time, session, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .map_err(self.io())?;
-            for position in self.written.messages + 1..=engine.len() as u64 {
-                let m = engine.journal_message(position).expect("position <= len");
-                q.execute(params![
-                    position as i64,
-                    m.stream_index as i64,
-                    m.kind as i64,
-                    m.time,
-                    m.session_index.map(|s| s as i64),
-                    m.text
-                ])
-                .map_err(self.io())?;
+            for m in &batch.messages {
+                q.execute(params![m.position, m.stream, m.kind, m.time, m.session, m.body]).map_err(self.io())?;
             }
         }
         tx.commit().map_err(self.io())?;
-        self.written.streams = engine.stream_count();
-        self.written.messages = engine.len() as u64;
-        self.written.activity = (0..engine.session_count()).map(|ix| engine.session_at(ix).map_or(0, |s| s.last_activity)).collect();
-        self.written.sessions = engine.session_count();
+        self.written = batch.after;
         Ok(())
     }
 
@@ -277,6 +332,7 @@ impl Journal {
             .execute_batch("BEGIN; DELETE FROM messages; DELETE FROM sessions; DELETE FROM streams; COMMIT;")
             .map_err(self.io())?;
         self.written = Written::default();
+        self.generation += 1;
         Ok(())
     }
 
