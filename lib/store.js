@@ -15,6 +15,8 @@ const check = require('./validate');
 const revive = require('./revive');
 const { fromNative } = require('./errors');
 
+const noop = () => {};
+
 /**
  * Builds the classes over a native module (`binding.js`): its functions take the
  * store's handle first.
@@ -25,32 +27,65 @@ function createStores(native) {
     #debug;
     /** Whether changes go to a file, and so resolve only once written. */
     #durable;
-    /** The pending write of this turn's changes, shared by their promises. */
-    #flushing = null;
+    /** Whether each write is synced to the disk: it then runs off the event loop. */
+    #sync;
+    /** The write of the changes made since the last write started, shared by their promises. */
+    #next = null;
+    /** The write under way. */
+    #current = null;
 
-    constructor(handle, durable, debug) {
+    constructor(handle, durability, debug) {
       this.#store = handle;
-      this.#durable = durable;
+      this.#durable = durability !== null;
+      this.#sync = durability === 'power';
       this.#debug = debug;
     }
 
-    /** What a change returns: nothing for memory; the write of this turn for a file. */
+    /**
+     * What a change returns: nothing for memory; for a file, the write that will hold
+     * it. The write starts in a microtask after the current turn's code, or once the
+     * write under way is done: every change made meanwhile shares one transaction.
+     */
     #written() {
       if (!this.#durable) return undefined;
-      if (this.#flushing === null) {
-        this.#flushing = new Promise((resolve, reject) => {
-          queueMicrotask(() => {
-            this.#flushing = null;
-            try {
-              native.flush(this.#store);
-              resolve();
-            } catch (e) {
-              reject(fromNative(e));
-            }
-          });
+      if (this.#next === null) {
+        const after = this.#current === null ? Promise.resolve() : this.#current.then(noop, noop);
+        this.#next = after.then(() => {
+          this.#next = null;
+          this.#current = this.#write();
+          return this.#current;
         });
       }
-      return this.#flushing;
+      return this.#next;
+    }
+
+    #write() {
+      if (!this.#sync) {
+        try {
+          native.flush(this.#store);
+          return Promise.resolve();
+        } catch (e) {
+          return Promise.reject(fromNative(e));
+        }
+      }
+      let task;
+      try {
+        task = native.flushAsync(this.#store);
+      } catch (e) {
+        return Promise.reject(fromNative(e));
+      }
+      return task.then(noop, (e) => {
+        throw fromNative({ code: 'ERR_MESSAGE_STORE_WRITE_FAILED', message: e && e.message });
+      });
+    }
+
+    /** Waits for every write started or due. */
+    async #settled() {
+      while (this.#next !== null || this.#current !== null) {
+        const pending = this.#next ?? this.#current;
+        await pending.then(noop, noop);
+        if (pending === this.#current) this.#current = null;
+      }
     }
 
     async saveMessage(streamId, message, expectedRevision, messageType) {
@@ -185,6 +220,8 @@ function createStores(native) {
 
     async reset() {
       this.#debug('Resetting message store');
+      // A write under way finishes first (the file is locked meanwhile); one prepared
+      // before the reset is dropped by the journal.
       this.#call(() => native.reset(this.#store));
     }
 
@@ -195,7 +232,7 @@ function createStores(native) {
         this.#call(() => native.reset(this.#store));
         return;
       }
-      if (this.#flushing !== null) await this.#flushing.catch(() => {});
+      await this.#settled();
       this.#call(() => native.close(this.#store));
     }
 
@@ -214,7 +251,7 @@ function createStores(native) {
   /** The in-memory store, kept off the JavaScript heap by the native engine. */
   class MemoryMessageStore extends MessageStore {
     constructor() {
-      super(native.create(), false, memoryDebug);
+      super(native.create(), null, memoryDebug);
       memoryDebug('MemoryMessageStore initialized.');
     }
   }
@@ -235,7 +272,7 @@ function createStores(native) {
       } catch (e) {
         throw fromNative(e);
       }
-      super(handle, true, sqliteDebug);
+      super(handle, durability ?? 'process', sqliteDebug);
       sqliteDebug('SqliteMessageStore opened %s (durability %s).', path, durability ?? 'process');
     }
   }

@@ -8,13 +8,16 @@
 //! which the JavaScript face calls in the same synchronous loop. No result is ever
 //! one string larger than V8 can hold, however many messages it has.
 
-use napi::bindgen_prelude::External;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use napi::bindgen_prelude::{AsyncTask, External};
+use napi::{Env, Task};
 use napi_derive::napi;
 
 use super::error::{closed, invalid, open_failed, too_large, write_failed, Result};
 use super::wire;
 use crate::engine::{Engine, MessageKind, Millis};
-use crate::journal::{Durability, Journal};
+use crate::journal::{Batch, Durability, Journal};
 
 /// About how many bytes of JSON one page carries.
 const PAGE_BYTES: usize = 8 << 20;
@@ -27,10 +30,11 @@ pub struct NativeStore {
     /// Records of a read whose pages are still being handed out.
     pending: Vec<u32>,
     next: usize,
-    /// The file behind a `SqliteMessageStore`; `None` for a memory store.
-    journal: Option<Journal>,
-    /// Why writes are refused: a write to the file failed.
-    failed: Option<String>,
+    /// The file behind a `SqliteMessageStore`; `None` for a memory store. Shared with
+    /// the thread that commits at the `'power'` level.
+    journal: Option<Arc<Mutex<Journal>>>,
+    /// Why writes are refused: a write to the file failed (set by whichever thread wrote).
+    failed: Arc<Mutex<Option<String>>>,
     /// Disposed: every call is refused.
     closed: bool,
 }
@@ -48,7 +52,18 @@ fn limit(count: Option<u32>) -> Option<usize> {
 
 impl NativeStore {
     fn new(engine: Engine, journal: Option<Journal>) -> Self {
-        NativeStore { engine, pending: Vec::new(), next: 0, journal, failed: None, closed: false }
+        NativeStore {
+            engine,
+            pending: Vec::new(),
+            next: 0,
+            journal: journal.map(|j| Arc::new(Mutex::new(j))),
+            failed: Arc::new(Mutex::new(None)),
+            closed: false,
+        }
+    }
+
+    fn failure(&self) -> Option<String> {
+        lock(&self.failed).clone()
     }
 
     /// Refuses every call on a closed store.
@@ -64,7 +79,7 @@ impl NativeStore {
         if self.closed {
             return Err(closed());
         }
-        if let Some(reason) = &self.failed {
+        if let Some(reason) = self.failure() {
             return Err(write_failed(&format!("writes are refused since an earlier write failed ({reason}); reopen the file")));
         }
         Ok(self)
@@ -72,15 +87,18 @@ impl NativeStore {
 
     /// Writes what the engine gained to the file, if there is one.
     fn flush(&mut self) -> Result<()> {
-        let Some(journal) = self.journal.as_mut() else { return Ok(()) };
-        if let Some(reason) = &self.failed {
-            return Err(write_failed(reason));
+        let Some(batch) = self.prepare()? else { return Ok(()) };
+        commit(self.journal.as_ref().expect("prepare found a journal"), &self.failed, batch).map_err(|r| write_failed(&r))
+    }
+
+    /// What the file lacks, copied out of the engine; `None` when there is no file or
+    /// nothing to write.
+    fn prepare(&self) -> Result<Option<Batch>> {
+        let Some(journal) = self.journal.as_ref() else { return Ok(None) };
+        if let Some(reason) = self.failure() {
+            return Err(write_failed(&reason));
         }
-        journal.write(&self.engine).map_err(|e| {
-            let reason = e.to_string();
-            self.failed = Some(reason.clone());
-            write_failed(&reason)
-        })
+        Ok(lock(journal).prepare(&self.engine))
     }
 
     /// Starts handing out `records` in pages; returns the first.
@@ -116,6 +134,45 @@ impl NativeStore {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves the data as it was between statements;
+    // SQLite's own transaction keeps the file whole.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Commits a batch; on failure, records why, so that the store refuses further writes.
+fn commit(journal: &Mutex<Journal>, failed: &Mutex<Option<String>>, batch: Batch) -> std::result::Result<(), String> {
+    lock(journal).commit(batch).map_err(|e| {
+        let reason = e.to_string();
+        *lock(failed) = Some(reason.clone());
+        reason
+    })
+}
+
+/// A commit on libuv's thread pool: at the `'power'` level the fsync must not hold up
+/// the event loop. The JavaScript face starts one only after the previous one is done.
+pub struct CommitTask {
+    journal: Arc<Mutex<Journal>>,
+    failed: Arc<Mutex<Option<String>>>,
+    batch: Option<Batch>,
+}
+
+impl Task for CommitTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<()> {
+        match self.batch.take() {
+            Some(batch) => commit(&self.journal, &self.failed, batch).map_err(napi::Error::from_reason),
+            None => Ok(()),
+        }
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> napi::Result<()> {
+        Ok(())
+    }
+}
+
 #[napi]
 pub fn create() -> Store {
     External::new(NativeStore::new(Engine::new(), None))
@@ -139,6 +196,15 @@ pub fn flush(store: &mut Store) -> Result<()> {
     store.flush()
 }
 
+/// The same as `flush`, committed on the thread pool: resolves once written.
+#[napi(catch_unwind)]
+pub fn flush_async(store: &mut Store) -> Result<AsyncTask<CommitTask>> {
+    store.open()?;
+    let batch = store.prepare()?;
+    let journal = store.journal.clone().ok_or_else(|| invalid("store", "has no file"))?;
+    Ok(AsyncTask::new(CommitTask { journal, failed: store.failed.clone(), batch }))
+}
+
 /// Closes the file (after writing what is pending) and frees the memory; every later
 /// call is refused.
 #[napi(catch_unwind)]
@@ -146,7 +212,7 @@ pub fn close(store: &mut Store) -> Result<()> {
     if store.closed {
         return Ok(());
     }
-    let flushed = if store.failed.is_none() { store.flush() } else { Ok(()) };
+    let flushed = if store.failure().is_none() { store.flush() } else { Ok(()) };
     store.journal = None;
     store.engine.reset();
     store.pending = Vec::new();
@@ -283,10 +349,10 @@ pub fn stats(store: &Store) -> Result<String> {
 #[napi(catch_unwind)]
 pub fn reset(store: &mut Store) -> Result<()> {
     let store = store.writable()?;
-    if let Some(journal) = store.journal.as_mut() {
-        if let Err(e) = journal.clear() {
+    if let Some(journal) = store.journal.as_ref() {
+        if let Err(e) = lock(journal).clear() {
             let reason = e.to_string();
-            store.failed = Some(reason.clone());
+            *lock(&store.failed) = Some(reason.clone());
             return Err(write_failed(&reason));
         }
     }
