@@ -1,17 +1,17 @@
 // A fault in the native code (a Rust panic) must never take the process down: it
 // becomes a rejected promise, and the store stays usable and unchanged. The panic is
-// triggered through a build made with the cargo feature `test-panic`
-// (`pnpm build:test-panic`), which the shipped build never has.
+// triggered through a build made with the cargo feature `test-hooks`
+// (`pnpm build:test-hooks`), which the shipped build never has.
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 
-const testBuild = path.resolve(__dirname, '../.tmp/test-panic/message-store.linux-x64-gnu.node');
+const testBuild = path.resolve(__dirname, '../.tmp/test-hooks/message-store.linux-x64-gnu.node');
 
 describe('a Rust panic', () => {
   let MemoryMessageStore: typeof import('@auto-engineer/message-store').MemoryMessageStore;
 
   beforeAll(() => {
-    if (!fs.existsSync(testBuild)) throw new Error(`missing ${testBuild}: run \`pnpm build:test-panic\` first`);
+    if (!fs.existsSync(testBuild)) throw new Error(`missing ${testBuild}: run \`pnpm build:test-hooks\` first`);
     // The generated loader honours this variable; the module registry is this file's own.
     process.env.NAPI_RS_NATIVE_LIBRARY_PATH = testBuild;
     ({ MemoryMessageStore } = require('@auto-engineer/message-store'));
@@ -25,7 +25,7 @@ describe('a Rust panic', () => {
     const saving = store.saveMessage('__panic__', { type: 'Boom', data: {} });
     await expect(saving).rejects.toBeInstanceOf(Error);
     await expect(saving).rejects.toThrow(
-      '@auto-engineer/message-store: internal error: deliberate panic for the tests (feature test-panic)',
+      '@auto-engineer/message-store: internal error: deliberate panic for the tests (feature test-hooks)',
     );
 
     expect(await store.getStreams()).toEqual(['orders']);

@@ -205,6 +205,15 @@ pub fn flush_async(store: &mut Store) -> Result<AsyncTask<CommitTask>> {
     Ok(AsyncTask::new(CommitTask { journal, failed: store.failed.clone(), batch }))
 }
 
+/// Test hook: limits the store's file to `pages` pages, so that the next write that
+/// needs more fails as on a full disk. Only in the tests' build (feature `test-hooks`).
+#[cfg(feature = "test-hooks")]
+#[napi(catch_unwind)]
+pub fn test_limit_pages(store: &mut Store, pages: u32) -> Result<()> {
+    let journal = store.journal.as_ref().ok_or_else(|| invalid("store", "has no file"))?;
+    lock(journal).set_max_pages(pages).map_err(|e| write_failed(&e.to_string()))
+}
+
 /// Closes the file (after writing what is pending) and frees the memory; every later
 /// call is refused.
 #[napi(catch_unwind)]
@@ -232,9 +241,9 @@ pub fn save(
     message_type: Option<String>,
     now: f64,
 ) -> Result<i64> {
-    #[cfg(feature = "test-panic")]
+    #[cfg(feature = "test-hooks")]
     if stream == "\"__panic__\"" {
-        panic!("deliberate panic for the tests (feature test-panic)");
+        panic!("deliberate panic for the tests (feature test-hooks)");
     }
     let stream = wire::literal("streamId", &stream)?;
     let kind = kind(message_type)?;
