@@ -56,6 +56,24 @@ try {
   fs.copyFileSync(path.join(root, 'examples', 'quick-start.cjs'), path.join(app, 'cjs.cjs'));
   execFileSync(process.execPath, ['esm.mjs'], { cwd: app, env, stdio });
   execFileSync(process.execPath, ['cjs.cjs'], { cwd: app, env, stdio });
+  // The durable store from the tarball: save, close, reopen, read back.
+  fs.writeFileSync(
+    path.join(app, 'sqlite.cjs'),
+    `const assert = require('node:assert/strict');
+const { SqliteMessageStore } = require('@auto-engineer/message-store');
+(async () => {
+  const first = new SqliteMessageStore('messages.db');
+  await first.saveMessages('orders', [{ type: 'Placed', data: { id: 1 } }, { type: 'Shipped', data: { id: 1 } }]);
+  await first.dispose();
+  const again = new SqliteMessageStore('messages.db', { durability: 'power' });
+  const read = await again.getMessages('orders');
+  assert.deepEqual(read.map((m) => [m.message.type, m.position]), [['Placed', 1n], ['Shipped', 2n]]);
+  await again.dispose();
+  console.log('SqliteMessageStore (require): reopened with every message');
+})().catch((e) => { console.error(e); process.exit(1); });
+`,
+  );
+  execFileSync(process.execPath, ['sqlite.cjs'], { cwd: app, env, stdio });
   console.log('install test: passed');
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
