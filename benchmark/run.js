@@ -1,16 +1,21 @@
 'use strict';
 
-// `pnpm bench`: runs each trial in a fresh child process and prints one table.
-// Each trial is trial.js; the workload is workload.js. Figures are medians of at
-// least 3 runs after a warm-up. Set BENCH_SIZES (e.g. "10000,100000") or
-// BENCH_ONE_STREAM (0 to skip, or a message count) to run less.
+// `pnpm bench`: runs each trial in a fresh child process and prints the tables:
+// MemoryMessageStore's, the one-stream line, then SqliteMessageStore's (one column per
+// durability level). Each trial is trial.js; the workload is workload.js. Figures are
+// medians of at least 3 runs after a warm-up, unless a row says otherwise. To run
+// less: BENCH_SIZES (e.g. "10000,100000"; empty to skip the memory table),
+// BENCH_ONE_STREAM (0 to skip, or a message count), BENCH_SQLITE (0 to skip the
+// SQLite table), BENCH_SQLITE_N (the SQLite reopen size, 1000000 by default).
 
 const { execFileSync } = require('node:child_process');
 const os = require('node:os');
 const path = require('node:path');
 
-const sizes = (process.env.BENCH_SIZES || '10000,100000,1000000').split(',').map(Number);
+const sizes = (process.env.BENCH_SIZES ?? '10000,100000,1000000').split(',').filter((x) => x.trim() !== '').map(Number);
 const oneStream = Number(process.env.BENCH_ONE_STREAM ?? 10_000_000);
+const sqliteOn = process.env.BENCH_SQLITE !== '0';
+const sqliteN = Number(process.env.BENCH_SQLITE_N || 1_000_000);
 
 function trial(args, heapMB) {
   const flags = ['--expose-gc'];
@@ -58,7 +63,7 @@ lines.push(`|---|${results.map(() => '---:').join('|')}|---|`);
 for (const [name, key, fmt, target] of rows) {
   lines.push(`| ${name} | ${results.map((r) => fmt(r[key])).join(' | ')} | ${target} |`);
 }
-console.log(lines.join('\n'));
+if (results.length) console.log(lines.join('\n'));
 
 if (oneStream > 0) {
   process.stderr.write(`one stream of ${oneStream}…\n`);
@@ -72,6 +77,39 @@ if (oneStream > 0) {
   } catch (e) {
     console.log(`\nOne stream of ${oneStream.toLocaleString('en-US')} messages: FAILED: ${String(e.message).split('\n')[0]}`);
   }
+}
+
+if (sqliteOn) {
+  const levels = ['process', 'power'];
+  const columns = [];
+  for (const durability of levels) {
+    process.stderr.write(`SqliteMessageStore, durability '${durability}', reopen at ${sqliteN}…\n`);
+    try {
+      columns.push(trial(['sqlite', durability, String(sqliteN)], sqliteN >= 1_000_000 ? 8192 : undefined));
+    } catch (e) {
+      columns.push({ error: String(e.message).split('\n')[0] });
+    }
+  }
+  const n = (x) => x.toLocaleString('en-US');
+  const cell = (c, key, fmt, note) => (c.error ? 'FAILED' : `${fmt(c[key])}${note ? ` ${note(c)}` : ''}`);
+  const sqliteRows = [
+    ['`saveMessage`, msg/s (awaited one by one)', 'awaited', fmtRate, (c) => `(${n(c.awaitedN)} saves)`, '≥ 30,000', ''],
+    ['1,000 `saveMessage` issued together, msg/s', 'together', fmtRate, (c) => `(median of ${c.togetherGroups} groups)`, '≥ 300,000', '≥ 50× awaited'],
+    ['… ÷ awaited one by one', 'ratio', (x) => `${Math.round(x)}×`, null, '', '≥ 50×'],
+    ['`saveMessages` ×100, msg/s', 'batch100', fmtRate, (c) => `(${n(c.batchN)} messages)`, '≥ 500,000', ''],
+    [`reopen at ${label(sqliteN)} messages, ms`, 'reopenMs', fmtMs, null, '≤ 3,000', '≤ 3,000'],
+    ['`getAllMessages()` after reopening, ms', 'readMs', fmtMs, null, 'as memory', 'as memory'],
+    ['file bytes per message (.db + -wal)', 'bytesPerMessage', (x) => Math.round(x).toString(), null, '', ''],
+  ];
+  for (const c of columns) if (!c.error) c.ratio = c.together / c.awaited;
+  const table = [];
+  table.push(`| SqliteMessageStore op | ${levels.map((l) => `'${l}'`).join(' | ')} | target '${levels[0]}' | target '${levels[1]}' |`);
+  table.push(`|---|${levels.map(() => '---:').join('|')}|---|---|`);
+  for (const [name, key, fmt, note, t0, t1] of sqliteRows) {
+    table.push(`| ${name} | ${columns.map((c) => cell(c, key, fmt, note)).join(' | ')} | ${t0} | ${t1} |`);
+  }
+  console.log(`\n${table.join('\n')}`);
+  for (const [i, c] of columns.entries()) if (c.error) console.log(`\n'${levels[i]}' FAILED: ${c.error}`);
 }
 
 const cpu = (os.cpus()[0] || {}).model || 'unknown CPU';

@@ -3,9 +3,15 @@
 // One benchmark trial, run by run.js in a fresh process:
 //   node --expose-gc trial.js workload <N>   the issue-3 table's column for N messages
 //   node --expose-gc trial.js one-stream <N> one stream of N messages
+//   node --expose-gc trial.js sqlite <durability> <N>
+//                                            the SqliteMessageStore table's column for a
+//                                            durability level; N is the reopen size
 // Prints one JSON line of results.
 
-const { MemoryMessageStore } = require('..');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { MemoryMessageStore, SqliteMessageStore } = require('..');
 const { generate, SPECIAL, NAMES } = require('./workload');
 
 const CHUNK = 10_000;
@@ -157,10 +163,142 @@ async function oneStream(n) {
   return { n, loadRate, readMs, read, lastPosition, peakRssMB: process.resourceUsage().maxRSS / 1024 };
 }
 
+/** The workload's first `n` messages, as [stream, message] pairs. */
+function messagesOf(n) {
+  const out = [];
+  generate(n, (stream, message) => out.push([stream, message]));
+  return out;
+}
+
+/** Size of the file and its WAL (if any), in bytes. */
+function fileBytes(file) {
+  let bytes = 0;
+  for (const f of [file, `${file}-wal`]) {
+    try {
+      bytes += fs.statSync(f).size;
+    } catch {
+      // no WAL left: the last close checkpointed it
+    }
+  }
+  return bytes;
+}
+
+/**
+ * The SqliteMessageStore rows for one durability level, each on a new file in a
+ * temporary folder (removed at the end): saves awaited one by one, 1,000 saves issued
+ * together (median of groups), saveMessages ×100, and at `n` messages (built with
+ * batches of 1,000) the time to reopen, a full read after it, and the file's bytes
+ * per message.
+ */
+async function sqlite(durability, n) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'message-store-bench-'));
+  let files = 0;
+  const newFile = () => path.join(dir, `bench-${++files}.db`);
+  const open = (file) => new SqliteMessageStore(file, { durability });
+  const power = durability === 'power';
+  try {
+    const out = { durability, n };
+
+    // saveMessage awaited one by one: each waits for its own commit (and, for
+    // 'power', its own fsync).
+    const awaitedN = power ? 2_000 : 20_000;
+    const awaited = messagesOf(awaitedN);
+    const awaitedRates = [];
+    for (let r = 0; r < (power ? 1 : 3); r++) {
+      const store = open(newFile());
+      await store.saveMessage('warm-up', { type: 'WarmUp' });
+      const t = process.hrtime.bigint();
+      for (const [stream, message] of awaited) await store.saveMessage(stream, message);
+      awaitedRates.push(awaitedN / (Number(process.hrtime.bigint() - t) / 1e9));
+      await store.dispose();
+    }
+    out.awaited = median(awaitedRates);
+    out.awaitedN = awaitedN;
+
+    // 1,000 saves issued together, then awaited together: one commit for the group.
+    const groups = power ? 10 : 20;
+    const together = messagesOf(1000);
+    {
+      const store = open(newFile());
+      const rates = [];
+      for (let g = -2; g < groups; g++) {
+        const t = process.hrtime.bigint();
+        await Promise.all(together.map(([stream, message]) => store.saveMessage(stream, message)));
+        if (g >= 0) rates.push(1000 / (Number(process.hrtime.bigint() - t) / 1e9));
+      }
+      await store.dispose();
+      out.together = median(rates);
+      out.togetherGroups = groups;
+    }
+
+    // saveMessages of 100 messages to one stream, awaited one by one.
+    const batchN = power ? 20_000 : 100_000;
+    {
+      const all = messagesOf(batchN);
+      const rates = [];
+      for (let r = 0; r < (power ? 1 : 3); r++) {
+        const store = open(newFile());
+        await store.saveMessages('warm-up', all.slice(0, 100).map((e) => e[1]));
+        const t = process.hrtime.bigint();
+        for (let i = 0; i < all.length; i += 100) {
+          const batch = all.slice(i, i + 100);
+          await store.saveMessages(batch[0][0], batch.map((e) => e[1]));
+        }
+        rates.push(batchN / (Number(process.hrtime.bigint() - t) / 1e9));
+        await store.dispose();
+      }
+      out.batch100 = median(rates);
+      out.batchN = batchN;
+    }
+    gc();
+
+    // Reopen at n messages: build the file once (batches of 1,000, each awaited), close it.
+    const file = newFile();
+    {
+      const store = open(file);
+      let chunk = [];
+      const chunks = [];
+      generate(n, (stream, message) => {
+        chunk.push([stream, message]);
+        if (chunk.length === 1000) chunks.push(chunk), (chunk = []);
+      });
+      if (chunk.length) chunks.push(chunk);
+      for (const c of chunks) await store.saveMessages(c[0][0], c.map((e) => e[1]));
+      chunks.length = 0;
+      await store.dispose();
+    }
+    gc();
+    out.bytesPerMessage = fileBytes(file) / n;
+    const reopen = [];
+    const reads = [];
+    for (let r = 0; r < 3; r++) {
+      const t = process.hrtime.bigint();
+      const store = open(file);
+      reopen.push(Number(process.hrtime.bigint() - t) / 1e6);
+      const stats = await store.getStats();
+      if (stats.totalMessages !== n) throw new Error(`reopened ${stats.totalMessages} messages, not ${n}`);
+      if (r > 0) {
+        const t2 = process.hrtime.bigint();
+        const all = await store.getAllMessages();
+        reads.push(Number(process.hrtime.bigint() - t2) / 1e6);
+        if (all.length !== n) throw new Error(`read ${all.length} messages, not ${n}`);
+      }
+      await store.dispose();
+      gc();
+    }
+    out.reopenMs = median(reopen);
+    out.readMs = median(reads);
+    return out;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 (async () => {
-  const [mode, nText] = process.argv.slice(2);
-  const n = Number(nText);
-  const result = mode === 'one-stream' ? await oneStream(n) : await workload(n);
+  const [mode, ...rest] = process.argv.slice(2);
+  const n = Number(rest[rest.length - 1]);
+  const result =
+    mode === 'one-stream' ? await oneStream(n) : mode === 'sqlite' ? await sqlite(rest[0], n) : await workload(n);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 })().catch((e) => {
   process.stdout.write(`${JSON.stringify({ error: String(e && e.stack) })}\n`);

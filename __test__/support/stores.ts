@@ -1,7 +1,7 @@
 // The store classes the behaviour suite runs against. Each behaviour file does
 // `describe.each(stores)('$name', ({ create }) => ...)` and builds a fresh store per test,
 // so another implementation is checked by adding one line here. The SQLite store gets a
-// new file in a temporary folder each time (removed when the process exits).
+// new file in a temporary folder each time (removed after the test file's tests).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -23,7 +23,8 @@ export function tempDbPath(): string {
   if (folder === undefined) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'message-store-test-'));
     folder = dir;
-    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    // jest's own hook: a process 'exit' listener does not run in jest's workers.
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
   }
   files += 1;
   return path.join(folder, `store-${process.pid}-${files}.db`);
