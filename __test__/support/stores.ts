@@ -18,13 +18,18 @@ export interface StoreFactory {
 let folder: string | undefined;
 let files = 0;
 
+// Registered when a test file imports this module (hooks cannot be added inside a test);
+// jest's workers never run a process 'exit' listener.
+afterAll(() => {
+  if (folder !== undefined) fs.rmSync(folder, { recursive: true, force: true });
+  folder = undefined;
+});
+
 /** A path for a new SQLite store file. */
 export function tempDbPath(): string {
   if (folder === undefined) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'message-store-test-'));
     folder = dir;
-    // jest's own hook: a process 'exit' listener does not run in jest's workers.
-    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
   }
   files += 1;
   return path.join(folder, `store-${process.pid}-${files}.db`);
