@@ -179,11 +179,11 @@ impl Engine {
 
     pub(crate) fn add_stream(&mut self, name: JsonString, now: Millis) -> u32 {
         let ix = self.streams.len() as u32;
-        self.bytes.0 += name.heap_bytes();
+        // The name is held twice: as the map's key and in the stream.
+        self.bytes.0 += 2 * name.heap_bytes();
         self.track_map(|e| {
             e.stream_ids.insert(name.clone(), ix);
         });
-        self.bytes.0 += name.heap_bytes();
         grow::push(
             &mut self.streams,
             Stream { kind_from_name: name.kind_from_name(), name, members: Vec::new(), created_at: now, last_updated: now },
