@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SqliteMessageStore } from '@auto-engineer/message-store';
 import { tempDbPath } from './support/stores';
+import { rng } from './support/random';
 
 const CHILD = path.join(__dirname, 'support', 'crash-child.js');
 
@@ -70,16 +71,6 @@ class Seen {
   newest = -Infinity;
 }
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Runs one child on `file` and kills it `delay` ms after it starts (or, with

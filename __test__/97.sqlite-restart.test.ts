@@ -9,22 +9,13 @@ import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { SqliteMessageStore } from '@auto-engineer/message-store';
 import { tempDbPath } from './support/stores';
+import { rng } from './support/random';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
 const N = 100_000;
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Deep equality (Dates, bigints, key order not considered) that is fast on 100,000 messages; on a difference, jest shows the first one. */
 function expectSame(after: Json[], before: Json[], what: string) {

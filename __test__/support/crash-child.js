@@ -19,20 +19,11 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const { SqliteMessageStore } = require(path.resolve(__dirname, '../..'));
+const { rng } = require('./prng.js');
 
 const [file, durability, seedText, runText] = process.argv.slice(2);
 const run = Number(runText);
 
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = rng(Number(seedText));
 const int = (lo, hi) => lo + Math.floor(random() * (hi - lo + 1));
 const pick = (xs) => xs[Math.floor(random() * xs.length)];

@@ -1,16 +1,8 @@
-// A small seeded generator for tests that build random stores: the same seed gives
-// the same store, and the seed is in every assertion message.
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Random stores for the tests, from a seeded generator (support/prng.js): the same seed
+// gives the same store, and the seed is in every assertion message.
+import { rng } from './prng';
 
+export { rng };
 export function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)];
 }
