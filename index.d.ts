@@ -119,24 +119,8 @@ export interface ILocalMessageStore extends IMessageStore {
   endSession(sessionId: string): Promise<void>;
 }
 
-/** What both stores do (at run time too, both extend one class). */
-declare class MessageStore implements ILocalMessageStore {
-  saveMessages(streamId: string, messages: Message[], expectedRevision?: bigint, messageType?: MessageType): Promise<void>;
-  saveMessage(streamId: string, message: Message, expectedRevision?: bigint, messageType?: MessageType): Promise<void>;
-  getMessages(streamId: string, fromRevision?: bigint, count?: number): Promise<PositionalMessage[]>;
-  getAllMessages(filter?: MessageFilter, count?: number): Promise<PositionalMessage[]>;
-  getAllCommands(filter?: Omit<MessageFilter, 'messageType'>, count?: number): Promise<PositionalMessage[]>;
-  getAllEvents(filter?: Omit<MessageFilter, 'messageType'>, count?: number): Promise<PositionalMessage[]>;
-  getStreamInfo(streamId: string): Promise<StreamInfo | null>;
-  getStreams(): Promise<string[]>;
-  getSessions(): Promise<SessionInfo[]>;
-  getSessionInfo(sessionId: string): Promise<SessionInfo | null>;
-  getSessionMessages(sessionId: string, filter?: Omit<MessageFilter, 'sessionId'>, count?: number): Promise<PositionalMessage[]>;
-  getStats(): Promise<MessageStoreStats>;
-  dispose(): Promise<void>;
-  reset(): Promise<void>;
-  createSession(): Promise<string>;
-  endSession(sessionId: string): Promise<void>;
+/** What both stores do: `ILocalMessageStore`, plus the JSON reads. */
+interface MessageStoreMethods extends ILocalMessageStore {
   /**
    * A stream's messages as one JSON string: `JSON.stringify` of what `getMessages`
    * returns, with `revision` and `position` as decimal strings. Builds no objects.
@@ -146,6 +130,9 @@ declare class MessageStore implements ILocalMessageStore {
   /** `getAllMessages` as one JSON string, in the shape of `getMessagesJson`. */
   getAllMessagesJson(filter?: MessageFilter, count?: number): Promise<string>;
 }
+
+/** The class both stores extend at run time (not exported). */
+declare const MessageStore: abstract new () => MessageStoreMethods;
 
 /** The in-memory store, kept off the JavaScript heap by the native engine. */
 export declare class MemoryMessageStore extends MessageStore {
