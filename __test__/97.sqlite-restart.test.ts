@@ -376,7 +376,7 @@ describe('SqliteMessageStore: a file that is not ours is refused and left untouc
     await store.saveMessage('s', { type: 'A', data: {} });
     await store.dispose();
     execFileSync('sqlite3', [file, 'PRAGMA user_version = 99']);
-    expectRefused(file, /has schema version 99, newer than the 1 this version of @auto-engineer\/message-store reads/);
+    expectRefused(file, /has schema version 99, newer than the 2 this version of @auto-engineer\/message-store reads/);
   });
 });
 

@@ -502,6 +502,99 @@ fn an_unmarked_database_with_tables_is_refused() {
     assert!(bytes(&db.0) == before);
 }
 
+/// Version 1 (a row per message, as 0.13.0 wrote it), built by hand from an engine.
+fn write_v1_file(db: &TempDb, e: &Engine) {
+    let conn = rusqlite::Connection::open(&db.0).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; BEGIN;
+         CREATE TABLE streams (ix INTEGER PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL);
+         CREATE TABLE sessions (ix INTEGER PRIMARY KEY, id TEXT NOT NULL, started_at INTEGER NOT NULL, last_activity INTEGER NOT NULL);
+         CREATE TABLE messages (position INTEGER PRIMARY KEY, stream INTEGER NOT NULL, kind INTEGER NOT NULL,
+                                time INTEGER NOT NULL, session INTEGER, body TEXT NOT NULL);
+         PRAGMA application_id = 1297303345; PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    for ix in 0..e.stream_count() {
+        let (name, created) = e.stream_at(ix).unwrap();
+        conn.execute("INSERT INTO streams VALUES (?1, ?2, ?3)", rusqlite::params![ix as i64, name.literal(), created]).unwrap();
+    }
+    for ix in 0..e.session_count() {
+        let s = e.session_at(ix).unwrap();
+        conn.execute(
+            "INSERT INTO sessions VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![ix as i64, s.session_id.literal(), s.started_at, s.last_activity],
+        )
+        .unwrap();
+    }
+    for p in 1..=e.len() as u64 {
+        let m = e.journal_message(p).unwrap();
+        conn.execute(
+            "INSERT INTO messages VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![p as i64, m.stream_index, m.kind as i64, m.time, m.session_index, m.text],
+        )
+        .unwrap();
+    }
+    conn.execute_batch("COMMIT;").unwrap();
+}
+
+#[test]
+fn a_version_1_file_is_migrated_to_chunks_and_reads_the_same() {
+    let db = TempDb::new("v1");
+    let mut original = Engine::new();
+    populate(&mut original);
+    let want = snapshot(&original);
+    write_v1_file(&db, &original);
+
+    let (mut j, mut e) = open(&db);
+    assert_eq!(snapshot(&e), reopened(want));
+    // Positions go on from the migrated ones.
+    assert_eq!(ok(e.save(&s("after"), &[r#"{"type":"Z"}"#], None, None, T0 + 99)).first_position, original.len() as u64 + 1);
+    j.write(&e).unwrap();
+    drop(j);
+
+    let conn = rusqlite::Connection::open(&db.0).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let chunked: i64 = conn.query_row("SELECT sum(count) FROM chunks", [], |r| r.get(0)).unwrap();
+    drop(conn);
+    assert_eq!(version, 2);
+    assert_eq!(tables, ["chunks", "sessions", "streams"]);
+    assert_eq!(chunked, original.len() as i64 + 1);
+    let (_j, again) = open(&db);
+    assert_eq!(again.len(), original.len() + 1);
+    assert_eq!(snapshot(&again).messages, snapshot(&e).messages);
+}
+
+#[test]
+fn a_damaged_chunk_is_refused_as_not_replaying() {
+    let cases: [(&str, &str); 3] = [
+        ("UPDATE chunks SET first = first + 1 WHERE first > 1", "positions skip from 1 to 3"),
+        ("UPDATE chunks SET meta = substr(meta, 2) WHERE first = 1", "chunk 1 has 20 bytes of entries for 1 messages"),
+        ("UPDATE chunks SET bodies = '{\"type\":123}' WHERE first = 1", "message 1: "),
+    ];
+    for (edit, reason) in cases {
+        let db = TempDb::new("damaged");
+        let (mut j, mut e) = open(&db);
+        ok(e.save(&s("a"), &[r#"{"type":"A"}"#], None, None, T0));
+        j.write(&e).unwrap();
+        ok(e.save(&s("a"), &[r#"{"type":"B"}"#], None, None, T0));
+        j.write(&e).unwrap();
+        drop(j);
+        rusqlite::Connection::open(&db.0).unwrap().execute_batch(edit).unwrap();
+        match Journal::open(db.path(), Durability::Process) {
+            Err(JournalError::Corrupt { reason: got, .. }) => assert!(got.starts_with(reason), "{edit}: {got}"),
+            Err(other) => panic!("{edit}: expected Corrupt, got {other:?}"),
+            Ok(_) => panic!("{edit}: a damaged file was opened"),
+        }
+    }
+}
+
 #[test]
 fn a_file_of_a_newer_schema_is_refused() {
     let db = TempDb::new("newer");
@@ -511,19 +604,19 @@ fn a_file_of_a_newer_schema_is_refused() {
     drop(j);
     let conn = rusqlite::Connection::open(&db.0).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 1);
-    conn.execute_batch("PRAGMA user_version = 2").unwrap();
+    assert_eq!(version, 2);
+    conn.execute_batch("PRAGMA user_version = 3").unwrap();
     drop(conn);
     let before = bytes(&db.0);
     match Journal::open(db.path(), Durability::Process) {
         Err(JournalError::NewerSchema { path, found, supported }) => {
-            assert_eq!((path.as_str(), found, supported), (db.path(), 2, 1));
+            assert_eq!((path.as_str(), found, supported), (db.path(), 3, 2));
         }
         Err(other) => panic!("expected NewerSchema, got {other:?}"),
         Ok(_) => panic!("a newer schema was opened"),
     }
     let text = Journal::open(db.path(), Durability::Process).err().unwrap().to_string();
-    assert!(text.contains(db.path()) && text.contains("schema version 2"), "{text}");
+    assert!(text.contains(db.path()) && text.contains("schema version 3"), "{text}");
     assert!(bytes(&db.0) == before, "a refused newer file changed");
 }
 

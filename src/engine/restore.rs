@@ -72,6 +72,34 @@ impl Engine {
         Ok(self.records.len() as u64)
     }
 
+    /// `restore_message` with the stream and session given by creation order, as a
+    /// journal that stores indexes has them (no name lookups on the reopen path).
+    pub fn restore_message_at(
+        &mut self,
+        stream_index: u32,
+        text: &str,
+        kind: MessageKind,
+        time: Millis,
+        session_index: Option<u32>,
+    ) -> Result<u64, SaveError> {
+        if stream_index as usize >= self.streams.len() {
+            return Err(SaveError::InvalidMessage { index: 0, reason: format!("names stream {stream_index}, which does not exist") });
+        }
+        if let Some(s) = session_index {
+            if s as usize >= self.sessions.len() {
+                return Err(SaveError::InvalidMessage { index: 0, reason: format!("names session {s}, which does not exist") });
+            }
+        }
+        let head = Head::parse(text).map_err(|reason| SaveError::InvalidMessage { index: 0, reason })?;
+        if self.records.len() >= u32::MAX as usize / 2 {
+            return Err(SaveError::CapacityExceeded);
+        }
+        self.append(stream_index, &head, Some(kind), time, session_index);
+        self.streams[stream_index as usize].last_updated = time;
+        self.note_time(time);
+        Ok(self.records.len() as u64)
+    }
+
     /// Sets a session's `lastActivity` as the journal last saw it.
     pub fn restore_session_activity(&mut self, id: &JsonString, last_activity: Millis) {
         if let Some(&ix) = self.session_ids.get(id.literal()) {
@@ -96,6 +124,18 @@ impl Engine {
 
     pub fn session_at(&self, ix: usize) -> Option<&SessionInfo> {
         self.sessions.get(ix).map(|s| &s.info)
+    }
+
+    /// The texts of the messages at positions `first..=last`, end to end: they lie so
+    /// in the arena, so a journal copies them in one piece. Empty when out of range.
+    pub fn journal_texts(&self, first: u64, last: u64) -> &str {
+        let (Some(a), Some(b)) = (first.checked_sub(1), last.checked_sub(1)) else { return "" };
+        let (a, b) = (a as usize, b as usize);
+        if a > b || b >= self.records.len() {
+            return "";
+        }
+        let end = self.records.get(b + 1).map_or(self.arena.len(), |next| next.start as usize);
+        &self.arena[self.records[a].start as usize..end]
     }
 
     /// The message at `position` as a journal keeps it.

@@ -9,6 +9,7 @@
 //! One connection per file, holding SQLite's exclusive lock for as long as it is
 //! open: a second process opening the same file is refused.
 
+mod chunk;
 mod error;
 mod schema;
 mod sqlite;

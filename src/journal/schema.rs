@@ -7,9 +7,11 @@
 pub const APPLICATION_ID: i64 = 0x4D53_4731;
 
 /// `PRAGMA user_version`: bumped by each change of layout, with a migration.
-pub const SCHEMA_VERSION: i64 = 1;
+/// 1: a row per message (`MESSAGES_V1`). 2: a row per chunk of messages (`chunk.rs`).
+pub const SCHEMA_VERSION: i64 = 2;
 
-pub const CREATE: &str = "
+/// The tables of names, as every version has them.
+pub const CREATE_NAMES: &str = "
 CREATE TABLE streams (
   ix INTEGER PRIMARY KEY,          -- creation order, from 0
   name TEXT NOT NULL,              -- JSON literal
@@ -21,15 +23,21 @@ CREATE TABLE sessions (
   started_at INTEGER NOT NULL,
   last_activity INTEGER NOT NULL
 );
-CREATE TABLE messages (
-  position INTEGER PRIMARY KEY,    -- global position, from 1, gapless
-  stream INTEGER NOT NULL,         -- streams.ix
-  kind INTEGER NOT NULL,           -- 0 command, 1 event
-  time INTEGER NOT NULL,           -- save time, epoch ms
-  session INTEGER,                 -- sessions.ix, NULL outside sessions
-  body TEXT NOT NULL               -- the message's JSON as saved
+";
+
+/// The messages (version 2).
+pub const CREATE_CHUNKS: &str = "
+CREATE TABLE chunks (
+  first INTEGER PRIMARY KEY,       -- position of its first message; positions from 1, gapless
+  count INTEGER NOT NULL,          -- how many messages it holds
+  meta BLOB NOT NULL,              -- a fixed-size entry per message (chunk.rs)
+  bodies TEXT NOT NULL             -- the messages' JSON as saved, end to end
 );
 ";
+
+/// Version 1's messages, read once to migrate a file to version 2.
+pub const MESSAGES_V1: &str = "SELECT position, stream, kind, time, session, body FROM messages ORDER BY position";
+
 
 /// The first 16 bytes of every SQLite database file.
 pub const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";

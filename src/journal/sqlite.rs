@@ -4,8 +4,9 @@ use std::io::Read;
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
 
+use super::chunk::{self, Chunk, CHUNK_BYTES};
 use super::error::JournalError;
-use super::schema::{APPLICATION_ID, CREATE, SCHEMA_VERSION, SQLITE_MAGIC};
+use super::schema::{APPLICATION_ID, CREATE_CHUNKS, CREATE_NAMES, MESSAGES_V1, SCHEMA_VERSION, SQLITE_MAGIC};
 use crate::engine::{Engine, JsonString, MessageKind};
 
 /// What a save's promise waits for.
@@ -54,18 +55,9 @@ pub struct Batch {
     streams: Vec<(i64, String, i64)>,
     sessions: Vec<(i64, String, i64, i64)>,
     activity: Vec<(i64, i64)>,
-    messages: Vec<BatchMessage>,
+    chunks: Vec<Chunk>,
     /// How far the file will have caught up once the batch is written.
     after: Written,
-}
-
-struct BatchMessage {
-    position: i64,
-    stream: i64,
-    kind: i64,
-    time: i64,
-    session: Option<i64>,
-    body: String,
 }
 
 impl Journal {
@@ -84,7 +76,7 @@ impl Journal {
         // Held from the first read to close: a second process cannot read or write.
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(io)?;
         let mut journal = Journal { conn, path: path.to_owned(), written: Written::default(), generation: 0 };
-        journal.check_ours()?;
+        let version = journal.check_ours()?;
         journal.lock()?;
         let conn = &journal.conn;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(io)?;
@@ -97,7 +89,7 @@ impl Journal {
         };
         conn.pragma_update(None, "synchronous", sync).map_err(io)?;
         journal.create_schema()?;
-        let engine = journal.load()?;
+        let engine = journal.load(version)?;
         Ok((journal, engine))
     }
 
@@ -116,14 +108,14 @@ impl Journal {
     }
 
     /// A new file is empty; an existing one must carry our application id and a
-    /// schema version we read.
-    fn check_ours(&self) -> Result<(), JournalError> {
+    /// schema version we read. Returns the file's version (that of this code for a new file).
+    fn check_ours(&self) -> Result<i64, JournalError> {
         let app: i64 = self.conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(self.io())?;
         let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(self.io())?;
         let tables: i64 =
             self.conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(self.io())?;
         if app == 0 && version == 0 && tables == 0 {
-            return Ok(());
+            return Ok(SCHEMA_VERSION);
         }
         if app != APPLICATION_ID {
             return Err(JournalError::NotOurs {
@@ -134,7 +126,10 @@ impl Journal {
         if version > SCHEMA_VERSION {
             return Err(JournalError::NewerSchema { path: self.path.clone(), found: version, supported: SCHEMA_VERSION });
         }
-        Ok(())
+        if version < 1 {
+            return Err(JournalError::Corrupt { path: self.path.clone(), reason: format!("schema version {version}") });
+        }
+        Ok(version)
     }
 
     /// Takes SQLite's exclusive lock now, and keeps it (locking_mode=EXCLUSIVE).
@@ -148,13 +143,14 @@ impl Journal {
             return Ok(());
         }
         let sql = format!(
-            "BEGIN; {CREATE} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            "BEGIN; {CREATE_NAMES} {CREATE_CHUNKS} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         );
         self.conn.execute_batch(&sql).map_err(self.io())
     }
 
-    /// Replays the file into a new engine.
-    fn load(&mut self) -> Result<Engine, JournalError> {
+    /// Replays the file (of schema `version`) into a new engine; a version 1 file is
+    /// migrated to the current version on the way.
+    fn load(&mut self, version: i64) -> Result<Engine, JournalError> {
         let corrupt = |reason: String| JournalError::Corrupt { path: self.path.clone(), reason };
         let mut engine = Engine::new();
         let mut streams = Vec::new();
@@ -194,40 +190,83 @@ impl Journal {
                 activity.push(last);
             }
         }
-        let mut count = 0u64;
-        {
-            let mut q = self
-                .conn
-                .prepare("SELECT position, stream, kind, time, session, body FROM messages ORDER BY position")
-                .map_err(self.io())?;
-            let mut rows = q.query([]).map_err(self.io())?;
-            while let Some(row) = rows.next().map_err(self.io())? {
-                let position: i64 = row.get(0).map_err(self.io())?;
-                let stream: i64 = row.get(1).map_err(self.io())?;
-                let kind: i64 = row.get(2).map_err(self.io())?;
-                let time: i64 = row.get(3).map_err(self.io())?;
-                let session: Option<i64> = row.get(4).map_err(self.io())?;
-                let body = row.get_ref(5).map_err(self.io())?.as_str().map_err(|e| corrupt(e.to_string()))?;
-                let stream = streams.get(stream as usize).ok_or_else(|| corrupt(format!("message {position} names stream {stream}")))?;
-                let session = match session {
-                    Some(s) => Some(sessions.get(s as usize).ok_or_else(|| corrupt(format!("message {position} names session {s}")))?),
-                    None => None,
-                };
-                let kind = if kind == 0 { MessageKind::Command } else { MessageKind::Event };
-                let got = engine
-                    .restore_message(stream, body, kind, time, session)
-                    .map_err(|e| corrupt(format!("message {position}: {e}")))?;
-                if got != position as u64 {
-                    return Err(corrupt(format!("positions skip from {} to {position}", got - 1)));
-                }
-                count = got;
-            }
-        }
+        let count = if version == 1 { self.load_v1_messages(&mut engine, &streams, &sessions)? } else { self.load_chunks(&mut engine)? };
+
         for (id, &last) in sessions.iter().zip(&activity) {
             engine.restore_session_activity(id, last);
         }
         self.written = Written { streams: streams.len(), sessions: sessions.len(), messages: count, activity };
+        if version == 1 {
+            self.migrate_v1(&engine)?;
+        }
         Ok(engine)
+    }
+
+    /// Replays the chunks; returns the last position.
+    fn load_chunks(&self, engine: &mut Engine) -> Result<u64, JournalError> {
+        let corrupt = |reason: String| JournalError::Corrupt { path: self.path.clone(), reason };
+        let mut q = self.conn.prepare("SELECT first, count, meta, bodies FROM chunks ORDER BY first").map_err(self.io())?;
+        let mut rows = q.query([]).map_err(self.io())?;
+        let mut last = 0u64;
+        while let Some(row) = rows.next().map_err(self.io())? {
+            let first: i64 = row.get(0).map_err(self.io())?;
+            let count: i64 = row.get(1).map_err(self.io())?;
+            let meta = row.get_ref(2).map_err(self.io())?.as_blob().map_err(|e| corrupt(format!("chunk {first}: {e}")))?;
+            let bodies = row.get_ref(3).map_err(self.io())?.as_str().map_err(|e| corrupt(format!("chunk {first}: {e}")))?;
+            if first as u64 != last + 1 {
+                return Err(corrupt(format!("positions skip from {last} to {first}")));
+            }
+            let count = u32::try_from(count).map_err(|_| corrupt(format!("chunk {first} counts {count} messages")))?;
+            let entries = chunk::decode(count, meta, bodies).map_err(|e| corrupt(format!("chunk {first} {e}")))?;
+            for e in entries {
+                let position = last + 1;
+                last = engine
+                    .restore_message_at(e.stream, e.text, e.kind, e.time, e.session)
+                    .map_err(|err| corrupt(format!("message {position}: {err}")))?;
+            }
+        }
+        Ok(last)
+    }
+
+    /// Replays version 1's row per message; returns the last position.
+    fn load_v1_messages(&self, engine: &mut Engine, streams: &[JsonString], sessions: &[JsonString]) -> Result<u64, JournalError> {
+        let corrupt = |reason: String| JournalError::Corrupt { path: self.path.clone(), reason };
+        let mut count = 0u64;
+        let mut q = self.conn.prepare(MESSAGES_V1).map_err(self.io())?;
+        let mut rows = q.query([]).map_err(self.io())?;
+        while let Some(row) = rows.next().map_err(self.io())? {
+            let position: i64 = row.get(0).map_err(self.io())?;
+            let stream: i64 = row.get(1).map_err(self.io())?;
+            let kind: i64 = row.get(2).map_err(self.io())?;
+            let time: i64 = row.get(3).map_err(self.io())?;
+            let session: Option<i64> = row.get(4).map_err(self.io())?;
+            let body = row.get_ref(5).map_err(self.io())?.as_str().map_err(|e| corrupt(e.to_string()))?;
+            let stream = streams.get(stream as usize).ok_or_else(|| corrupt(format!("message {position} names stream {stream}")))?;
+            let session = match session {
+                Some(s) => Some(sessions.get(s as usize).ok_or_else(|| corrupt(format!("message {position} names session {s}")))?),
+                None => None,
+            };
+            let kind = if kind == 0 { MessageKind::Command } else { MessageKind::Event };
+            let got = engine
+                .restore_message(stream, body, kind, time, session)
+                .map_err(|e| corrupt(format!("message {position}: {e}")))?;
+            if got != position as u64 {
+                return Err(corrupt(format!("positions skip from {} to {position}", got - 1)));
+            }
+            count = got;
+        }
+        Ok(count)
+    }
+
+    /// Rewrites a version 1 file's messages as chunks, in one transaction: a crash
+    /// leaves it at version 1, and the next open migrates again.
+    fn migrate_v1(&mut self, engine: &Engine) -> Result<(), JournalError> {
+        let chunks = chunks_of(engine, 1, engine.len() as u64);
+        let tx = self.conn.unchecked_transaction().map_err(self.io())?;
+        tx.execute_batch(CREATE_CHUNKS).map_err(self.io())?;
+        insert_chunks(&tx, &chunks).map_err(self.io())?;
+        tx.execute_batch(&format!("DROP TABLE messages; PRAGMA user_version = {SCHEMA_VERSION};")).map_err(self.io())?;
+        tx.commit().map_err(self.io())
     }
 
     /// True when the engine has something the file does not.
@@ -270,26 +309,14 @@ impl Journal {
                 activity.push((ix as i64, s.last_activity));
             }
         }
-        let messages = (self.written.messages + 1..=engine.len() as u64)
-            .map(|position| {
-                let m = engine.journal_message(position).expect("position <= len");
-                BatchMessage {
-                    position: position as i64,
-                    stream: m.stream_index as i64,
-                    kind: m.kind as i64,
-                    time: m.time,
-                    session: m.session_index.map(i64::from),
-                    body: m.text.to_owned(),
-                }
-            })
-            .collect();
+        let chunks = chunks_of(engine, self.written.messages + 1, engine.len() as u64);
         let after = Written {
             streams: engine.stream_count(),
             sessions: engine.session_count(),
             messages: engine.len() as u64,
             activity: (0..engine.session_count()).map(|ix| engine.session_at(ix).map_or(0, |s| s.last_activity)).collect(),
         };
-        Some(Batch { generation: self.generation, streams, sessions, activity, messages, after })
+        Some(Batch { generation: self.generation, streams, sessions, activity, chunks, after })
     }
 
     /// Writes a prepared batch in one transaction. A batch prepared before the file was
@@ -314,13 +341,8 @@ impl Journal {
             for (ix, last) in &batch.activity {
                 q.execute(params![ix, last]).map_err(self.io())?;
             }
-            let mut q = tx
-                .prepare_cached("INSERT INTO messages (position, stream, kind, time, session, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-                .map_err(self.io())?;
-            for m in &batch.messages {
-                q.execute(params![m.position, m.stream, m.kind, m.time, m.session, m.body]).map_err(self.io())?;
-            }
         }
+        insert_chunks(&tx, &batch.chunks).map_err(self.io())?;
         tx.commit().map_err(self.io())?;
         self.written = batch.after;
         Ok(())
@@ -329,7 +351,7 @@ impl Journal {
     /// Empties the file (the store was reset).
     pub fn clear(&mut self) -> Result<(), JournalError> {
         self.conn
-            .execute_batch("BEGIN; DELETE FROM messages; DELETE FROM sessions; DELETE FROM streams; COMMIT;")
+            .execute_batch("BEGIN; DELETE FROM chunks; DELETE FROM sessions; DELETE FROM streams; COMMIT;")
             .map_err(self.io())?;
         self.written = Written::default();
         self.generation += 1;
@@ -342,6 +364,34 @@ impl Journal {
         self.conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(())).optional().map_err(self.io())?;
         Ok(())
     }
+}
+
+/// The messages at positions `first..=last` as chunks of about `CHUNK_BYTES` each.
+fn chunks_of(engine: &Engine, first: u64, last: u64) -> Vec<Chunk> {
+    let mut chunks = Vec::new();
+    let mut position = first;
+    while position <= last {
+        let mut c = Chunk::new(position);
+        let start = position;
+        let mut bytes = 0usize;
+        while position <= last && (bytes < CHUNK_BYTES || c.count == 0) {
+            let m = engine.journal_message(position).expect("position <= len");
+            c.push_meta(m.text.len(), m.stream_index, m.session_index, m.time, m.kind);
+            bytes += m.text.len();
+            position += 1;
+        }
+        c.bodies.push_str(engine.journal_texts(start, position - 1));
+        chunks.push(c);
+    }
+    chunks
+}
+
+fn insert_chunks(conn: &Connection, chunks: &[Chunk]) -> rusqlite::Result<()> {
+    let mut q = conn.prepare_cached("INSERT INTO chunks (first, count, meta, bodies) VALUES (?1, ?2, ?3, ?4)")?;
+    for c in chunks {
+        q.execute(params![c.first as i64, c.count, c.meta, c.bodies])?;
+    }
+    Ok(())
 }
 
 /// A file that exists and has bytes must start as every SQLite database does; it is
