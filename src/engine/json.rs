@@ -158,15 +158,33 @@ pub fn object_entries(text: &str) -> Result<Vec<(&str, &str)>> {
 }
 
 /// Calls `f(key literal, value text)` for each entry of a JSON object until it returns false.
-pub fn for_each_entry<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a str) -> bool) -> Result<()> {
-    let b = text.as_bytes();
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
-        return err(i, "expected an object");
+pub fn for_each_entry<'a>(text: &'a str, f: impl FnMut(&'a str, &'a str) -> bool) -> Result<()> {
+    match entries_from(text, skip_ws(text.as_bytes(), 0), f)? {
+        Some(end) => finish(text.as_bytes(), end),
+        None => Ok(()),
     }
-    i = skip_ws(b, i + 1);
+}
+
+/// Calls `f(key literal, value text)` for every entry of the object that starts at
+/// `start` (its `{`) in `text`, and returns where the object ends (exclusive): one
+/// pass both reads a message's fields and finds its end within a batch.
+pub fn scan_object<'a>(text: &'a str, start: usize, mut f: impl FnMut(&'a str, &'a str)) -> Result<usize> {
+    let end = entries_from(text, start, |k, v| {
+        f(k, v);
+        true
+    })?;
+    Ok(end.expect("never stopped early"))
+}
+
+/// The entries of the object at `start`; `None` when `f` stopped early, else the end.
+fn entries_from<'a>(text: &'a str, start: usize, mut f: impl FnMut(&'a str, &'a str) -> bool) -> Result<Option<usize>> {
+    let b = text.as_bytes();
+    if b.get(start) != Some(&b'{') {
+        return err(start, "expected an object");
+    }
+    let mut i = skip_ws(b, start + 1);
     if b.get(i) == Some(&b'}') {
-        return finish(b, i + 1);
+        return Ok(Some(i + 1));
     }
     loop {
         let ks = skip_ws(b, i);
@@ -181,15 +199,48 @@ pub fn for_each_entry<'a>(text: &'a str, mut f: impl FnMut(&'a str, &'a str) -> 
         let vs = skip_ws(b, colon + 1);
         let ve = skip_value(b, vs)?;
         if !f(&text[ks..ke], &text[vs..ve]) {
-            return Ok(());
+            return Ok(None);
         }
         i = skip_ws(b, ve);
         match b.get(i) {
             Some(b',') => i += 1,
-            Some(b'}') => return finish(b, i + 1),
+            Some(b'}') => return Ok(Some(i + 1)),
             _ => return err(i, "expected , or } in object"),
         }
     }
+}
+
+/// Calls `f(index, start)` at the start of each element of a JSON array; `f` scans
+/// the element and returns its end (exclusive), or an error that stops the walk.
+pub fn walk_array<E>(text: &str, mut f: impl FnMut(usize, usize) -> std::result::Result<usize, ArrayError<E>>) -> std::result::Result<(), ArrayError<E>> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'[') {
+        return Err(ArrayError::Syntax(SyntaxError { at: i, what: "expected an array" }));
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b']') {
+        return finish(b, i + 1).map_err(ArrayError::Syntax);
+    }
+    let mut index = 0;
+    loop {
+        let start = skip_ws(b, i);
+        let end = f(index, start)?;
+        index += 1;
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i += 1,
+            Some(b']') => return finish(b, i + 1).map_err(ArrayError::Syntax),
+            _ => return Err(ArrayError::Syntax(SyntaxError { at: i, what: "expected , or ] in array" })),
+        }
+    }
+}
+
+/// Why `walk_array` stopped: the array's text is not JSON, or the visitor refused an element.
+#[derive(Debug)]
+pub enum ArrayError<E> {
+    Syntax(SyntaxError),
+    Element(E),
 }
 
 /// What kind of value a (trimmed) JSON text is, by its first byte.

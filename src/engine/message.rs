@@ -20,49 +20,94 @@ pub(crate) struct Head<'a> {
     pub has_timestamp: bool,
 }
 
+/// Why a message (or a batch) was refused.
+#[derive(Debug)]
+pub(crate) enum HeadError {
+    /// The text is not JSON.
+    Syntax(json::SyntaxError),
+    /// JSON, but not a message.
+    NotAMessage(&'static str),
+}
+
+impl HeadError {
+    pub fn reason(&self) -> String {
+        match self {
+            HeadError::Syntax(e) => format!("is not valid JSON ({e})"),
+            HeadError::NotAMessage(why) => (*why).to_owned(),
+        }
+    }
+}
+
+const NOT_A_MESSAGE: &str = r#"must be an object with a string "type""#;
+
 impl<'a> Head<'a> {
+    /// The head of one message's JSON text (white space around it allowed).
     pub fn parse(text: &'a str) -> Result<Self, String> {
         let text = text.trim();
-        if json::kind_of(text) != Kind::Object {
-            return Err(r#"must be an object with a string "type""#.into());
-        }
-        let mut head = Head {
-            text,
-            name: "",
-            request_id: None,
-            has_request_id: false,
-            correlation_id: None,
-            has_timestamp: false,
-        };
-        let mut has_name = false;
-        let mut bad_timestamp = false;
-        json::for_each_entry(text, |key, value| {
-            match key {
-                r#""type""# => {
-                    has_name = json::kind_of(value) == Kind::String;
-                    head.name = value;
-                }
-                r#""requestId""# => {
-                    head.has_request_id = value != "null" && value != r#""""#;
-                    head.request_id = nonempty_string(value);
-                }
-                r#""correlationId""# => head.correlation_id = nonempty_string(value),
-                r#""timestamp""# => {
-                    head.has_timestamp = true;
-                    bad_timestamp = json::kind_of(value) != Kind::String;
-                }
-                _ => {}
-            }
-            true
-        })
-        .map_err(|e| format!("is not valid JSON ({e})"))?;
-        if !has_name {
-            return Err(r#"must be an object with a string "type""#.into());
-        }
-        if bad_timestamp {
-            return Err(".timestamp must be a valid Date".into());
+        let (head, end) = Head::parse_at(text, 0).map_err(|e| e.reason())?;
+        if end != text.len() {
+            return Err(HeadError::Syntax(json::SyntaxError { at: end, what: "trailing characters" }).reason());
         }
         Ok(head)
+    }
+
+    /// The heads of a batch given as the JSON text of an array of messages, read in
+    /// one pass (each element's fields and its end at once). An error carries the
+    /// index of the message it concerns; the array's own syntax errors, index 0.
+    pub fn parse_batch(text: &'a str) -> Result<Vec<Self>, (usize, String)> {
+        let mut heads = Vec::new();
+        json::walk_array(text, |_, start| {
+            let (head, end) = Head::parse_at(text, start).map_err(|e| match e {
+                HeadError::Syntax(e) => json::ArrayError::Syntax(e),
+                e @ HeadError::NotAMessage(_) => json::ArrayError::Element(e),
+            })?;
+            heads.push(head);
+            Ok(end)
+        })
+        .map_err(|e| match e {
+            json::ArrayError::Syntax(e) => (0, format!("batch is not a JSON array ({e})")),
+            json::ArrayError::Element(e) => (heads.len(), e.reason()),
+        })?;
+        Ok(heads)
+    }
+
+    /// The head of the message whose text starts at `start`, and where it ends.
+    fn parse_at(text: &'a str, start: usize) -> Result<(Self, usize), HeadError> {
+        if text.as_bytes().get(start) != Some(&b'{') {
+            // Not an object: find out whether it is JSON at all, for the reason.
+            return Err(match json::skip_value(text.as_bytes(), start) {
+                Ok(_) => HeadError::NotAMessage(NOT_A_MESSAGE),
+                Err(e) => HeadError::Syntax(e),
+            });
+        }
+        let mut head = Head { text: "", name: "", request_id: None, has_request_id: false, correlation_id: None, has_timestamp: false };
+        let mut has_name = false;
+        let mut bad_timestamp = false;
+        let end = json::scan_object(text, start, |key, value| match key {
+            r#""type""# => {
+                has_name = json::kind_of(value) == Kind::String;
+                head.name = value;
+            }
+            r#""requestId""# => {
+                head.has_request_id = value != "null" && value != r#""""#;
+                head.request_id = nonempty_string(value);
+            }
+            r#""correlationId""# => head.correlation_id = nonempty_string(value),
+            r#""timestamp""# => {
+                head.has_timestamp = true;
+                bad_timestamp = json::kind_of(value) != Kind::String;
+            }
+            _ => {}
+        })
+        .map_err(HeadError::Syntax)?;
+        if !has_name {
+            return Err(HeadError::NotAMessage(NOT_A_MESSAGE));
+        }
+        if bad_timestamp {
+            return Err(HeadError::NotAMessage(".timestamp must be a valid Date"));
+        }
+        head.text = &text[start..end];
+        Ok((head, end))
     }
 
     /// Message type by upstream's rule: the argument, else what the stream's name
@@ -107,6 +152,23 @@ mod tests {
         assert_eq!(Head::parse(r#"{"data":1}"#).unwrap_err(), r#"must be an object with a string "type""#);
         assert_eq!(Head::parse(r#"{"type":"A","timestamp":5}"#).unwrap_err(), ".timestamp must be a valid Date");
         assert!(Head::parse(r#"{"type":"A""#).is_err());
+    }
+
+    #[test]
+    fn a_batch_is_read_in_one_pass_with_each_message_s_span() {
+        let heads = Head::parse_batch(r#" [ {"type":"A","data":{"x":[1,{"y":"}"}]}} , {"type":"B","correlationId":"c"}] "#).unwrap();
+        let spans: Vec<_> = heads.iter().map(|h| (h.text, h.name, h.correlation_id)).collect();
+        assert_eq!(
+            spans,
+            [(r#"{"type":"A","data":{"x":[1,{"y":"}"}]}}"#, r#""A""#, None), (r#"{"type":"B","correlationId":"c"}"#, r#""B""#, Some(r#""c""#))]
+        );
+        assert_eq!(Head::parse_batch("[]").unwrap().len(), 0);
+        let err = |text: &str| Head::parse_batch(text).unwrap_err();
+        assert_eq!(err(r#"[{"type":"A"}, 5]"#), (1, r#"must be an object with a string "type""#.to_owned()));
+        assert_eq!(err(r#"[{"type":"A"}, {"type":"B","timestamp":1}]"#), (1, ".timestamp must be a valid Date".to_owned()));
+        assert_eq!(err(r#"[{"type":"A"},"#), (0, "batch is not a JSON array (expected a value at byte 14)".to_owned()));
+        assert_eq!(err(r#"[{"type":"A"}] []"#), (0, "batch is not a JSON array (trailing characters at byte 14)".to_owned()));
+        assert_eq!(err(r#"{"type":"A"}"#), (0, "batch is not a JSON array (expected an array at byte 0)".to_owned()));
     }
 
     #[test]

@@ -18,7 +18,6 @@ use std::hash::{BuildHasher, Hasher};
 use super::error::SaveError;
 use super::grow::{self, Bytes};
 use super::id_index::{self, IdIndex, MAX_RECORD};
-use super::json;
 use super::message::Head;
 use super::model::{JsonString, MessageKind, SessionInfo, Stats, StreamInfo};
 use super::time::{self, Millis};
@@ -111,9 +110,8 @@ impl Engine {
         kind: Option<MessageKind>,
         now: Millis,
     ) -> Result<SaveOutcome, SaveError> {
-        let messages = json::array_elements(batch)
-            .map_err(|e| SaveError::InvalidMessage { index: 0, reason: format!("batch is not a JSON array ({e})") })?;
-        self.save(stream, &messages, expected, kind, now)
+        let heads = Head::parse_batch(batch).map_err(|(index, reason)| SaveError::InvalidMessage { index, reason })?;
+        self.save_heads(stream, heads, expected, kind, now)
     }
 
     /// Saves `messages` (each the JSON text of one message object) to `stream`, all
@@ -131,7 +129,19 @@ impl Engine {
             .enumerate()
             .map(|(index, text)| Head::parse(text).map_err(|reason| SaveError::InvalidMessage { index, reason }))
             .collect::<Result<Vec<_>, _>>()?;
+        self.save_heads(stream, heads, expected, kind, now)
+    }
 
+    /// Saves messages whose heads are read: checks the stream's revision and room,
+    /// then appends (nothing after the checks can fail).
+    fn save_heads(
+        &mut self,
+        stream: &JsonString,
+        heads: Vec<Head<'_>>,
+        expected: Option<i64>,
+        kind: Option<MessageKind>,
+        now: Millis,
+    ) -> Result<SaveOutcome, SaveError> {
         let existing = self.find_stream(stream);
         let current = existing.map_or(-1, |s| self.streams[s as usize].members.len() as i64 - 1);
         match (existing, expected) {
