@@ -97,6 +97,7 @@ if (sqliteOn) {
     ['1,000 `saveMessage` issued together, msg/s', 'together', fmtRate, (c) => `(median of ${c.togetherGroups} groups)`, '≥ 300,000', '≥ 50× awaited'],
     ['… ÷ awaited one by one', 'ratio', (x) => `${Math.round(x)}×`, null, '', '≥ 50×'],
     ['`saveMessages` ×100, msg/s', 'batch100', fmtRate, (c) => `(${n(c.batchN)} messages)`, '≥ 500,000', ''],
+    ['… of which waiting for the commit, ns per message', 'commitNs', (x) => Math.round(x).toLocaleString('en-US'), null, '', ''],
     [`reopen at ${label(sqliteN)} messages, ms`, 'reopenMs', fmtMs, null, '≤ 3,000', '≤ 3,000'],
     ['`getAllMessages()` after reopening, ms', 'readMs', fmtMs, null, 'as memory', 'as memory'],
     ['file bytes per message (.db + -wal)', 'bytesPerMessage', (x) => Math.round(x).toString(), null, '', ''],
@@ -110,6 +111,14 @@ if (sqliteOn) {
   }
   console.log(`\n${table.join('\n')}`);
   for (const [i, c] of columns.entries()) if (c.error) console.log(`\n'${levels[i]}' FAILED: ${c.error}`);
+  const c = columns[0];
+  if (!c.error) {
+    console.log(
+      `\nThe ceiling, the same loops with no file: MemoryMessageStore 1,000 saves issued together ${fmtRate(c.memoryTogether)} msg/s, ` +
+        `saveMessages ×100 ${fmtRate(c.memoryBatch100)} msg/s; JSON.stringify alone of the same messages ${fmtRate(c.stringifyOne)} msg/s ` +
+        `one by one, ${fmtRate(c.stringify100)} msg/s in arrays of 100`,
+    );
+  }
 }
 
 const cpu = (os.cpus()[0] || {}).model || 'unknown CPU';

@@ -183,6 +183,49 @@ function fileBytes(file) {
   return bytes;
 }
 
+/** 1,000 saves issued together, then awaited together: median msg/s over `groups` groups (after 2 warm-ups). */
+async function togetherRate(store, groups) {
+  const together = messagesOf(1000);
+  const rates = [];
+  for (let g = -2; g < groups; g++) {
+    const t = process.hrtime.bigint();
+    await Promise.all(together.map(([stream, message]) => store.saveMessage(stream, message)));
+    if (g >= 0) rates.push(1000 / (Number(process.hrtime.bigint() - t) / 1e9));
+  }
+  await store.dispose();
+  return median(rates);
+}
+
+/** `saveMessages` of 100 messages, awaited one by one: msg/s, and ns per message spent after the call returned. */
+async function batchRate(store, n) {
+  const all = messagesOf(n);
+  await store.saveMessages('warm-up', all.slice(0, 100).map((e) => e[1]));
+  let waiting = 0n;
+  const t = process.hrtime.bigint();
+  for (let i = 0; i < all.length; i += 100) {
+    const batch = all.slice(i, i + 100);
+    const pending = store.saveMessages(batch[0][0], batch.map((e) => e[1]));
+    const w = process.hrtime.bigint();
+    await pending;
+    waiting += process.hrtime.bigint() - w;
+  }
+  const rate = n / (Number(process.hrtime.bigint() - t) / 1e9);
+  await store.dispose();
+  return { rate, commitNs: Number(waiting) / n };
+}
+
+/** Messages per second of `fn` (which stringifies `n` messages): median of 3 after a warm-up. */
+function stringifyRate(fn, n) {
+  fn();
+  const rates = [];
+  for (let r = 0; r < 3; r++) {
+    const t = process.hrtime.bigint();
+    fn();
+    rates.push(n / (Number(process.hrtime.bigint() - t) / 1e9));
+  }
+  return median(rates);
+}
+
 /**
  * The SqliteMessageStore rows for one durability level, each on a new file in a
  * temporary folder (removed at the end): saves awaited one by one, 1,000 saves issued
@@ -217,38 +260,32 @@ async function sqlite(durability, n) {
 
     // 1,000 saves issued together, then awaited together: one commit for the group.
     const groups = power ? 10 : 20;
-    const together = messagesOf(1000);
-    {
-      const store = open(newFile());
-      const rates = [];
-      for (let g = -2; g < groups; g++) {
-        const t = process.hrtime.bigint();
-        await Promise.all(together.map(([stream, message]) => store.saveMessage(stream, message)));
-        if (g >= 0) rates.push(1000 / (Number(process.hrtime.bigint() - t) / 1e9));
-      }
-      await store.dispose();
-      out.together = median(rates);
-      out.togetherGroups = groups;
-    }
+    out.together = await togetherRate(open(newFile()), groups);
+    out.togetherGroups = groups;
 
-    // saveMessages of 100 messages to one stream, awaited one by one.
+    // saveMessages of 100 messages to one stream, awaited one by one; and how much of
+    // that time was spent waiting for the commit, once the call had returned.
     const batchN = power ? 20_000 : 100_000;
-    {
-      const all = messagesOf(batchN);
-      const rates = [];
-      for (let r = 0; r < (power ? 1 : 3); r++) {
-        const store = open(newFile());
-        await store.saveMessages('warm-up', all.slice(0, 100).map((e) => e[1]));
-        const t = process.hrtime.bigint();
-        for (let i = 0; i < all.length; i += 100) {
-          const batch = all.slice(i, i + 100);
-          await store.saveMessages(batch[0][0], batch.map((e) => e[1]));
-        }
-        rates.push(batchN / (Number(process.hrtime.bigint() - t) / 1e9));
-        await store.dispose();
-      }
-      out.batch100 = median(rates);
-      out.batchN = batchN;
+    const batches = [];
+    for (let r = 0; r < (power ? 1 : 3); r++) batches.push(await batchRate(open(newFile()), batchN));
+    out.batch100 = median(batches.map((b) => b.rate));
+    out.commitNs = median(batches.map((b) => b.commitNs));
+    out.batchN = batchN;
+
+    // The ceiling: the same two loops against MemoryMessageStore (no file), and
+    // JSON.stringify alone on the same messages.
+    if (!power) {
+      out.memoryTogether = await togetherRate(new MemoryMessageStore(), groups);
+      const memoryBatches = [];
+      for (let r = 0; r < 3; r++) memoryBatches.push((await batchRate(new MemoryMessageStore(), batchN)).rate);
+      out.memoryBatch100 = median(memoryBatches);
+      const all = messagesOf(batchN).map((e) => e[1]);
+      out.stringifyOne = stringifyRate(() => {
+        for (const m of all) JSON.stringify(m);
+      }, all.length);
+      out.stringify100 = stringifyRate(() => {
+        for (let i = 0; i < all.length; i += 100) JSON.stringify(all.slice(i, i + 100));
+      }, all.length);
     }
     gc();
 
