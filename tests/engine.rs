@@ -898,3 +898,32 @@ fn messages_json_writes_big_revisions_and_positions_as_decimal_strings() {
     assert!(json.contains(r#""messageType":"event","revision":"999","position":"1000","#), "{json}");
     assert!(json.contains(r#""revision":"233","position":"1234","#), "{json}");
 }
+
+/// The log a journal reads to write only the sessions whose `lastActivity` changed.
+#[test]
+fn touched_since_names_every_session_touched_after_the_mark_folded_or_not() {
+    let mut e = Engine::new();
+    let a = e.create_session(T0);
+    let start = e.touch_mark();
+    assert_eq!(e.touched_since(start).count(), 0);
+    ok(e.save(&s("x"), &[r#"{"type":"A"}"#], None, None, T0 + 1)); // in a (session 0)
+    let mark = e.touch_mark();
+    assert_eq!(e.touched_since(start).collect::<Vec<_>>(), [0]);
+    assert_eq!(e.touched_since(mark).count(), 0);
+    // The same session again: folded into the entry before the mark, still reported.
+    ok(e.save(&s("x"), &[r#"{"type":"B"}"#], None, None, T0 + 2));
+    e.end_session(&a, T0 + 3);
+    assert_eq!(e.touched_since(mark).collect::<Vec<_>>(), [0]);
+    let b = e.create_session(T0 + 4);
+    let mark = e.touch_mark();
+    ok(e.save(&s("x"), &[r#"{"type":"C"}"#], None, None, T0 + 5)); // in b (session 1)
+    e.end_session(&a, T0 + 6);
+    e.end_session(&b, T0 + 7);
+    assert_eq!(e.touched_since(mark).collect::<Vec<_>>(), [0, 1, 0, 1]);
+    // Saves outside sessions and unknown ids touch nothing.
+    let mark = e.touch_mark();
+    ok(e.save(&s("x"), &[r#"{"type":"D"}"#], None, None, T0 + 8));
+    e.end_session(&s("nobody"), T0 + 9);
+    assert_eq!(e.touched_since(mark).count(), 0);
+    assert_eq!(e.touch_mark(), mark);
+}

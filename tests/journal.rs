@@ -363,6 +363,30 @@ fn incremental_writes_add_up_to_the_same_store() {
     );
 }
 
+#[test]
+fn only_touched_sessions_are_updated_and_each_reopens_with_its_last_activity() {
+    let db = TempDb::new("touched");
+    let (mut j, mut e) = open(&db);
+    let ids: Vec<JsonString> = (0..5).map(|i| e.create_session(T0 + i)).collect();
+    ok(e.save(&s("a"), &[r#"{"type":"A"}"#], None, None, T0 + 10)); // in the current session, the last
+    j.write(&e).unwrap();
+    // Between two writes: an old session ended, the current one used twice, an unknown id ended.
+    e.end_session(&ids[1], T0 + 20);
+    ok(e.save(&s("a"), &[r#"{"type":"B"}"#], None, None, T0 + 21));
+    e.end_session(&ids[1], T0 + 22);
+    e.end_session(&JsonString::new("nobody"), T0 + 23);
+    j.write(&e).unwrap();
+    let wal = std::fs::read(db.side("-wal")).ok();
+    j.write(&e).unwrap();
+    assert!(std::fs::read(db.side("-wal")).ok() == wal, "a write with nothing new changed the WAL");
+    let want: Vec<i64> = ids.iter().map(|id| e.session_info(id).unwrap().last_activity).collect();
+    assert_eq!(want, [T0, T0 + 22, T0 + 2, T0 + 3, T0 + 21]);
+    drop(j);
+    let (_j, again) = open(&db);
+    let got: Vec<i64> = ids.iter().map(|id| again.session_info(id).unwrap().last_activity).collect();
+    assert_eq!(got, want);
+}
+
 // ---------------------------------------------------------------------------
 // 3. clear
 // ---------------------------------------------------------------------------

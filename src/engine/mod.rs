@@ -18,5 +18,5 @@ pub use error::{InputError, SaveError};
 pub use filter::{data_matches, Filter, JsonCondition};
 pub use model::{JsonString, MessageKind, SessionInfo, Stats, StreamInfo};
 pub use restore::JournalMessage;
-pub use store::{Engine, SaveOutcome, StoredMessage, NO_SESSION};
+pub use store::{Engine, SaveOutcome, StoredMessage, TouchMark, NO_SESSION};
 pub use time::Millis;

@@ -57,6 +57,13 @@ pub(crate) struct Session {
 /// The literal `sessionId` of messages saved while no session was current.
 pub const NO_SESSION: &str = "\"no-session\"";
 
+/// A place in the engine's log of touched sessions (`Engine::touch_mark`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TouchMark {
+    len: usize,
+    touches: u64,
+}
+
 /// What a successful save did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SaveOutcome {
@@ -77,6 +84,13 @@ pub struct Engine {
     pub(crate) sessions: Vec<Session>,
     pub(crate) session_ids: HashMap<JsonString, u32>,
     pub(crate) current_session: Option<u32>,
+    /// Sessions whose `lastActivity` changed, in the order of the changes, a repeat of
+    /// the one before folded away (so it grows with session switches, not messages).
+    /// A journal reads it from where it left off (`touch_mark`, `touched_since`), to
+    /// write only those sessions.
+    pub(crate) touched: Vec<u32>,
+    /// How many times a session's `lastActivity` changed, folded repeats included.
+    pub(crate) touches: u64,
     pub(crate) names: Vec<JsonString>,
     pub(crate) name_ids: HashMap<JsonString, u32>,
     pub(crate) by_name: Vec<Vec<u32>>,
@@ -249,6 +263,7 @@ impl Engine {
                 MessageKind::Event => info.event_count += 1,
             }
             info.last_activity = now;
+            self.touch(s);
         }
         if let Some(id) = head.correlation_id {
             self.by_correlation.add(id_index::key(&self.hasher, id), index, &mut self.bytes);
@@ -301,6 +316,27 @@ impl Engine {
         id
     }
 
+    /// Notes that session `ix`'s `lastActivity` changed.
+    fn touch(&mut self, ix: u32) {
+        self.touches += 1;
+        if self.touched.last() != Some(&ix) {
+            grow::push(&mut self.touched, ix, &mut self.bytes);
+        }
+    }
+
+    /// The present place in the log of touched sessions, for `touched_since`.
+    pub fn touch_mark(&self) -> TouchMark {
+        TouchMark { len: self.touched.len(), touches: self.touches }
+    }
+
+    /// The sessions whose `lastActivity` changed since `mark` (some perhaps twice).
+    pub fn touched_since(&self, mark: TouchMark) -> impl Iterator<Item = u32> + '_ {
+        // A touch of the session logged last before the mark was folded into that
+        // entry, so that one counts whenever anything was touched since.
+        let folded = if self.touches > mark.touches { mark.len.checked_sub(1).and_then(|i| self.touched.get(i).copied()) } else { None };
+        folded.into_iter().chain(self.touched.get(mark.len..).unwrap_or(&[]).iter().copied())
+    }
+
     /// Records a session started at `now`, without making it current.
     pub(crate) fn add_session(&mut self, id: JsonString, now: Millis) -> u32 {
         let ix = self.sessions.len() as u32;
@@ -342,6 +378,7 @@ impl Engine {
     pub fn end_session(&mut self, id: &JsonString, now: Millis) {
         if let Some(&ix) = self.session_ids.get(id.literal()) {
             self.sessions[ix as usize].info.last_activity = now;
+            self.touch(ix);
             if self.current_session == Some(ix) {
                 self.current_session = None;
             }

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
 use super::chunk::{self, Chunk, CHUNK_BYTES};
 use super::error::JournalError;
 use super::schema::{APPLICATION_ID, CREATE_CHUNKS, CREATE_NAMES, MESSAGES_V1, SCHEMA_VERSION, SQLITE_MAGIC};
-use crate::engine::{Engine, JsonString, MessageKind};
+use crate::engine::{Engine, JsonString, MessageKind, TouchMark};
 
 /// What a save's promise waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,8 +37,9 @@ struct Written {
     streams: usize,
     sessions: usize,
     messages: u64,
-    /// `last_activity` of each session as the file has it.
-    activity: Vec<i64>,
+    /// Where in the engine's log of touched sessions the file is: sessions touched
+    /// after it need their `last_activity` written.
+    touched: TouchMark,
 }
 
 pub struct Journal {
@@ -195,7 +196,7 @@ impl Journal {
         for (id, &last) in sessions.iter().zip(&activity) {
             engine.restore_session_activity(id, last);
         }
-        self.written = Written { streams: streams.len(), sessions: sessions.len(), messages: count, activity };
+        self.written = Written { streams: streams.len(), sessions: sessions.len(), messages: count, touched: engine.touch_mark() };
         if version == 1 {
             self.migrate_v1(&engine)?;
         }
@@ -274,7 +275,7 @@ impl Journal {
         engine.len() as u64 > self.written.messages
             || engine.stream_count() > self.written.streams
             || engine.session_count() > self.written.sessions
-            || (0..self.written.sessions).any(|ix| engine.session_at(ix).map(|s| s.last_activity) != Some(self.written.activity[ix]))
+            || engine.touch_mark() != self.written.touched
     }
 
     /// Writes everything the engine gained since the last write, in one transaction,
@@ -299,22 +300,27 @@ impl Journal {
                 (ix as i64, name.literal().to_owned(), created)
             })
             .collect();
-        let mut sessions = Vec::new();
-        let mut activity = Vec::new();
-        for ix in 0..engine.session_count() {
-            let s = engine.session_at(ix).expect("ix < session_count");
-            if ix >= self.written.sessions {
-                sessions.push((ix as i64, s.session_id.literal().to_owned(), s.started_at, s.last_activity));
-            } else if self.written.activity[ix] != s.last_activity {
-                activity.push((ix as i64, s.last_activity));
-            }
-        }
+        let sessions = (self.written.sessions..engine.session_count())
+            .map(|ix| {
+                let s = engine.session_at(ix).expect("ix < session_count");
+                (ix as i64, s.session_id.literal().to_owned(), s.started_at, s.last_activity)
+            })
+            .collect();
+        // Only sessions the file already has need an update; each once, with its value now.
+        let mut touched: Vec<u32> =
+            engine.touched_since(self.written.touched).filter(|&ix| (ix as usize) < self.written.sessions).collect();
+        touched.sort_unstable();
+        touched.dedup();
+        let activity = touched
+            .into_iter()
+            .map(|ix| (i64::from(ix), engine.session_at(ix as usize).expect("a touched session exists").last_activity))
+            .collect();
         let chunks = chunks_of(engine, self.written.messages + 1, engine.len() as u64);
         let after = Written {
             streams: engine.stream_count(),
             sessions: engine.session_count(),
             messages: engine.len() as u64,
-            activity: (0..engine.session_count()).map(|ix| engine.session_at(ix).map_or(0, |s| s.last_activity)).collect(),
+            touched: engine.touch_mark(),
         };
         Some(Batch { generation: self.generation, streams, sessions, activity, chunks, after })
     }
