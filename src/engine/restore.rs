@@ -54,7 +54,6 @@ impl Engine {
         time: Millis,
         session: Option<&JsonString>,
     ) -> Result<u64, SaveError> {
-        let head = Head::parse(text).map_err(|reason| SaveError::InvalidMessage { index: 0, reason })?;
         let stream_ix = *self.stream_ids.get(stream.literal()).ok_or(SaveError::StreamNotFound { expected: -1 })?;
         let session = match session {
             Some(id) => Some(*self.session_ids.get(id.literal()).ok_or(SaveError::InvalidMessage {
@@ -63,13 +62,7 @@ impl Engine {
             })?),
             None => None,
         };
-        if self.records.len() >= u32::MAX as usize / 2 {
-            return Err(SaveError::CapacityExceeded);
-        }
-        self.append(stream_ix, &head, Some(kind), time, session);
-        self.streams[stream_ix as usize].last_updated = time;
-        self.note_time(time);
-        Ok(self.records.len() as u64)
+        self.restore_message_at(stream_ix, text, kind, time, session)
     }
 
     /// `restore_message` with the stream and session given by creation order, as a

@@ -191,7 +191,7 @@ impl Journal {
                 activity.push(last);
             }
         }
-        let count = if version == 1 { self.load_v1_messages(&mut engine, &streams, &sessions)? } else { self.load_chunks(&mut engine)? };
+        let count = if version == 1 { self.load_v1_messages(&mut engine)? } else { self.load_chunks(&mut engine)? };
 
         for (id, &last) in sessions.iter().zip(&activity) {
             engine.restore_session_activity(id, last);
@@ -230,26 +230,21 @@ impl Journal {
     }
 
     /// Replays version 1's row per message; returns the last position.
-    fn load_v1_messages(&self, engine: &mut Engine, streams: &[JsonString], sessions: &[JsonString]) -> Result<u64, JournalError> {
+    fn load_v1_messages(&self, engine: &mut Engine) -> Result<u64, JournalError> {
         let corrupt = |reason: String| JournalError::Corrupt { path: self.path.clone(), reason };
         let mut count = 0u64;
         let mut q = self.conn.prepare(MESSAGES_V1).map_err(self.io())?;
         let mut rows = q.query([]).map_err(self.io())?;
         while let Some(row) = rows.next().map_err(self.io())? {
             let position: i64 = row.get(0).map_err(self.io())?;
-            let stream: i64 = row.get(1).map_err(self.io())?;
+            let stream: u32 = row.get(1).map_err(|e| corrupt(format!("message {position}: {e}")))?;
             let kind: i64 = row.get(2).map_err(self.io())?;
             let time: i64 = row.get(3).map_err(self.io())?;
-            let session: Option<i64> = row.get(4).map_err(self.io())?;
+            let session: Option<u32> = row.get(4).map_err(|e| corrupt(format!("message {position}: {e}")))?;
             let body = row.get_ref(5).map_err(self.io())?.as_str().map_err(|e| corrupt(e.to_string()))?;
-            let stream = streams.get(stream as usize).ok_or_else(|| corrupt(format!("message {position} names stream {stream}")))?;
-            let session = match session {
-                Some(s) => Some(sessions.get(s as usize).ok_or_else(|| corrupt(format!("message {position} names session {s}")))?),
-                None => None,
-            };
             let kind = if kind == 0 { MessageKind::Command } else { MessageKind::Event };
             let got = engine
-                .restore_message(stream, body, kind, time, session)
+                .restore_message_at(stream, body, kind, time, session)
                 .map_err(|e| corrupt(format!("message {position}: {e}")))?;
             if got != position as u64 {
                 return Err(corrupt(format!("positions skip from {} to {position}", got - 1)));
