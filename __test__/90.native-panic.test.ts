@@ -39,4 +39,33 @@ describe('a Rust panic', () => {
       ['Shipped', 1n, 2n],
     ]);
   });
+
+  // Saves issued in one turn reach the engine in one call (lib/store.js): a panic in
+  // the middle of them rejects that save alone, and those after it are still made.
+  test('in the middle of saves issued together rejects that save alone', async () => {
+    const store = new MemoryMessageStore();
+    const results = await Promise.allSettled([
+      store.saveMessage('a', { type: 'A1' }),
+      store.saveMessage('b', { type: 'B1' }),
+      store.saveMessage('__panic__', { type: 'Boom' }),
+      store.saveMessage('a', { type: 'A2' }),
+      store.saveMessage('__panic__', { type: 'Boom' }),
+      store.saveMessage('b', { type: 'B2' }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled']);
+    for (const r of [results[2], results[4]]) {
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(Error);
+      expect((r as PromiseRejectedResult).reason.message).toBe(
+        '@auto-engineer/message-store: internal error: deliberate panic for the tests (feature test-hooks)',
+      );
+    }
+    const all = await store.getAllMessages();
+    expect(all.map((m) => [m.streamId, m.message.type, m.revision, m.position])).toEqual([
+      ['a', 'A1', 0n, 1n],
+      ['b', 'B1', 0n, 2n],
+      ['a', 'A2', 1n, 3n],
+      ['b', 'B2', 1n, 4n],
+    ]);
+    expect(await store.getStreams()).toEqual(['a', 'b']);
+  });
 });

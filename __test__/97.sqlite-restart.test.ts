@@ -438,4 +438,25 @@ describe('SqliteMessageStore: constructor arguments', () => {
     expect(await again.getMessages('s')).toMatchObject([{ message: { type: 'A', data: {} } }]);
     await again.dispose();
   });
+
+  // Saves without expectedRevision reach the engine together, in a microtask; a
+  // dispose() in the same turn still writes them first, and their promises resolve.
+  test('saves not awaited, then dispose() in the same turn: all resolve, all are in the file', async () => {
+    const file = tempDbPath();
+    const store = new SqliteMessageStore(file);
+    const saves = [1, 2, 3].map((n) => store.saveMessage('s', { type: 'T', data: { n } }));
+    const closing = store.dispose();
+    expect(await Promise.all(saves)).toEqual([undefined, undefined, undefined]);
+    await closing;
+    await expect(store.saveMessage('s', { type: 'Late', data: {} })).rejects.toThrow(
+      'the store is closed (disposed); open the file again to use it',
+    );
+    const again = new SqliteMessageStore(file);
+    expect((await again.getMessages('s')).map((m) => [m.message.data, m.revision, m.position])).toEqual([
+      [{ n: 1 }, 0n, 1n],
+      [{ n: 2 }, 1n, 2n],
+      [{ n: 3 }, 2n, 3n],
+    ]);
+    await again.dispose();
+  });
 });

@@ -1,9 +1,16 @@
 'use strict';
 
-// The stores: upstream's async API over the native engine. Each method does all of
-// its work synchronously inside the call (the `async` only wraps the result in a
-// promise), so operations take effect in the order JavaScript calls them, exactly as
-// upstream's do, and a bad argument becomes a rejected promise.
+// The stores: upstream's async API over the native engine. Each method checks its
+// arguments and does its work synchronously inside the call (the `async` only wraps
+// the result in a promise), so operations take effect in the order JavaScript calls
+// them, exactly as upstream's do, and a bad argument becomes a rejected promise.
+//
+// One exception, invisible from outside: a `saveMessage` without `expectedRevision`
+// is checked and turned into JSON at once, but handed to the engine together with the
+// others of the same turn (one native call instead of one each), in a microtask after
+// it or before the store's next call into the engine, whichever comes first. Every
+// read, every `expectedRevision` check and every other change therefore still sees
+// every save made before it.
 //
 // `MemoryMessageStore` and `SqliteMessageStore` are the same class over two kinds of
 // native store. The SQLite one also writes to its file: every change made in one turn
@@ -33,6 +40,10 @@ function createStores(native) {
     #next = null;
     /** The write under way. */
     #current = null;
+    /** Queued saves (see the top of this file): three strings each, as `saveMany` takes them. */
+    #queue = [];
+    /** The queued saves' group: `{ count, done, resolve, failures }`, or null when none is queued. */
+    #group = null;
 
     constructor(handle, durability, debug) {
       this.#store = handle;
@@ -60,6 +71,7 @@ function createStores(native) {
     }
 
     #write() {
+      this.#drain();
       if (!this.#sync) {
         try {
           native.flush(this.#store);
@@ -94,8 +106,63 @@ function createStores(native) {
       const kind = check.messageType(messageType);
       const now = Date.now();
       const text = check.stringify(check.message(message, 'message', now), 'message');
-      this.#save(streamId, stream, text, false, 1, expectedRevision, expected, kind, now);
-      return this.#written();
+      // With debug logging on, each save logs in its place: no queue.
+      if (expected !== undefined || this.#debug.enabled) {
+        this.#save(streamId, stream, text, false, 1, expectedRevision, expected, kind, now);
+        return this.#written();
+      }
+      const group = this.#enqueue(stream, text, kind, now);
+      const slot = group.count++;
+      // The write is due from now, as for a direct save, so that a `dispose()` in the
+      // same turn waits for it.
+      const written = this.#written();
+      await group.done;
+      if (group.failures !== null && group.failures.has(slot)) {
+        if (written !== undefined) written.catch(noop); // shared with the others; this save has its own error
+        throw group.failures.get(slot);
+      }
+      return written;
+    }
+
+    /** Queues a save for the next `#drain`; returns its group. */
+    #enqueue(stream, text, kind, now) {
+      let group = this.#group;
+      if (group === null) {
+        group = { count: 0, done: null, resolve: null, failures: null };
+        group.done = new Promise((resolve) => {
+          group.resolve = resolve;
+        });
+        this.#group = group;
+        queueMicrotask(() => this.#drain());
+      }
+      this.#queue.push(kind === undefined ? `-${now}` : `${kind[0]}${now}`, stream, text);
+      return group;
+    }
+
+    /**
+     * Hands the queued saves to the engine, in order, each on its own: one that fails
+     * rejects alone (with the error a direct save would give), and the rest go on.
+     * Called before every other call into the engine.
+     */
+    #drain() {
+      const group = this.#group;
+      if (group === null) return;
+      const parts = this.#queue;
+      this.#group = null;
+      this.#queue = [];
+      let from = 0;
+      while (from < group.count) {
+        try {
+          native.saveMany(this.#store, (from === 0 ? parts : parts.slice(from * 3)).join('\n'));
+          break;
+        } catch (e) {
+          const failed = from + native.saveManyDone(this.#store);
+          if (group.failures === null) group.failures = new Map();
+          group.failures.set(failed, fromNative(e));
+          from = failed + 1;
+        }
+      }
+      group.resolve();
     }
 
     async saveMessages(streamId, messages, expectedRevision, messageType) {
@@ -109,6 +176,7 @@ function createStores(native) {
     }
 
     #save(streamId, stream, text, batch, n, expectedRevision, expected, kind, now) {
+      this.#drain();
       if (this.#debug.enabled) this.#debug('Saving %d messages to stream: %s', n, streamId);
       let revision;
       try {
@@ -237,6 +305,7 @@ function createStores(native) {
     }
 
     #call(fn) {
+      this.#drain();
       try {
         return fn();
       } catch (e) {

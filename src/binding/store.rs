@@ -30,6 +30,8 @@ pub struct NativeStore {
     /// Records of a read whose pages are still being handed out.
     pending: Vec<u32>,
     next: usize,
+    /// How many saves the last `saveMany` applied before it stopped (all, when it did not).
+    many_done: u32,
     /// The file behind a `SqliteMessageStore`; `None` for a memory store. Shared with
     /// the thread that commits at the `'power'` level.
     journal: Option<Arc<Mutex<Journal>>>,
@@ -56,6 +58,7 @@ impl NativeStore {
             engine,
             pending: Vec::new(),
             next: 0,
+            many_done: 0,
             journal: journal.map(|j| Arc::new(Mutex::new(j))),
             failed: Arc::new(Mutex::new(None)),
             closed: false,
@@ -255,6 +258,46 @@ pub fn save(
         engine.save(&stream, &[&messages], expected_revision, kind, now)?
     };
     Ok(outcome.revision)
+}
+
+/// Single saves issued in one turn, in one call: the JavaScript face queues every
+/// `saveMessage` without `expectedRevision` and hands them over before its next call
+/// into the store, which halves what each costs in the crossing. `payload` has three
+/// lines a save: the type (`c`ommand, `e`vent or `-` for the store to decide) followed
+/// by the save time in epoch ms, the stream's JSON literal, the message's JSON text
+/// (neither can hold a raw line feed). Each save is applied on its own, in order; at
+/// the first that fails the call stops with its error, and `saveManyDone` tells how
+/// many were applied before it.
+#[napi(catch_unwind)]
+pub fn save_many(store: &mut Store, payload: String) -> Result<()> {
+    store.many_done = 0;
+    let mut lines = payload.split('\n');
+    while let Some(head) = lines.next() {
+        let (Some(stream), Some(text)) = (lines.next(), lines.next()) else {
+            return Err(invalid("saveMany", "must hold three lines a save"));
+        };
+        #[cfg(feature = "test-hooks")]
+        if stream == "\"__panic__\"" {
+            panic!("deliberate panic for the tests (feature test-hooks)");
+        }
+        let kind = match head.as_bytes().first() {
+            Some(b'c') => Some(MessageKind::Command),
+            Some(b'e') => Some(MessageKind::Event),
+            Some(b'-') => None,
+            _ => return Err(invalid("saveMany", "a save must start with c, e or -")),
+        };
+        let now: Millis = head[1..].parse().map_err(|_| invalid("saveMany", "a save time must be an integer"))?;
+        let stream = wire::literal("streamId", stream)?;
+        store.writable()?.engine.save(&stream, &[text], None, kind, now)?;
+        store.many_done += 1;
+    }
+    Ok(())
+}
+
+/// How many saves the last `saveMany` applied.
+#[napi(catch_unwind)]
+pub fn save_many_done(store: &Store) -> u32 {
+    store.many_done
 }
 
 /// The stream's revision (-1 when empty), or `null` when it does not exist.
