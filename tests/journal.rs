@@ -620,6 +620,33 @@ fn a_damaged_chunk_is_refused_as_not_replaying() {
 }
 
 #[test]
+fn a_damaged_compressed_chunk_is_refused_as_not_replaying() {
+    let cases: [(&str, &str); 3] = [
+        ("UPDATE chunks SET bodies = substr(bodies, 1, length(bodies) / 2)", "chunk 1 does not decompress"),
+        ("UPDATE chunks SET encoding = 7", "chunk 1 has encoding 7"),
+        ("UPDATE chunks SET meta = substr(meta, 1, length(meta) - 21), count = count - 1", "chunk 1 does not decompress"),
+    ];
+    for (edit, reason) in cases {
+        let db = TempDb::new("damaged-lz4");
+        let (mut j, mut e) = open(&db);
+        let messages: Vec<String> = (0..200).map(|i| format!(r#"{{"type":"M","data":{{"i":{i},"note":"the same words again"}}}}"#)).collect();
+        let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
+        ok(e.save(&s("a"), &refs, None, None, T0));
+        j.write(&e).unwrap();
+        drop(j);
+        let conn = rusqlite::Connection::open(&db.0).unwrap();
+        assert_eq!(conn.query_row("SELECT encoding FROM chunks", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
+        conn.execute_batch(edit).unwrap();
+        drop(conn);
+        match Journal::open(db.path(), Durability::Process) {
+            Err(JournalError::Corrupt { reason: got, .. }) => assert!(got.starts_with(reason), "{edit}: {got}"),
+            Err(other) => panic!("{edit}: expected Corrupt, got {other:?}"),
+            Ok(_) => panic!("{edit}: a damaged file was opened"),
+        }
+    }
+}
+
+#[test]
 fn a_file_of_a_newer_schema_is_refused() {
     let db = TempDb::new("newer");
     let (mut j, mut e) = open(&db);
@@ -794,6 +821,19 @@ fn a_thousand_message_batch_is_written_whole() {
     let before = snapshot(&e);
     drop(j);
     drop(e);
+    // The lone first message is stored as text; the batch, as one LZ4 chunk.
+    let rows: Vec<(i64, i64, i64, i64)> = rusqlite::Connection::open(&db.0)
+        .unwrap()
+        .prepare("SELECT first, count, encoding, length(bodies) FROM chunks ORDER BY first")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let raw: usize = messages.iter().map(String::len).sum();
+    assert_eq!(rows.iter().map(|r| (r.0, r.1, r.2)).collect::<Vec<_>>(), [(1, 1, 0), (2, 1000, 1)]);
+    assert_eq!(rows[0].3, r#"{"type":"First"}"#.len() as i64);
+    assert!((rows[1].3 as usize) * 3 < raw, "{} bytes for {raw}", rows[1].3);
 
     let (_j, e) = open(&db);
     assert_eq!(snapshot(&e), reopened(before));

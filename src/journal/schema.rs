@@ -30,8 +30,9 @@ pub const CREATE_CHUNKS: &str = "
 CREATE TABLE chunks (
   first INTEGER PRIMARY KEY,       -- position of its first message; positions from 1, gapless
   count INTEGER NOT NULL,          -- how many messages it holds
+  encoding INTEGER NOT NULL,       -- of bodies: 0 the text itself, 1 LZ4 (chunk.rs)
   meta BLOB NOT NULL,              -- a fixed-size entry per message (chunk.rs)
-  bodies TEXT NOT NULL             -- the messages' JSON as saved, end to end
+  bodies BLOB NOT NULL             -- the messages' JSON as saved, end to end
 );
 ";
 

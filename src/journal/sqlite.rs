@@ -206,19 +206,22 @@ impl Journal {
     /// Replays the chunks; returns the last position.
     fn load_chunks(&self, engine: &mut Engine) -> Result<u64, JournalError> {
         let corrupt = |reason: String| JournalError::Corrupt { path: self.path.clone(), reason };
-        let mut q = self.conn.prepare("SELECT first, count, meta, bodies FROM chunks ORDER BY first").map_err(self.io())?;
+        let mut q =
+            self.conn.prepare("SELECT first, count, encoding, meta, bodies FROM chunks ORDER BY first").map_err(self.io())?;
         let mut rows = q.query([]).map_err(self.io())?;
         let mut last = 0u64;
         while let Some(row) = rows.next().map_err(self.io())? {
             let first: i64 = row.get(0).map_err(self.io())?;
             let count: i64 = row.get(1).map_err(self.io())?;
-            let meta = row.get_ref(2).map_err(self.io())?.as_blob().map_err(|e| corrupt(format!("chunk {first}: {e}")))?;
-            let bodies = row.get_ref(3).map_err(self.io())?.as_str().map_err(|e| corrupt(format!("chunk {first}: {e}")))?;
+            let encoding: i64 = row.get(2).map_err(self.io())?;
+            let meta = row.get_ref(3).map_err(self.io())?.as_blob().map_err(|e| corrupt(format!("chunk {first}: {e}")))?;
+            let stored = row.get_ref(4).map_err(self.io())?.as_bytes().map_err(|e| corrupt(format!("chunk {first}: {e}")))?;
+            let bodies = chunk::unpack(encoding, stored, meta).map_err(|e| corrupt(format!("chunk {first} {e}")))?;
             if first as u64 != last + 1 {
                 return Err(corrupt(format!("positions skip from {last} to {first}")));
             }
             let count = u32::try_from(count).map_err(|_| corrupt(format!("chunk {first} counts {count} messages")))?;
-            let entries = chunk::decode(count, meta, bodies).map_err(|e| corrupt(format!("chunk {first} {e}")))?;
+            let entries = chunk::decode(count, meta, &bodies).map_err(|e| corrupt(format!("chunk {first} {e}")))?;
             for e in entries {
                 let position = last + 1;
                 last = engine
@@ -381,16 +384,20 @@ fn chunks_of(engine: &Engine, first: u64, last: u64) -> Vec<Chunk> {
             bytes += m.text.len();
             position += 1;
         }
-        c.bodies.push_str(engine.journal_texts(start, position - 1));
+        c.seal(engine.journal_texts(start, position - 1));
         chunks.push(c);
     }
     chunks
 }
 
 fn insert_chunks(conn: &Connection, chunks: &[Chunk]) -> rusqlite::Result<()> {
-    let mut q = conn.prepare_cached("INSERT INTO chunks (first, count, meta, bodies) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut q = conn.prepare_cached("INSERT INTO chunks (first, count, encoding, meta, bodies) VALUES (?1, ?2, ?3, ?4, ?5)")?;
     for c in chunks {
-        q.execute(params![c.first as i64, c.count, c.meta, c.bodies])?;
+        let encoding = c.bodies.encoding();
+        match &c.bodies {
+            chunk::Stored::Text(text) => q.execute(params![c.first as i64, c.count, encoding, c.meta, text])?,
+            chunk::Stored::Lz4(packed) => q.execute(params![c.first as i64, c.count, encoding, c.meta, packed])?,
+        };
     }
     Ok(())
 }
