@@ -113,25 +113,31 @@ function createStores(native) {
       }
       const group = this.#enqueue(stream, text, kind, now);
       const slot = group.count++;
-      // The write is due from now, as for a direct save, so that a `dispose()` in the
-      // same turn waits for it.
-      const written = this.#written();
-      await group.done;
-      if (group.failures !== null && group.failures.has(slot)) {
-        if (written !== undefined) written.catch(noop); // shared with the others; this save has its own error
-        throw group.failures.get(slot);
+      try {
+        await group.done;
+      } catch (e) {
+        // The write failed; a save the engine refused reports its own error instead.
+        if (group.failures === null || !group.failures.has(slot)) throw e;
       }
-      return written;
+      if (group.failures !== null && group.failures.has(slot)) throw group.failures.get(slot);
     }
 
-    /** Queues a save for the next `#drain`; returns its group. */
+    /**
+     * Queues a save for the next `#drain`; returns its group, whose `done` settles once
+     * the group is in the engine and, for a file, written (the write drains first).
+     */
     #enqueue(stream, text, kind, now) {
       let group = this.#group;
       if (group === null) {
-        group = { count: 0, done: null, resolve: null, failures: null };
-        group.done = new Promise((resolve) => {
-          group.resolve = resolve;
-        });
+        group = { count: 0, done: null, resolve: noop, failures: null };
+        if (this.#durable) {
+          // Due from now, as for a direct save, so that a `dispose()` in the same turn waits for it.
+          group.done = this.#written();
+        } else {
+          group.done = new Promise((resolve) => {
+            group.resolve = resolve;
+          });
+        }
         this.#group = group;
         queueMicrotask(() => this.#drain());
       }
