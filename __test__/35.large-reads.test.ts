@@ -47,3 +47,22 @@ test('one stream of 200,000 messages works for every read', async () => {
   expect((await store.getStreamInfo('$all'))?.revision).toBe(199_999n);
   expect((await store.getStats()).totalMessages).toBe(200_000);
 });
+
+// Saves issued in one turn reach the engine in calls of at most about 32 Mi characters
+// (lib/store.js): 7 saves of 10 MB each take two calls, and land whole and in order.
+test('saves issued together whose texts add up to 70 MB land whole and in call order', async () => {
+  const store = new MemoryMessageStore();
+  const big = (n: number) => ({ type: 'Huge', data: { n, pad: String.fromCharCode(97 + n).repeat(10_000_000) } });
+  await Promise.all([0, 1, 2, 3, 4, 5, 6].map((n) => store.saveMessage(n % 2 ? 'b' : 'a', big(n))));
+  const all = await store.getAllMessages();
+  expect(all.map((m) => [m.streamId, m.revision, m.position, m.message.data.n])).toEqual([
+    ['a', 0n, 1n, 0],
+    ['b', 0n, 2n, 1],
+    ['a', 1n, 3n, 2],
+    ['b', 1n, 4n, 3],
+    ['a', 2n, 5n, 4],
+    ['b', 2n, 6n, 5],
+    ['a', 3n, 7n, 6],
+  ]);
+  expect(all.every((m) => m.message.data.pad === String.fromCharCode(97 + m.message.data.n).repeat(10_000_000))).toBe(true);
+});

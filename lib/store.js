@@ -24,6 +24,9 @@ const { fromNative } = require('./errors');
 
 const noop = () => {};
 
+/** How many characters of message text one `saveMany` call takes at most (see `#drain`). */
+const DRAIN_CHARS = 32 << 20;
+
 /**
  * Builds the classes over a native module (`binding.js`): its functions take the
  * store's handle first.
@@ -158,9 +161,17 @@ function createStores(native) {
       this.#queue = [];
       let from = 0;
       while (from < group.count) {
+        // At most about DRAIN_CHARS a call, so that the joined text stays far below
+        // the longest string V8 can make, however large the messages.
+        let to = from;
+        let chars = 0;
+        do {
+          chars += parts[to * 3 + 2].length;
+          to++;
+        } while (to < group.count && chars < DRAIN_CHARS);
         try {
-          native.saveMany(this.#store, (from === 0 ? parts : parts.slice(from * 3)).join('\n'));
-          break;
+          native.saveMany(this.#store, parts.slice(from * 3, to * 3).join('\n'));
+          from = to;
         } catch (e) {
           const failed = from + native.saveManyDone(this.#store);
           if (group.failures === null) group.failures = new Map();
