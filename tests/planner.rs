@@ -3,10 +3,14 @@
 //! plain scan over every position gives under the SPEC's filter semantics, and
 //! every stored message must be what an independent model of the saves predicts.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use message_store::engine::{Engine, Filter, JsonCondition, JsonString, MessageKind, SaveError, NO_SESSION};
 use serde_json::Value;
+
+use common::iso;
 
 // ---------------------------------------------------------------------------
 // A small deterministic PRNG (SplitMix64)
@@ -159,38 +163,6 @@ impl Model {
     }
 }
 
-/// `Date.prototype.toISOString` for times from 1970 on, by counting days (a
-/// different method from the engine's).
-fn iso(ms: i64) -> String {
-    assert!(ms >= 0);
-    let mut days = ms / 86_400_000;
-    let in_day = ms % 86_400_000;
-    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let mut year = 1970;
-    loop {
-        let len = if leap(year) { 366 } else { 365 };
-        if days < len {
-            break;
-        }
-        days -= len;
-        year += 1;
-    }
-    let months = [31, if leap(year) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    let mut month = 0;
-    while days >= months[month] {
-        days -= months[month];
-        month += 1;
-    }
-    format!(
-        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        month + 1,
-        days + 1,
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000
-    )
-}
 
 /// SPEC Writing rule 5, on the decoded stream name and message.
 fn infer_kind(stream: &str, message: &Value, given: Option<MessageKind>) -> MessageKind {

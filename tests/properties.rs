@@ -14,6 +14,8 @@
 //! time, given kind, current session), so that it can say what every save must do
 //! before the engine does it. `PROPTEST_CASES` overrides the number of cases.
 
+mod common;
+
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
@@ -27,6 +29,8 @@ use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRunner};
 use serde_json::Value;
+
+use common::iso;
 
 /// 2023-11-14T22:13:20.000Z: the clock starts here in every case.
 const T0: i64 = 1_700_000_000_000;
@@ -529,32 +533,6 @@ fn judge(text: &str) -> Option<bool> {
     }
 }
 
-/// `Date.prototype.toISOString` for times from 1970 on, by counting days.
-fn iso(ms: i64) -> String {
-    let mut days = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000);
-    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let mut year = 1970;
-    while days >= if leap(year) { 366 } else { 365 } {
-        days -= if leap(year) { 366 } else { 365 };
-        year += 1;
-    }
-    let months = [31, if leap(year) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    let mut month = 0;
-    while days >= months[month] {
-        days -= months[month];
-        month += 1;
-    }
-    format!(
-        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        month + 1,
-        days + 1,
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000
-    )
-}
 
 /// The last `limit` items.
 fn last<T>(mut v: Vec<T>, limit: Option<usize>) -> Vec<T> {
