@@ -595,6 +595,15 @@ fn a_version_1_file_is_migrated_to_chunks_and_reads_the_same() {
     assert_eq!(snapshot(&again).messages, snapshot(&e).messages);
 }
 
+/// Opening the file (damaged by `edit`) fails with `Corrupt`, its reason starting with `reason`.
+fn assert_does_not_replay(db: &TempDb, edit: &str, reason: &str) {
+    match Journal::open(db.path(), Durability::Process) {
+        Err(JournalError::Corrupt { reason: got, .. }) => assert!(got.starts_with(reason), "{edit}: {got}"),
+        Err(other) => panic!("{edit}: expected Corrupt, got {other:?}"),
+        Ok(_) => panic!("{edit}: a damaged file was opened"),
+    }
+}
+
 #[test]
 fn a_damaged_chunk_is_refused_as_not_replaying() {
     let cases: [(&str, &str); 3] = [
@@ -611,11 +620,7 @@ fn a_damaged_chunk_is_refused_as_not_replaying() {
         j.write(&e).unwrap();
         drop(j);
         rusqlite::Connection::open(&db.0).unwrap().execute_batch(edit).unwrap();
-        match Journal::open(db.path(), Durability::Process) {
-            Err(JournalError::Corrupt { reason: got, .. }) => assert!(got.starts_with(reason), "{edit}: {got}"),
-            Err(other) => panic!("{edit}: expected Corrupt, got {other:?}"),
-            Ok(_) => panic!("{edit}: a damaged file was opened"),
-        }
+        assert_does_not_replay(&db, edit, reason);
     }
 }
 
@@ -638,11 +643,7 @@ fn a_damaged_compressed_chunk_is_refused_as_not_replaying() {
         assert_eq!(conn.query_row("SELECT encoding FROM chunks", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
         conn.execute_batch(edit).unwrap();
         drop(conn);
-        match Journal::open(db.path(), Durability::Process) {
-            Err(JournalError::Corrupt { reason: got, .. }) => assert!(got.starts_with(reason), "{edit}: {got}"),
-            Err(other) => panic!("{edit}: expected Corrupt, got {other:?}"),
-            Ok(_) => panic!("{edit}: a damaged file was opened"),
-        }
+        assert_does_not_replay(&db, edit, reason);
     }
 }
 
