@@ -154,7 +154,6 @@ impl Journal {
     fn load(&mut self, version: i64) -> Result<Engine, JournalError> {
         let corrupt = |reason: String| JournalError::Corrupt { path: self.path.clone(), reason };
         let mut engine = Engine::new();
-        let mut streams = Vec::new();
         {
             let mut q = self.conn.prepare("SELECT ix, name, created_at FROM streams ORDER BY ix").map_err(self.io())?;
             let mut rows = q.query([]).map_err(self.io())?;
@@ -162,11 +161,10 @@ impl Journal {
                 let (ix, name, created): (i64, String, i64) =
                     (row.get(0).map_err(self.io())?, row.get(1).map_err(self.io())?, row.get(2).map_err(self.io())?);
                 let name = JsonString::from_literal(&name).ok_or_else(|| corrupt(format!("stream {ix} has a bad name")))?;
-                if ix as usize != streams.len() {
+                if ix as usize != engine.stream_count() {
                     return Err(corrupt(format!("stream numbers skip to {ix}")));
                 }
-                engine.restore_stream(name.clone(), created);
-                streams.push(name);
+                engine.restore_stream(name, created);
             }
         }
         let mut sessions = Vec::new();
@@ -196,7 +194,7 @@ impl Journal {
         for (id, &last) in sessions.iter().zip(&activity) {
             engine.restore_session_activity(id, last);
         }
-        self.written = Written { streams: streams.len(), sessions: sessions.len(), messages: count, touched: engine.touch_mark() };
+        self.written = Written { streams: engine.stream_count(), sessions: sessions.len(), messages: count, touched: engine.touch_mark() };
         if version == 1 {
             self.migrate_v1(&engine)?;
         }
