@@ -116,13 +116,16 @@ function createStores(native) {
       }
       const group = this.#enqueue(stream, text, kind, now);
       const slot = group.count++;
+      let writeError = null;
       try {
         await group.done;
       } catch (e) {
-        // The write failed; a save the engine refused reports its own error instead.
-        if (group.failures === null || !group.failures.has(slot)) throw e;
+        writeError = e;
       }
-      if (group.failures !== null && group.failures.has(slot)) throw group.failures.get(slot);
+      // A save the engine refused reports its own error, even when the write failed too.
+      const refused = group.failures?.get(slot);
+      if (refused !== undefined) throw refused;
+      if (writeError !== null) throw writeError;
     }
 
     /**
