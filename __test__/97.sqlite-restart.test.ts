@@ -16,6 +16,15 @@ type Json = any;
 
 const N = 100_000;
 
+/** What `new SqliteMessageStore(file)` throws (undefined when it opens). */
+function openingError(file: string): Json {
+  try {
+    new SqliteMessageStore(file);
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
 
 /** Deep equality (Dates, bigints, key order not considered) that is fast on 100,000 messages; on a difference, jest shows the first one. */
 function expectSame(after: Json[], before: Json[], what: string) {
@@ -267,12 +276,7 @@ describe('SqliteMessageStore: one writer at a time', () => {
     const file = tempDbPath();
     const first = new SqliteMessageStore(file);
     await first.saveMessage('s', { type: 'A', data: {} });
-    let error: Json;
-    try {
-      new SqliteMessageStore(file);
-    } catch (e) {
-      error = e;
-    }
+    const error = openingError(file);
     expect(error).toBeInstanceOf(Error);
     expect(error.message).toMatch(/is open in another process/);
     expect(error.message).toContain(file);
@@ -317,12 +321,7 @@ describe('SqliteMessageStore: a file that is not ours is refused and left untouc
   function expectRefused(file: string, pattern: RegExp) {
     const bytes = fs.readFileSync(file);
     const stat = fs.statSync(file);
-    let error: Json;
-    try {
-      new SqliteMessageStore(file);
-    } catch (e) {
-      error = e;
-    }
+    const error = openingError(file);
     expect(error).toBeInstanceOf(Error);
     expect(error.message).toMatch(pattern);
     expect(error.message).toContain(file);
