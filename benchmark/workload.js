@@ -6,6 +6,8 @@
 // a nested object; groups of 100 consecutive messages share a correlation id (so a
 // correlation query returns 100); half carry a requestId. Deterministic.
 
+const { rng } = require('../__test__/support/prng');
+
 const STREAMS = 1000;
 const NAMES = [
   'CreateUser', 'UpdateUser', 'DeleteUser', 'PlaceOrder', 'ShipOrder', 'CancelOrder',
@@ -16,17 +18,6 @@ const SPECIAL = 'orders-special';
 function streamName(k) {
   if (k === 0) return SPECIAL;
   return k % 10 === 0 ? `user-commands-${k}` : `orders-${k}`;
-}
-
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Calls `visit(streamId, message, i)` for each of the N messages, in save order. */

@@ -1,7 +1,8 @@
 'use strict';
 
-// A small seeded generator (mulberry32) for the tests: the same seed gives the same
-// sequence. Plain JavaScript so that child processes (crash-child.js) can use it too.
+// A small seeded generator (mulberry32) for the tests and the benchmark's workload:
+// the same seed gives the same sequence. Plain JavaScript so that child processes
+// (crash-child.js) and benchmark/ can use it too.
 function rng(seed) {
   let s = seed >>> 0;
   return () => {
