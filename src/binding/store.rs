@@ -271,6 +271,8 @@ pub fn save(
 #[napi(catch_unwind)]
 pub fn save_many(store: &mut Store, payload: String) -> Result<()> {
     store.many_done = 0;
+    // Whether the store takes writes does not change during the call: checked once.
+    let this = store.writable()?;
     let mut lines = payload.split('\n');
     while let Some(head) = lines.next() {
         let (Some(stream), Some(text)) = (lines.next(), lines.next()) else {
@@ -288,8 +290,8 @@ pub fn save_many(store: &mut Store, payload: String) -> Result<()> {
         };
         let now: Millis = head[1..].parse().map_err(|_| invalid("saveMany", "a save time must be an integer"))?;
         let stream = wire::literal("streamId", stream)?;
-        store.writable()?.engine.save(&stream, &[text], None, kind, now)?;
-        store.many_done += 1;
+        this.engine.save(&stream, &[text], None, kind, now)?;
+        this.many_done += 1;
     }
     Ok(())
 }
