@@ -6,6 +6,9 @@
 //   node --expose-gc trial.js sqlite <durability> <N>
 //                                            the SqliteMessageStore table's column for a
 //                                            durability level; N is the reopen size
+//   node --expose-gc trial.js client <ours|baseline> <N>
+//                                            the client table's column for one store:
+//                                            auto-engineer's server replayed (client.js)
 // Prints one JSON line of results.
 
 const fs = require('node:fs');
@@ -13,6 +16,8 @@ const os = require('node:os');
 const path = require('node:path');
 const { MemoryMessageStore, SqliteMessageStore } = require('..');
 const { generate, SPECIAL, NAMES } = require('./workload');
+const { traffic, routes, NAMED_EVENT } = require('./client');
+const { BaselineMessageStore } = require('./baseline');
 
 const CHUNK = 10_000;
 const gc = global.gc || (() => {});
@@ -22,11 +27,13 @@ function median(xs) {
   return s[Math.floor(s.length / 2)];
 }
 
-/** Median ms of `reps` runs of `fn` after one warm-up run. */
-async function time(fn, reps = 5) {
+/** Median ms of `reps` runs of `fn` after one warm-up run; `before` (untimed) runs ahead of each. */
+async function time(fn, reps = 5, before) {
+  if (before) await before();
   await fn();
   const runs = [];
   for (let r = 0; r < reps; r++) {
+    if (before) await before();
     const t = process.hrtime.bigint();
     await fn();
     runs.push(Number(process.hrtime.bigint() - t) / 1e6);
@@ -331,11 +338,88 @@ async function sqlite(durability, n) {
   }
 }
 
+/** Resident memory once the garbage is collected (twice: the first pass can leave some), in bytes. */
+function settledRss() {
+  gc();
+  gc();
+  return process.memoryUsage().rss;
+}
+
+/**
+ * The client table's column for one store (`which`: 'ours' or 'baseline'), alone in
+ * this process so that its memory figures are its own: `n` messages saved as the
+ * server saves them, then each of its routes timed (median after a warm-up), then
+ * the memory again once full reads have run. Also each route's item count and JSON
+ * length, for run.js to check both stores answered alike.
+ */
+async function client(which, n) {
+  const store = which === 'baseline' ? new BaselineMessageStore() : new MemoryMessageStore();
+  const server = routes(store);
+  const bus = traffic();
+  const rss0 = settledRss();
+
+  // The load, generated ahead in chunks so that only the awaited saves are timed.
+  let spent = 0n;
+  for (let done = 0; done < n; ) {
+    const chunk = [];
+    for (; chunk.length < CHUNK && done < n; done++) chunk.push(bus.next());
+    const t = process.hrtime.bigint();
+    for (const [type, message] of chunk) await server.save(type, message);
+    spent += process.hrtime.bigint() - t;
+  }
+  const loadRate = n / (Number(spent) / 1e9);
+  const rssLoad = settledRss();
+
+  const reps = n >= 1_000_000 ? 3 : 7;
+  const answers = {};
+  /** Times a route, keeping its last answer's count and JSON length. */
+  const route = (key, fn, before) =>
+    time(async () => {
+      const { text, count } = await fn();
+      answers[key] = { count, bytes: text.length };
+    }, reps, before);
+  // Each 'after a save' run first saves one more command (untimed), as POST /command
+  // does, so each finds the pipeline's cache stale. That route runs last but one, and
+  // 'nothing new' last, so every other route sees the same n messages in both stores.
+  const ms = {
+    messages: await route('messages', () => server.messages()),
+    messagesByName: await route('messagesByName', () => server.messages([NAMED_EVENT])),
+    commands: await route('commands', () => server.commands()),
+    events: await route('events', () => server.events()),
+    streams: await route('streams', () => server.streams()),
+    stats: await route('stats', () => server.stats()),
+    pipelineAfterSave: await route('pipelineAfterSave', () => server.pipeline(), () => server.save(...bus.nextCommand())),
+    pipelineCached: await route('pipelineCached', () => server.pipeline()),
+  };
+  const rssReads = settledRss();
+  await store.dispose();
+  const mb = (bytes) => bytes / 2 ** 20;
+  return {
+    which,
+    n,
+    reps,
+    loadRate,
+    ...ms,
+    rssLoadMB: mb(rssLoad),
+    rssLoadPerMessage: (rssLoad - rss0) / n,
+    rssReadsMB: mb(rssReads),
+    rssReadsPerMessage: (rssReads - rss0) / n,
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+    answers,
+  };
+}
+
 (async () => {
   const [mode, ...rest] = process.argv.slice(2);
   const n = Number(rest[rest.length - 1]);
   const result =
-    mode === 'one-stream' ? await oneStream(n) : mode === 'sqlite' ? await sqlite(rest[0], n) : await workload(n);
+    mode === 'one-stream'
+      ? await oneStream(n)
+      : mode === 'sqlite'
+        ? await sqlite(rest[0], n)
+        : mode === 'client'
+          ? await client(rest[0], n)
+          : await workload(n);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 })().catch((e) => {
   process.stdout.write(`${JSON.stringify({ error: String(e && e.stack) })}\n`);
