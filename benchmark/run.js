@@ -1,18 +1,24 @@
 'use strict';
 
-// `pnpm bench`: runs each trial in a fresh child process and prints the tables:
+// `pnpm bench`: runs each trial in a fresh child process and prints the tables: the
+// real client's (auto-engineer's server replayed against our MemoryMessageStore and
+// against baseline.js, the by-reference store the original package is), then
 // MemoryMessageStore's, the one-stream line, then SqliteMessageStore's (one column per
-// durability level). Each trial is trial.js; the workload is workload.js. Figures are
-// medians of at least 3 runs after a warm-up, unless a row says otherwise. To run
-// less: BENCH_SIZES (e.g. "10000,100000"; empty to skip the memory table),
-// BENCH_ONE_STREAM (0 to skip, or a message count), BENCH_SQLITE (0 to skip the
-// SQLite table), BENCH_SQLITE_N (the SQLite reopen size, 1000000 by default).
+// durability level). Each trial is trial.js; the workloads are client.js and
+// workload.js. Figures are medians of at least 3 runs after a warm-up, unless a row
+// says otherwise. To run less: BENCH_CLIENT (the client table's sizes, e.g.
+// "10000,100000"; empty or 0 to skip it), BENCH_SIZES (e.g. "10000,100000"; empty to
+// skip the memory table), BENCH_ONE_STREAM (0 to skip, or a message count),
+// BENCH_SQLITE (0 to skip the SQLite table), BENCH_SQLITE_N (the SQLite reopen size,
+// 1000000 by default).
 
 const { execFileSync } = require('node:child_process');
 const os = require('node:os');
 const path = require('node:path');
 
-const sizes = (process.env.BENCH_SIZES ?? '10000,100000,1000000').split(',').filter((x) => x.trim() !== '').map(Number);
+const list = (text) => text.split(',').filter((x) => x.trim() !== '').map(Number);
+const clientSizes = list(process.env.BENCH_CLIENT ?? '10000,100000,1000000').filter((x) => x > 0);
+const sizes = list(process.env.BENCH_SIZES ?? '10000,100000,1000000');
 const oneStream = Number(process.env.BENCH_ONE_STREAM ?? 10_000_000);
 const sqliteOn = process.env.BENCH_SQLITE !== '0';
 const sqliteN = Number(process.env.BENCH_SQLITE_N || 1_000_000);
@@ -32,6 +38,82 @@ function trial(args, heapMB) {
 
 const fmtRate = (x) => (x === undefined ? 'n/a' : Math.round(x).toLocaleString('en-US'));
 const fmtMs = (x) => (x === undefined ? 'n/a' : x < 1 ? x.toFixed(3) : x < 100 ? x.toFixed(1) : Math.round(x).toLocaleString('en-US'));
+
+const label = (n) => (n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`);
+
+if (clientSizes.length) clientTable();
+
+/**
+ * The client table: for each size, one trial per store (each alone in its process, so
+ * each column's memory is its own store's), then a ratio column where above 1 means
+ * ours is better. Warns below the table where the two stores' answers differ.
+ */
+function clientTable() {
+  const stores = ['ours', 'baseline'];
+  const columns = [];
+  for (const n of clientSizes) {
+    const pair = {};
+    for (const which of stores) {
+      process.stderr.write(`client replay, ${which}, N=${n}…\n`);
+      try {
+        pair[which] = trial(['client', which, String(n)], n >= 1_000_000 ? 8192 : undefined);
+      } catch (e) {
+        pair[which] = { error: String(e.message).split('\n')[0] };
+      }
+    }
+    columns.push({ n, ...pair });
+  }
+  const bytes = (x) => Math.round(x).toLocaleString('en-US');
+  const ratio = (x) => (Number.isFinite(x) ? `${x < 10 ? x.toFixed(2) : Math.round(x).toLocaleString('en-US')}×` : 'n/a');
+  // [label, key, format, better]: `better` says which way the ratio is taken.
+  const clientRows = [
+    ["load: `saveMessages('$all', [m])` awaited one by one, msg/s", 'loadRate', fmtRate, 'higher'],
+    ["`GET /messages`: `getMessages('$all')`, last 1,000 as JSON, ms", 'messages', fmtMs, 'lower'],
+    ['`GET /messages?messageNames=…`, ms', 'messagesByName', fmtMs, 'lower'],
+    ['`GET /commands`: `getAllCommands(undefined, 1000)` as JSON, ms', 'commands', fmtMs, 'lower'],
+    ['`GET /events`: `getAllEvents(undefined, 1000)` as JSON, ms', 'events', fmtMs, 'lower'],
+    ['`GET /streams`, ms', 'streams', fmtMs, 'lower'],
+    ['`GET /stats`, ms', 'stats', fmtMs, 'lower'],
+    ['`GET /pipeline` after a save (`getStats` + 8 × `getAllMessages()`), ms', 'pipelineAfterSave', fmtMs, 'lower'],
+    ['`GET /pipeline`, nothing new (`getStats`, cached graph), ms', 'pipelineCached', fmtMs, 'lower'],
+    ['RSS after the load, B/msg (MB)', 'rssLoadPerMessage', bytes, 'lower', 'rssLoadMB'],
+    ['RSS after the reads, B/msg (MB)', 'rssReadsPerMessage', bytes, 'lower', 'rssReadsMB'],
+    ['peak RSS, MB', 'peakRssMB', bytes, 'lower'],
+  ];
+  const cell = (r, key, fmt, mbKey) =>
+    r.error ? 'FAILED' : `${fmt(r[key])}${mbKey ? ` (${Math.round(r[mbKey]).toLocaleString('en-US')})` : ''}`;
+  const lines = [];
+  lines.push(
+    `Real client (auto-engineer's server routes replayed; ours = MemoryMessageStore, baseline = by-reference JS store). ` +
+      `"ours ÷ baseline" is how many times better ours is: baseline ms ÷ ours ms for times, ours ÷ baseline for ` +
+      `rates, baseline ÷ ours for memory; above 1 means ours is better. B/msg: RSS growth over the empty store ÷ N.`,
+    '',
+  );
+  lines.push(`| request | ${columns.map((c) => `${label(c.n)} ours | ${label(c.n)} baseline | ${label(c.n)} ours ÷ baseline`).join(' | ')} |`);
+  lines.push(`|---|${columns.map(() => '---:|---:|---:').join('|')}|`);
+  for (const [name, key, fmt, better, mbKey] of clientRows) {
+    const cells = columns.map((c) => {
+      const { ours, baseline } = c;
+      const x = ours.error || baseline.error ? NaN : better === 'higher' ? ours[key] / baseline[key] : baseline[key] / ours[key];
+      return `${cell(ours, key, fmt, mbKey)} | ${cell(baseline, key, fmt, mbKey)} | ${ratio(x)}`;
+    });
+    lines.push(`| ${name} | ${cells.join(' | ')} |`);
+  }
+  lines.push('', `Repetitions per request: ${columns.map((c) => `${c.ours.reps ?? c.baseline.reps ?? '?'} at ${label(c.n)}`).join(', ')}.`);
+  // Both stores must answer each request alike: same item counts and the same JSON
+  // length (but for /stats, whose memoryUsage is each store's own estimate).
+  for (const c of columns) {
+    for (const which of stores) if (c[which].error) lines.push(`\n${label(c.n)} ${which} FAILED: ${c[which].error}`);
+    if (c.ours.error || c.baseline.error) continue;
+    for (const [key, a] of Object.entries(c.ours.answers)) {
+      const b = c.baseline.answers[key];
+      if (!b || a.count !== b.count || (key !== 'stats' && a.bytes !== b.bytes)) {
+        lines.push(`WARNING ${label(c.n)} ${key}: ours answered ${a.count} items (${a.bytes} B), baseline ${b ? `${b.count} items (${b.bytes} B)` : 'nothing'}`);
+      }
+    }
+  }
+  console.log(`${lines.join('\n')}\n`);
+}
 
 const rows = [
   ['`saveMessage`, msg/s (awaited one by one)', 'saveMessage', fmtRate, '≥ 400,000'],
@@ -56,7 +138,6 @@ for (const n of sizes) {
   results.push(trial(['workload', String(n)], n >= 1_000_000 ? 8192 : undefined));
 }
 
-const label = (n) => (n >= 1e6 ? `${n / 1e6}M` : `${n / 1e3}k`);
 const lines = [];
 lines.push(`| op | ${results.map((r) => label(r.n)).join(' | ')} | target |`);
 lines.push(`|---|${results.map(() => '---:').join('|')}|---|`);
