@@ -26,14 +26,34 @@ const sqliteN = Number(process.env.BENCH_SQLITE_N || 1_000_000);
 function trial(args, heapMB) {
   const flags = ['--expose-gc'];
   if (heapMB) flags.push(`--max-old-space-size=${heapMB}`);
-  const out = execFileSync(process.execPath, [...flags, path.join(__dirname, 'trial.js'), ...args], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 24,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  let out;
+  try {
+    out = execFileSync(process.execPath, [...flags, path.join(__dirname, 'trial.js'), ...args], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+  } catch (e) {
+    // A trial that died may have printed its figures so far (the client's do): keep
+    // them, with why it stopped.
+    const printed = String(e.stdout || '').trim().split('\n').map(parseLine).filter(Boolean);
+    const failure = printed.find((r) => r.error);
+    const reason = failure ? failure.error : `${e.message.split('\n')[0]}${e.signal ? ` (${e.signal})` : ''}`;
+    const partial = printed.filter((r) => !r.error).pop();
+    if (!partial) throw new Error(reason);
+    return { ...partial, error: reason };
+  }
   const result = JSON.parse(out.trim().split('\n').pop());
   if (result.error) throw new Error(result.error);
   return result;
+}
+
+function parseLine(line) {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return null;
+  }
 }
 
 const fmtRate = (x) => (x === undefined ? 'n/a' : Math.round(x).toLocaleString('en-US'));
@@ -58,7 +78,7 @@ function clientTable() {
       try {
         pair[which] = trial(['client', which, String(n)], n >= 1_000_000 ? 8192 : undefined);
       } catch (e) {
-        pair[which] = { error: String(e.message).split('\n')[0] };
+        pair[which] = { error: String(e.message).split('\n')[0], answers: {} };
       }
     }
     columns.push({ n, ...pair });
@@ -81,7 +101,9 @@ function clientTable() {
     ['peak RSS, MB', 'peakRssMB', bytes, 'lower'],
   ];
   const cell = (r, key, fmt, mbKey) =>
-    r.error ? 'FAILED' : `${fmt(r[key])}${mbKey ? ` (${Math.round(r[mbKey]).toLocaleString('en-US')})` : ''}`;
+    r[key] === undefined
+      ? r.error ? 'FAILED' : 'n/a'
+      : `${fmt(r[key])}${mbKey ? ` (${Math.round(r[mbKey]).toLocaleString('en-US')})` : ''}`;
   const lines = [];
   lines.push(
     `Real client (auto-engineer's server routes replayed; ours = MemoryMessageStore, baseline = by-reference JS store). ` +
@@ -94,21 +116,24 @@ function clientTable() {
   for (const [name, key, fmt, better, mbKey] of clientRows) {
     const cells = columns.map((c) => {
       const { ours, baseline } = c;
-      const x = ours.error || baseline.error ? NaN : better === 'higher' ? ours[key] / baseline[key] : baseline[key] / ours[key];
+      const x = better === 'higher' ? ours[key] / baseline[key] : baseline[key] / ours[key];
       return `${cell(ours, key, fmt, mbKey)} | ${cell(baseline, key, fmt, mbKey)} | ${ratio(x)}`;
     });
     lines.push(`| ${name} | ${cells.join(' | ')} |`);
   }
-  lines.push('', `Repetitions per request: ${columns.map((c) => `${c.ours.reps ?? c.baseline.reps ?? '?'} at ${label(c.n)}`).join(', ')}.`);
+  lines.push(
+    '',
+    `Runs per request, medians: ${columns.map((c) => `${c.ours.reps ?? c.baseline.reps ?? '?'} at ${label(c.n)}`).join(', ')}, ` +
+      'after a warm-up run unless that took over a second (it then counts as the first).',
+  );
   // Both stores must answer each request alike: same item counts and the same JSON
   // length (but for /stats, whose memoryUsage is each store's own estimate).
   for (const c of columns) {
-    for (const which of stores) if (c[which].error) lines.push(`\n${label(c.n)} ${which} FAILED: ${c[which].error}`);
-    if (c.ours.error || c.baseline.error) continue;
+    for (const which of stores) if (c[which].error) lines.push(`${label(c.n)} ${which} FAILED: ${c[which].error}`);
     for (const [key, a] of Object.entries(c.ours.answers)) {
       const b = c.baseline.answers[key];
-      if (!b || a.count !== b.count || (key !== 'stats' && a.bytes !== b.bytes)) {
-        lines.push(`WARNING ${label(c.n)} ${key}: ours answered ${a.count} items (${a.bytes} B), baseline ${b ? `${b.count} items (${b.bytes} B)` : 'nothing'}`);
+      if (b && (a.count !== b.count || (key !== 'stats' && a.bytes !== b.bytes))) {
+        lines.push(`WARNING ${label(c.n)} ${key}: ours answered ${a.count} items (${a.bytes} B), baseline ${b.count} items (${b.bytes} B)`);
       }
     }
   }
