@@ -124,7 +124,7 @@ function clientTable() {
   lines.push(
     '',
     `Runs per request, medians: ${columns.map((c) => `${c.ours.reps ?? c.baseline.reps ?? '?'} at ${label(c.n)}`).join(', ')}, ` +
-      'after a warm-up run unless that took over a second (it then counts as the first).',
+      'after a warm-up run unless that took over a second (it then counts as the first; not after a save).',
   );
   // Both stores must answer each request alike: same item counts and the same JSON
   // length (but for /stats, whose memoryUsage is each store's own estimate).
