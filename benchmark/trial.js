@@ -375,7 +375,9 @@ async function timeRoute(fn, reps, before) {
  * the process dies (out of memory, say) run.js still shows what it measured.
  */
 async function client(which, n) {
-  const store = which === 'baseline' ? new BaselineMessageStore() : new MemoryMessageStore();
+  const stores = { ours: () => new MemoryMessageStore(), baseline: () => new BaselineMessageStore() };
+  if (!stores[which]) throw new Error(`client: no store '${which}' (ours or baseline)`);
+  const store = stores[which]();
   const server = routes(store);
   const bus = traffic();
   const rss0 = settledRss();
@@ -389,8 +391,8 @@ async function client(which, n) {
     for (const [type, message] of chunk) await server.save(type, message);
     spent += process.hrtime.bigint() - t;
   }
-  const mb = (bytes) => bytes / 2 ** 20;
   const rssLoad = settledRss();
+  const mb = (bytes) => bytes / 2 ** 20;
   const out = { which, n, reps: n >= 1_000_000 ? 3 : 7, answers: {} };
   const report = () => {
     out.peakRssMB = process.resourceUsage().maxRSS / 1024;
