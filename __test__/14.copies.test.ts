@@ -1,4 +1,6 @@
-// SPEC "Writing" 8: the store keeps its own copy; every returned object is fresh.
+// SPEC "Writing" 8: the store keeps its own copy of what is saved. What a read returns
+// is shared and immutable (messages) or fresh (everything else): no caller can change
+// what a later read returns.
 import { stores } from './support/stores';
 
 describe.each(stores)('$name: copies', ({ create }) => {
@@ -49,22 +51,34 @@ describe.each(stores)('$name: copies', ({ create }) => {
     expect(batch).toHaveLength(3);
   });
 
-  test('changing a returned message, its data, its Dates or the array changes no later read', async () => {
+  // Messages a read returns are shared by every later read (lib/cache.js), so they are
+  // immutable: every write to them throws (the tests are ES modules, in strict mode).
+  test('writing to a returned message, its data or its Dates throws a TypeError and changes no later read', async () => {
     await store.saveMessage('s', { type: 'A', data: { n: 1, list: [1, 2] }, requestId: 'r' });
     const first = await store.getMessages('s');
     const m = first[0];
     const saveTime = m.timestamp.getTime();
-    m.message.data.n = 2;
-    m.message.data.list.push(3);
-    m.message.type = 'X';
-    m.message.timestamp.setTime(0);
-    m.timestamp.setTime(0);
-    m.revision = 5n;
-    m.position = 5n;
-    m.streamId = 'other';
-    m.sessionId = 'other';
-    m.messageType = 'command';
+    const writes: Array<[string, () => unknown, string]> = [
+      ['data.n', () => (m.message.data.n = 2), "Cannot assign to read only property 'n' of object '#<Object>'"],
+      ['data.list.push', () => m.message.data.list.push(3), 'Cannot add property 2, object is not extensible'],
+      ['data.added', () => (m.message.data.added = 1), 'Cannot add property added, object is not extensible'],
+      ['delete data.n', () => delete m.message.data.n, "Cannot delete property 'n' of #<Object>"],
+      ['message.type', () => (m.message.type = 'X'), "Cannot assign to read only property 'type' of object '#<Object>'"],
+      ['revision', () => (m.revision = 5n), "Cannot assign to read only property 'revision' of object '#<Object>'"],
+      ['streamId', () => (m.streamId = 'other'), "Cannot assign to read only property 'streamId' of object '#<Object>'"],
+      ['sessionId', () => (m.sessionId = 'other'), "Cannot assign to read only property 'sessionId' of object '#<Object>'"],
+    ];
+    for (const [, write, text] of writes) expect(write).toThrow(new TypeError(text));
+    const shared =
+      'a message read from the store is shared by every read and cannot be changed; copy it first (new Date(date), structuredClone(message))';
+    for (const setter of ['setTime', 'setFullYear', 'setUTCHours', 'setMilliseconds', 'setDate', 'setMonth', 'setYear']) {
+      expect(() => m.timestamp[setter](0)).toThrow(new TypeError(`Date.prototype.${setter}: ${shared}`));
+      expect(() => m.message.timestamp[setter](0)).toThrow(new TypeError(`Date.prototype.${setter}: ${shared}`));
+    }
+    expect(() => (m.timestamp.extra = 1)).toThrow(TypeError);
+    // The array itself is the caller's own.
     first.push({ fake: true });
+    expect(first).toHaveLength(2);
     const again = await store.getMessages('s');
     expect(again).toHaveLength(1);
     expect(again[0]).toEqual({
@@ -76,32 +90,67 @@ describe.each(stores)('$name: copies', ({ create }) => {
       timestamp: new Date(saveTime),
       sessionId: 'no-session',
     });
+    expect(again[0].timestamp.getTime()).toBe(saveTime);
     const viaAll = await store.getAllMessages();
     expect(viaAll[0].message.data).toEqual({ n: 1, list: [1, 2] });
   });
 
-  test('each read returns new objects; the two timestamps of one message are distinct Dates', async () => {
+  test('a copy of a returned message is the caller\'s to change', async () => {
+    await store.saveMessage('s', { type: 'A', data: { n: 1, list: [1] } });
+    const [m] = await store.getMessages('s');
+    const copy = structuredClone(m);
+    copy.message.data.n = 2;
+    copy.message.data.list.push(2);
+    copy.timestamp.setTime(0);
+    const spread = { ...m, revision: String(m.revision) };
+    expect(spread.revision).toBe('0');
+    // structuredClone makes plain Dates (of Node's own realm, outside jest's).
+    expect(Object.prototype.toString.call(copy.timestamp)).toBe('[object Date]');
+    expect(copy.timestamp.getTime()).toBe(0);
+    const [again] = await store.getMessages('s');
+    expect(again.message.data).toEqual({ n: 1, list: [1] });
+    expect(again.timestamp.getTime()).toBe(m.timestamp.getTime());
+  });
+
+  test('reads share the objects they return; each read returns its own array', async () => {
     await store.saveMessage('s', { type: 'A', data: { x: {} } });
-    const [a] = await store.getMessages('s');
-    const [b] = await store.getMessages('s');
-    const [c] = await store.getAllMessages();
-    expect(a).toEqual(b);
+    await store.saveMessage('t', { type: 'B', data: { y: [] } });
+    const a = await store.getMessages('s');
+    const b = await store.getMessages('s');
+    const all = await store.getAllMessages();
+    const events = await store.getAllEvents({ messageNames: ['A'] });
     expect(a).not.toBe(b);
-    expect(a.message).not.toBe(b.message);
-    expect(a.message.data).not.toBe(c.message.data);
-    expect(a.message.data.x).not.toBe(b.message.data.x);
-    expect(a.timestamp).not.toBe(b.timestamp);
-    expect(a.message.timestamp).not.toBe(a.timestamp);
+    expect(a[0]).toBe(b[0]);
+    expect(a[0]).toBe(all[0]);
+    expect(a[0]).toBe(events[0]);
+    expect(a[0].message.data.x).toBe(all[0].message.data.x);
+    expect(Object.isFrozen(a[0])).toBe(true);
+    expect(Object.isFrozen(a[0].message)).toBe(true);
+    expect(Object.isFrozen(all[1].message.data.y)).toBe(true);
+    expect(Object.isFrozen(a[0].timestamp)).toBe(true);
+    expect(Object.isFrozen(a)).toBe(false);
+    // As upstream's: a message saved without timestamp gets the save time, one Date for both.
+    expect(a[0].message.timestamp).toBe(a[0].timestamp);
+    // Still a Date to every check users write.
+    expect(a[0].timestamp).toBeInstanceOf(Date);
+    expect(a[0].timestamp.constructor).toBe(Date);
+    expect(Object.prototype.toString.call(a[0].timestamp)).toBe('[object Date]');
+    expect(require('node:util').types.isDate(a[0].timestamp)).toBe(true);
+    expect(a[0].timestamp).toStrictEqual(new Date(a[0].timestamp.getTime()));
+    expect(JSON.stringify(a[0].timestamp)).toBe(JSON.stringify(new Date(a[0].timestamp.getTime())));
   });
 
   test('a caller Date kept as message.timestamp is a copy both ways', async () => {
     const given = new Date('2021-01-01T00:00:00.000Z');
     await store.saveMessage('s', { type: 'A', timestamp: given });
+    given.setTime(5);
     const [a] = await store.getMessages('s');
     expect(a.message.timestamp).not.toBe(given);
-    a.message.timestamp.setTime(1);
+    expect(a.message.timestamp.getTime()).toBe(Date.parse('2021-01-01T00:00:00.000Z'));
+    expect(a.message.timestamp).not.toBe(a.timestamp);
+    expect(() => a.message.timestamp.setTime(1)).toThrow(TypeError);
     const [b] = await store.getMessages('s');
-    expect(b.message.timestamp.getTime()).toBe(given.getTime());
+    expect(b.message.timestamp.getTime()).toBe(Date.parse('2021-01-01T00:00:00.000Z'));
   });
 
   test('stream info, streams, sessions and stats are fresh copies', async () => {

@@ -1,18 +1,67 @@
 'use strict';
 
-// Results from the native side arrive as one JSON string; this builds the objects
-// users get. Everything is made here, in JavaScript, so arrays, objects, `Date`s
-// and `bigint`s belong to the caller's realm and are fresh copies the store never
-// sees again.
+// Results from the native side arrive as JSON strings; this builds the objects users
+// get. Everything is made here, in JavaScript, so arrays, objects, `Date`s and
+// `bigint`s belong to the caller's realm.
+//
+// Messages are built once and shared by every read that returns them (cache.js), so
+// each is immutable: the envelope, the message, its data and everything in it are
+// frozen, and its two Dates are `ReadOnlyDate`s, whose setters throw.
+
+const SHARED = 'a message read from the store is shared by every read and cannot be changed; copy it first (new Date(date), structuredClone(message))';
 
 /**
- * Positional messages from a read's compact pages (`Engine::write_page` in
- * src/engine/output.rs): `first` is the first page's JSON text, `next()` gives the
- * following ones or `null`. One `JSON.parse` per page, then one pass that builds each
- * object with upstream's key order and adds the bigints and Dates.
+ * A Date whose setters throw. It is a `Date` to every test users write
+ * (`instanceof Date`, `util.types.isDate`, `toEqual`, and `toStrictEqual`, since its
+ * prototype's `constructor` is `Date`); only `Date.prototype.setTime.call(d, …)`
+ * gets past it, which JavaScript cannot prevent on a real Date.
  */
-function messages(first, next) {
-  const out = [];
+class ReadOnlyDate extends Date {}
+for (const key of Object.getOwnPropertyNames(Date.prototype)) {
+  if (!key.startsWith('set')) continue;
+  Object.defineProperty(ReadOnlyDate.prototype, key, {
+    value: {
+      [key]() {
+        throw new TypeError(`Date.prototype.${key}: ${SHARED}`);
+      },
+    }[key],
+    writable: false,
+    enumerable: false,
+    configurable: false,
+  });
+}
+Object.defineProperty(ReadOnlyDate.prototype, 'constructor', { value: Date, writable: false, enumerable: false, configurable: false });
+Object.freeze(ReadOnlyDate.prototype);
+
+function readOnlyDate(value) {
+  return Object.freeze(new ReadOnlyDate(value));
+}
+
+/** Freezes a value `JSON.parse` made, and everything in it. */
+function freezeDeep(value) {
+  Object.freeze(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      if (typeof v === 'object' && v !== null) freezeDeep(v);
+    }
+  } else {
+    for (const k in value) {
+      const v = value[k];
+      if (typeof v === 'object' && v !== null) freezeDeep(v);
+    }
+  }
+  return value;
+}
+
+/**
+ * Builds the messages of a read's compact pages (`Engine::write_page` in
+ * src/engine/output.rs) into `cache`: `first` is the first page's JSON text, `next()`
+ * gives the following ones or `null`. One `JSON.parse` per page, then one pass that
+ * builds each object with upstream's key order, adds the bigints and Dates, freezes
+ * it and keeps it under its record.
+ */
+function messagesInto(cache, first, next) {
   for (let text = first; text !== null && text !== undefined; text = next()) {
     const page = JSON.parse(text);
     const rows = page.m;
@@ -22,20 +71,26 @@ function messages(first, next) {
       const r = rows[i];
       const message = r[1];
       const time = r[5];
+      const saved = readOnlyDate(time);
       // A message saved without `timestamp` gets the save time as its last key.
-      message.timestamp = message.timestamp === undefined ? new Date(time) : new Date(message.timestamp);
-      out.push({
-        streamId: streams[r[0]],
-        message,
-        messageType: r[2] === 0 ? 'command' : 'event',
-        revision: BigInt(r[3]),
-        position: BigInt(r[4]),
-        timestamp: new Date(time),
-        sessionId: sessions[r[6]],
-      });
+      message.timestamp = message.timestamp === undefined ? saved : readOnlyDate(message.timestamp);
+      freezeDeep(message);
+      const position = r[4];
+      cache.put(
+        position - 1,
+        Object.freeze({
+          streamId: streams[r[0]],
+          message,
+          messageType: r[2] === 0 ? 'command' : 'event',
+          revision: BigInt(r[3]),
+          position: BigInt(position),
+          timestamp: saved,
+          sessionId: sessions[r[6]],
+        }),
+        r[7],
+      );
     }
   }
-  return out;
 }
 
 function streamInfo(streamId, text) {
@@ -85,4 +140,4 @@ function stats(text) {
   };
 }
 
-module.exports = { messages, streamInfo, sessions, sessionInfo, stats };
+module.exports = { messagesInto, ReadOnlyDate, streamInfo, sessions, sessionInfo, stats };

@@ -5,27 +5,26 @@
 // the result in a promise), so operations take effect in the order JavaScript calls
 // them, exactly as upstream's do, and a bad argument becomes a rejected promise.
 //
-// One exception, invisible from outside: a `saveMessage` without `expectedRevision`
-// is checked and turned into JSON at once, but handed to the engine together with the
-// others of the same turn (one native call instead of one each), in a microtask after
-// it or before the store's next call into the engine, whichever comes first. Every
-// read, every `expectedRevision` check and every other change therefore still sees
-// every save made before it.
+// Saves are checked and turned into JSON in the call, then handed to the write
+// scheduler (scheduler.js), which batches them into the engine before anything else
+// reaches it and, for a file, writes them in one transaction per turn.
+//
+// Reads hand out the objects kept by the cache (cache.js) and build only the
+// messages it lacks; what they return is immutable and shared.
 //
 // `MemoryMessageStore` and `SqliteMessageStore` are the same class over two kinds of
-// native store. The SQLite one also writes to its file: every change made in one turn
-// of the event loop is written in one transaction (group commit) in a microtask after
-// it, and the promises of those changes resolve only once that transaction is safe.
+// native store.
 
+const v8 = require('node:v8');
 const createDebug = require('debug');
 const check = require('./validate');
 const revive = require('./revive');
+const { ObjectCache, defaultBound } = require('./cache');
+const { WriteScheduler } = require('./scheduler');
 const { fromNative } = require('./errors');
 
-const noop = () => {};
-
-/** How many characters of message text one `saveMany` call takes at most (see `#drain`). */
-const DRAIN_CHARS = 32 << 20;
+/** Stream names seen by saves, as their JSON literals; past this the map starts again. */
+const MAX_LITERALS = 4096;
 
 /**
  * Builds the classes over a native module (`binding.js`): its functions take the
@@ -35,169 +34,64 @@ function createStores(native) {
   class MessageStore {
     #store;
     #debug;
-    /** Whether changes go to a file, and so resolve only once written. */
     #durable;
-    /** Whether each write is synced to the disk: it then runs off the event loop. */
-    #sync;
-    /** The write of the changes made since the last write started, shared by their promises. */
-    #next = null;
-    /** The write under way. */
-    #current = null;
-    /** Queued saves (see the top of this file): three strings each, as `saveMany` takes them. */
-    #queue = [];
-    /** The queued saves' group: `{ count, done, resolve, failures }`, or null when none is queued. */
-    #group = null;
+    /** @type {WriteScheduler} */
+    #writes;
+    /** @type {ObjectCache} */
+    #cache;
+    #literals = new Map();
 
-    constructor(handle, durability, debug) {
+    constructor(handle, durability, debug, cacheBytes) {
       this.#store = handle;
       this.#durable = durability !== null;
-      this.#sync = durability === 'power';
       this.#debug = debug;
+      const messages = this.#durable ? JSON.parse(native.stats(handle)).totalMessages : 0;
+      this.#writes = new WriteScheduler(native, handle, { durable: this.#durable, sync: durability === 'power', messages });
+      this.#cache = new ObjectCache(cacheBytes ?? defaultBound(v8.getHeapStatistics().heap_size_limit));
     }
 
-    /**
-     * What a change returns: nothing for memory; for a file, the write that will hold
-     * it. The write starts in a microtask after the current turn's code, or once the
-     * write under way is done: every change made meanwhile shares one transaction.
-     */
-    #written() {
-      if (!this.#durable) return undefined;
-      if (this.#next === null) {
-        const after = this.#current === null ? Promise.resolve() : this.#current.then(noop, noop);
-        this.#next = after.then(() => {
-          this.#next = null;
-          this.#current = this.#write();
-          return this.#current;
-        });
+    /** A stream id's JSON literal, remembered: most saves go to a stream saved to before. */
+    #literal(streamId) {
+      if (typeof streamId !== 'string') return check.name('streamId', streamId);
+      let literal = this.#literals.get(streamId);
+      if (literal === undefined) {
+        if (this.#literals.size >= MAX_LITERALS) this.#literals.clear();
+        literal = JSON.stringify(streamId);
+        this.#literals.set(streamId, literal);
       }
-      return this.#next;
-    }
-
-    #write() {
-      this.#drain();
-      if (!this.#sync) {
-        try {
-          native.flush(this.#store);
-          return Promise.resolve();
-        } catch (e) {
-          return Promise.reject(fromNative(e));
-        }
-      }
-      let task;
-      try {
-        task = native.flushAsync(this.#store);
-      } catch (e) {
-        return Promise.reject(fromNative(e));
-      }
-      return task.then(noop, (e) => {
-        throw fromNative({ code: 'ERR_MESSAGE_STORE_WRITE_FAILED', message: e && e.message });
-      });
-    }
-
-    /** Waits for every write started or due. */
-    async #settled() {
-      while (this.#next !== null || this.#current !== null) {
-        const pending = this.#next ?? this.#current;
-        await pending.then(noop, noop);
-        if (pending === this.#current) this.#current = null;
-      }
+      return literal;
     }
 
     async saveMessage(streamId, message, expectedRevision, messageType) {
-      const stream = check.name('streamId', streamId);
+      const stream = this.#literal(streamId);
       const expected = check.expectedRevision(expectedRevision);
       const kind = check.messageType(messageType);
       const now = Date.now();
       const text = check.stringify(check.message(message, 'message', now), 'message');
-      // With debug logging on, each save logs in its place: no queue.
-      if (expected !== undefined || this.#debug.enabled) {
-        this.#save(streamId, stream, text, false, 1, expectedRevision, expected, kind, now);
-        return this.#written();
-      }
-      const group = this.#enqueue(stream, text, kind, now);
-      const slot = group.count++;
-      let writeError = null;
-      try {
-        await group.done;
-      } catch (e) {
-        writeError = e;
-      }
-      // A save the engine refused reports its own error, even when the write failed too.
-      const refused = group.failures?.get(slot);
-      if (refused !== undefined) throw refused;
-      if (writeError !== null) throw writeError;
-    }
-
-    /**
-     * Queues a save for the next `#drain`; returns its group, whose `done` settles once
-     * the group is in the engine and, for a file, written (the write drains first).
-     */
-    #enqueue(stream, text, kind, now) {
-      let group = this.#group;
-      if (group === null) {
-        group = { count: 0, done: null, resolve: noop, failures: null };
-        if (this.#durable) {
-          // Due from now, as for a direct save, so that a `dispose()` in the same turn waits for it.
-          group.done = this.#written();
-        } else {
-          group.done = new Promise((resolve) => {
-            group.resolve = resolve;
-          });
-        }
-        this.#group = group;
-        queueMicrotask(() => this.#drain());
-      }
-      this.#queue.push(kind === undefined ? `-${now}` : `${kind[0]}${now}`, stream, text);
-      return group;
-    }
-
-    /**
-     * Hands the queued saves to the engine, in order, each on its own: one that fails
-     * rejects alone (with the error a direct save would give), and the rest go on.
-     * Called before every other call into the engine.
-     */
-    #drain() {
-      const group = this.#group;
-      if (group === null) return;
-      const parts = this.#queue;
-      this.#group = null;
-      this.#queue = [];
-      let from = 0;
-      while (from < group.count) {
-        // At most about DRAIN_CHARS a call, so that the joined text stays far below
-        // the longest string V8 can make, however large the messages.
-        let to = from;
-        let chars = 0;
-        do {
-          chars += parts[to * 3 + 2].length;
-          to++;
-        } while (to < group.count && chars < DRAIN_CHARS);
-        try {
-          native.saveMany(this.#store, parts.slice(from * 3, to * 3).join('\n'));
-          from = to;
-        } catch (e) {
-          const failed = from + native.saveManyDone(this.#store);
-          if (group.failures === null) group.failures = new Map();
-          group.failures.set(failed, fromNative(e));
-          from = failed + 1;
-        }
-      }
-      group.resolve();
+      return this.#save(streamId, stream, text, false, 1, expectedRevision, expected, kind, now, check.settled(message));
     }
 
     async saveMessages(streamId, messages, expectedRevision, messageType) {
-      const stream = check.name('streamId', streamId);
+      const stream = this.#literal(streamId);
       const expected = check.expectedRevision(expectedRevision);
       const kind = check.messageType(messageType);
       const now = Date.now();
       const text = check.stringify(check.messages(messages, now), 'messages');
-      this.#save(streamId, stream, text, true, messages.length, expectedRevision, expected, kind, now);
-      return this.#written();
+      return this.#save(streamId, stream, text, true, messages.length, expectedRevision, expected, kind, now, messages.every(check.settled));
     }
 
-    #save(streamId, stream, text, batch, n, expectedRevision, expected, kind, now) {
-      this.#drain();
-      if (this.#debug.enabled) this.#debug('Saving %d messages to stream: %s', n, streamId);
+    /**
+     * A save whose text is certain to be a message (`settled`) goes to the write
+     * scheduler; any other is made in its place, so that the engine refuses it in the
+     * call if it must, and so is each save with debug logging on, to log its revision.
+     */
+    #save(streamId, stream, text, batch, n, expectedRevision, expected, kind, now, settled) {
+      if (settled && !this.#debug.enabled) {
+        return this.#writes.save(streamId, stream, text, batch, n, expected, expectedRevision, kind, now);
+      }
+      this.#writes.flush();
+      this.#writes.assertWritable();
+      this.#debug('Saving %d messages to stream: %s', n, streamId);
       let revision;
       try {
         revision = native.save(this.#store, stream, text, batch, expected, kind, now);
@@ -208,14 +102,16 @@ function createStores(native) {
           actualRevision: () => native.streamRevision(this.#store, stream),
         });
       }
-      if (this.#debug.enabled) this.#debug('Saved %d messages to stream %s, new revision: %s', n, streamId, String(revision));
+      this.#writes.savedDirectly(streamId, n, revision);
+      this.#debug('Saved %d messages to stream %s, new revision: %s', n, streamId, String(revision));
+      return this.#writes.written();
     }
 
     async getMessages(streamId, fromRevision, count) {
       const stream = check.name('streamId', streamId);
       const from = check.optionalInteger('fromRevision', fromRevision);
       const limit = check.count(count);
-      return this.#read(() => native.readStream(this.#store, stream, from, limit));
+      return this.#read(() => native.readStreamRuns(this.#store, stream, from, limit));
     }
 
     async getAllMessages(filter, count) {
@@ -235,20 +131,31 @@ function createStores(native) {
       const wire = check.filter(filter, { sessionId });
       const limit = check.count(count);
       if (sessionId === '' || wire === check.NEVER) return [];
-      return this.#read(() => native.query(this.#store, wire, limit));
+      return this.#read(() => native.queryRuns(this.#store, wire, limit));
     }
 
     #query(wire, count) {
       const limit = check.count(count);
       if (wire === check.NEVER) return [];
-      return this.#read(() => native.query(this.#store, wire, limit));
+      return this.#read(() => native.queryRuns(this.#store, wire, limit));
     }
 
-    // The first page comes from `start`; the rest are fetched in the same synchronous
-    // loop, so no other call can run in between.
-    #read(start) {
-      const first = this.#call(start);
-      return revive.messages(first, () => this.#call(() => native.nextPage(this.#store)));
+    /**
+     * `runs()` names the records the read returns; the cache hands out those it keeps
+     * and the rest are built (in pages fetched in one synchronous loop, so no other
+     * call runs in between) and kept, within the bound.
+     */
+    #read(runs) {
+      const records = this.#call(runs);
+      const cache = this.#cache;
+      const missing = cache.missing(records);
+      if (missing.length > 0) {
+        const first = this.#call(() => native.build(this.#store, new Uint32Array(missing)));
+        revive.messagesInto(cache, first, () => this.#call(() => native.nextPage(this.#store)));
+      }
+      const out = cache.collect(records);
+      cache.trim();
+      return out;
     }
 
     /**
@@ -281,8 +188,9 @@ function createStores(native) {
 
     async createSession() {
       const sessionId = this.#call(() => native.createSession(this.#store, Date.now()));
+      this.#writes.changed();
       this.#debug('Created new session: %s', sessionId);
-      await this.#written();
+      await this.#writes.written();
       return sessionId;
     }
 
@@ -290,7 +198,7 @@ function createStores(native) {
       const id = check.name('sessionId', sessionId);
       this.#call(() => native.endSession(this.#store, id, Date.now()));
       this.#debug('Ended session: %s', sessionId);
-      return this.#written();
+      return this.#writes.written();
     }
 
     async getSessions() {
@@ -303,29 +211,55 @@ function createStores(native) {
     }
 
     async getStats() {
-      return revive.stats(this.#call(() => native.stats(this.#store)));
+      const stats = revive.stats(this.#call(() => native.stats(this.#store)));
+      // What the cache keeps is the store's memory too.
+      stats.memoryUsage += Math.round(this.#cache.bytes);
+      return stats;
     }
 
     async reset() {
       this.#debug('Resetting message store');
       // A write under way finishes first (the file is locked meanwhile); one prepared
       // before the reset is dropped by the journal.
-      this.#call(() => native.reset(this.#store));
+      this.#clear();
     }
 
     /** Memory: empties the store, which stays usable. File: writes what is pending and closes it. */
     async dispose() {
       this.#debug('Disposing message store');
       if (!this.#durable) {
-        this.#call(() => native.reset(this.#store));
+        this.#clear();
         return;
       }
-      await this.#settled();
+      await this.#writes.settled();
       this.#call(() => native.close(this.#store));
+      this.#cache.clear();
+      try {
+        native.stats(this.#store);
+      } catch (closed) {
+        // From now on each save is refused in its call with this error.
+        this.#writes.refuse(closed);
+      }
+    }
+
+    /** Empties the store, and everything kept about it. */
+    #clear() {
+      try {
+        this.#writes.flush();
+      } catch {
+        // A memory store that refuses calls: reset() is how it starts again.
+      }
+      try {
+        native.reset(this.#store);
+      } catch (e) {
+        throw fromNative(e);
+      }
+      this.#writes.reset();
+      this.#cache.clear();
     }
 
     #call(fn) {
-      this.#drain();
+      this.#writes.flush();
       try {
         return fn();
       } catch (e) {
@@ -339,8 +273,9 @@ function createStores(native) {
 
   /** The in-memory store, kept off the JavaScript heap by the native engine. */
   class MemoryMessageStore extends MessageStore {
-    constructor() {
-      super(native.create(), null, memoryDebug);
+    constructor(options) {
+      const { cacheBytes } = check.storeOptions(options, false);
+      super(native.create(), null, memoryDebug, cacheBytes);
       memoryDebug('MemoryMessageStore initialized.');
     }
   }
@@ -351,7 +286,7 @@ function createStores(native) {
    */
   class SqliteMessageStore extends MessageStore {
     constructor(path, options) {
-      const durability = check.sqliteOptions(options);
+      const { durability, cacheBytes } = check.storeOptions(options, true);
       if (typeof path !== 'string' || path === '') {
         throw new TypeError(`path must be a non-empty string, got ${check.describe(path)}`);
       }
@@ -361,7 +296,7 @@ function createStores(native) {
       } catch (e) {
         throw fromNative(e);
       }
-      super(handle, durability ?? 'process', sqliteDebug);
+      super(handle, durability ?? 'process', sqliteDebug, cacheBytes);
       sqliteDebug('SqliteMessageStore opened %s (durability %s).', path, durability ?? 'process');
     }
   }

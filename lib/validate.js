@@ -13,6 +13,8 @@ const toStringTag = Object.prototype.toString;
 const hasOwn = Object.prototype.hasOwnProperty;
 const isEnumerable = Object.prototype.propertyIsEnumerable;
 const dateToJSON = Date.prototype.toJSON;
+const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+const { isProxy } = require('node:util').types;
 
 function describe(value) {
   if (value === null) return 'null';
@@ -225,6 +227,24 @@ function message(value, path, now) {
   return stored;
 }
 
+/**
+ * Whether `message` (already checked) is certain to serialise as it was checked: an
+ * object of plain prototype, not a Proxy, whose `type` and `timestamp` are data
+ * properties, so `JSON.stringify` reads the very values the checks saw. Such a save
+ * can be acknowledged before the engine reads its text; any other is handed to the
+ * engine in its call, which refuses it there if its text is not a message.
+ */
+function settled(message) {
+  if (isProxy(message)) return false;
+  const proto = Object.getPrototypeOf(message);
+  if (proto !== null && Object.getPrototypeOf(proto) !== null) return false;
+  const type = getOwnPropertyDescriptor(message, 'type');
+  if (type === undefined || type.get !== undefined) return false;
+  if (!hasOwn.call(message, 'timestamp')) return true;
+  const ts = getOwnPropertyDescriptor(message, 'timestamp');
+  return ts.get === undefined && !isProxy(ts.value);
+}
+
 function messages(value, now) {
   if (!Array.isArray(value)) throw fail('messages', 'an array of messages', value);
   let out = value;
@@ -310,19 +330,34 @@ function filter(value, overrides) {
   return stringify(wire, 'filter');
 }
 
-/** `new SqliteMessageStore(path, options)`: `{ durability?: 'process' | 'power' }`. */
-function sqliteOptions(options) {
-  if (options === undefined || options === null) return undefined;
+/**
+ * A store's options: `{ cacheBytes?: number }`, and for `SqliteMessageStore` also
+ * `{ durability?: 'process' | 'power' }`. Returns `{ durability, cacheBytes }`, each
+ * `undefined` when not given.
+ */
+function storeOptions(options, durable) {
+  if (options === undefined || options === null) return { durability: undefined, cacheBytes: undefined };
   if (!isPlainObject(options)) throw fail('options', 'an object', options);
-  const d = options.durability;
-  if (d === undefined || d === null) return undefined;
-  if (d !== 'process' && d !== 'power') throw fail('options.durability', "'process' or 'power'", d);
-  return d;
+  let durability;
+  if (durable) {
+    const d = options.durability;
+    if (d !== undefined && d !== null) {
+      if (d !== 'process' && d !== 'power') throw fail('options.durability', "'process' or 'power'", d);
+      durability = d;
+    }
+  }
+  let cacheBytes;
+  const c = options.cacheBytes;
+  if (c !== undefined && c !== null) {
+    if (!Number.isSafeInteger(c) || c < 0) throw fail('options.cacheBytes', 'a whole number of bytes, at least 0', c);
+    cacheBytes = c;
+  }
+  return { durability, cacheBytes };
 }
 
 module.exports = {
   describe,
-  sqliteOptions,
+  storeOptions,
   name,
   optionalInteger,
   expectedRevision,
@@ -330,6 +365,7 @@ module.exports = {
   count,
   message,
   messages,
+  settled,
   stringify,
   filter,
   MAX_DEPTH,

@@ -3,5 +3,6 @@
 //! every JavaScript string survives the trip, lone surrogates included.
 
 mod error;
+mod memory;
 mod store;
 mod wire;

@@ -10,13 +10,14 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use napi::bindgen_prelude::{AsyncTask, External};
+use napi::bindgen_prelude::{AsyncTask, External, Uint32Array};
 use napi::{Env, Task};
 use napi_derive::napi;
 
 use super::error::{closed, invalid, open_failed, too_large, write_failed, Result};
+use super::memory::{self, Counted};
 use super::wire;
-use crate::engine::{Engine, MessageKind, Millis};
+use crate::engine::{Engine, JsonString, MessageKind, Millis};
 use crate::journal::{Batch, Durability, Journal};
 
 /// About how many bytes of JSON one page carries.
@@ -30,8 +31,6 @@ pub struct NativeStore {
     /// Records of a read whose pages are still being handed out.
     pending: Vec<u32>,
     next: usize,
-    /// How many saves the last `saveMany` applied before it stopped (all, when it did not).
-    many_done: u32,
     /// The file behind a `SqliteMessageStore`; `None` for a memory store. Shared with
     /// the thread that commits at the `'power'` level.
     journal: Option<Arc<Mutex<Journal>>>,
@@ -39,6 +38,8 @@ pub struct NativeStore {
     failed: Arc<Mutex<Option<String>>>,
     /// Disposed: every call is refused.
     closed: bool,
+    /// The engine's bytes, as this thread's isolate is told (memory.rs).
+    counted: Counted,
 }
 
 type Store = External<NativeStore>;
@@ -58,11 +59,17 @@ impl NativeStore {
             engine,
             pending: Vec::new(),
             next: 0,
-            many_done: 0,
             journal: journal.map(|j| Arc::new(Mutex::new(j))),
             failed: Arc::new(Mutex::new(None)),
             closed: false,
+            counted: Counted::default(),
         }
+    }
+
+    /// After a change to the engine: its bytes, counted and reported to V8.
+    fn recount(&mut self, env: &Env) {
+        self.counted.set(self.engine.stats().memory_usage as usize);
+        memory::report(env);
     }
 
     fn failure(&self) -> Option<String> {
@@ -181,15 +188,22 @@ pub fn create() -> Store {
     External::new(NativeStore::new(Engine::new(), None))
 }
 
+/// A store's engine after the change just made, counted for V8 (see memory.rs).
+fn changed(env: &Env, store: &mut NativeStore) {
+    store.recount(env);
+}
+
 /// Opens or creates the file at `path` and rebuilds the store it holds.
 #[napi(catch_unwind)]
-pub fn open_sqlite(path: String, durability: Option<String>) -> Result<Store> {
+pub fn open_sqlite(env: Env, path: String, durability: Option<String>) -> Result<Store> {
     let durability = match durability.as_deref() {
         None => Durability::default(),
         Some(d) => Durability::parse(d).ok_or_else(|| invalid("options.durability", "must be 'process' or 'power'"))?,
     };
     let (journal, engine) = Journal::open(&path, durability).map_err(open_failed)?;
-    Ok(External::new(NativeStore::new(engine, Some(journal))))
+    let mut store = NativeStore::new(engine, Some(journal));
+    changed(&env, &mut store);
+    Ok(External::new(store))
 }
 
 /// Writes to the file everything saved since the last flush, in one transaction.
@@ -220,7 +234,7 @@ pub fn test_limit_pages(store: &mut Store, pages: u32) -> Result<()> {
 /// Closes the file (after writing what is pending) and frees the memory; every later
 /// call is refused.
 #[napi(catch_unwind)]
-pub fn close(store: &mut Store) -> Result<()> {
+pub fn close(env: Env, store: &mut Store) -> Result<()> {
     if store.closed {
         return Ok(());
     }
@@ -229,6 +243,7 @@ pub fn close(store: &mut Store) -> Result<()> {
     store.engine.reset();
     store.pending = Vec::new();
     store.closed = true;
+    changed(&env, store);
     flushed
 }
 
@@ -236,6 +251,7 @@ pub fn close(store: &mut Store) -> Result<()> {
 /// the stream's new revision.
 #[napi(catch_unwind)]
 pub fn save(
+    env: Env,
     store: &mut Store,
     stream: String,
     messages: String,
@@ -257,49 +273,68 @@ pub fn save(
     } else {
         engine.save(&stream, &[&messages], expected_revision, kind, now)?
     };
+    changed(&env, store);
     Ok(outcome.revision)
 }
 
-/// Single saves issued in one turn, in one call: the JavaScript face queues every
-/// `saveMessage` without `expectedRevision` and hands them over before its next call
-/// into the store, which halves what each costs in the crossing. `payload` has three
-/// lines a save: the type (`c`ommand, `e`vent or `-` for the store to decide) followed
-/// by the save time in epoch ms, the stream's JSON literal, the message's JSON text
-/// (neither can hold a raw line feed). Each save is applied on its own, in order; at
-/// the first that fails the call stops with its error, and `saveManyDone` tells how
-/// many were applied before it.
+/// Saves queued by the JavaScript face (`lib/scheduler.js`), in one call: every save
+/// it checked since its last call into the store. `payload` has three lines a save:
+/// the head, the stream's JSON literal, the message text (a JSON object, or with
+/// head `b…` a JSON array of them; neither can hold a raw line feed). The head is
+/// `c`ommand, `e`vent or `-` (the store decides), then `1` for a batch or `0`, then
+/// the save time in epoch ms, then, after a space, the expected revision or nothing.
+///
+/// Each save is applied on its own, in order, and one the engine refuses changes
+/// nothing and does not stop the rest. Returns `null` when every save was applied,
+/// else the refusals as JSON: `[[index, code, message], …]`. A store that takes no
+/// writes (closed, or after a failed write) refuses the whole call with one error,
+/// so that a burst costs one call whatever happens.
 #[napi(catch_unwind)]
-pub fn save_many(store: &mut Store, payload: String) -> Result<()> {
-    store.many_done = 0;
-    // Whether the store takes writes does not change during the call: checked once.
+pub fn save_many(env: Env, store: &mut Store, payload: String) -> Result<Option<String>> {
     let this = store.writable()?;
+    let mut refusals: Option<String> = None;
     let mut lines = payload.split('\n');
+    let mut index = 0usize;
+    // Consecutive saves to one stream (the usual case) parse its literal once.
+    let mut last: Option<(&str, JsonString)> = None;
     while let Some(head) = lines.next() {
-        let (Some(stream), Some(text)) = (lines.next(), lines.next()) else {
+        let (Some(stream_line), Some(text)) = (lines.next(), lines.next()) else {
             return Err(invalid("saveMany", "must hold three lines a save"));
         };
         #[cfg(feature = "test-hooks")]
-        if stream == "\"__panic__\"" {
+        if stream_line == "\"__panic__\"" {
             panic!("deliberate panic for the tests (feature test-hooks)");
         }
-        let kind = match head.as_bytes().first() {
-            Some(b'c') => Some(MessageKind::Command),
-            Some(b'e') => Some(MessageKind::Event),
-            Some(b'-') => None,
-            _ => return Err(invalid("saveMany", "a save must start with c, e or -")),
+        let head = wire::SaveHead::parse(head)?;
+        let stream = match &last {
+            Some((line, parsed)) if *line == stream_line => parsed.clone(),
+            _ => {
+                let parsed = wire::literal("streamId", stream_line)?;
+                last = Some((stream_line, parsed.clone()));
+                parsed
+            }
         };
-        let now: Millis = head[1..].parse().map_err(|_| invalid("saveMany", "a save time must be an integer"))?;
-        let stream = wire::literal("streamId", stream)?;
-        this.engine.save(&stream, &[text], None, kind, now)?;
-        this.many_done += 1;
+        let engine = &mut this.engine;
+        let outcome = if head.batch {
+            engine.save_json_array(&stream, text, head.expected, head.kind, head.now)
+        } else {
+            engine.save(&stream, &[text], head.expected, head.kind, head.now)
+        };
+        if let Err(e) = outcome {
+            let e = super::error::Error::from(e);
+            let out = refusals.get_or_insert_with(|| String::from("["));
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push_str(&format!("[{index},{},{}]", crate::engine::json::string_literal(e.status.as_ref()), crate::engine::json::string_literal(&e.reason)));
+        }
+        index += 1;
     }
-    Ok(())
-}
-
-/// How many saves the last `saveMany` applied.
-#[napi(catch_unwind)]
-pub fn save_many_done(store: &Store) -> u32 {
-    store.many_done
+    changed(&env, store);
+    Ok(refusals.map(|mut r| {
+        r.push(']');
+        r
+    }))
 }
 
 /// The stream's revision (-1 when empty), or `null` when it does not exist.
@@ -308,19 +343,30 @@ pub fn stream_revision(store: &Store, stream: String) -> Result<Option<i64>> {
     Ok(store.open()?.engine.stream_revision(&wire::literal("streamId", &stream)?))
 }
 
-/// The first page of a stream's messages.
+/// The records (position - 1) a stream read returns, as runs: `[start, end, …]`.
+/// The JavaScript face takes the objects it keeps (`lib/cache.js`) and asks `build`
+/// for the rest.
 #[napi(catch_unwind)]
-pub fn read_stream(store: &mut Store, stream: String, from_revision: Option<i64>, count: Option<u32>) -> Result<String> {
+pub fn read_stream_runs(store: &Store, stream: String, from_revision: Option<i64>, count: Option<u32>) -> Result<Uint32Array> {
     let stream = wire::literal("streamId", &stream)?;
-    let records = store.open()?.engine.read_stream(&stream, from_revision, limit(count)).to_vec();
-    Ok(store.first_page(records))
+    Ok(Uint32Array::new(wire::runs(store.open()?.engine.read_stream(&stream, from_revision, limit(count)))))
 }
 
-/// The first page of the messages matching a filter.
+/// The records a filter matches, as runs (see `readStreamRuns`).
 #[napi(catch_unwind)]
-pub fn query(store: &mut Store, filter: Option<String>, count: Option<u32>) -> Result<String> {
+pub fn query_runs(store: &Store, filter: Option<String>, count: Option<u32>) -> Result<Uint32Array> {
     let filter = filter.as_deref().map(wire::filter).transpose()?.unwrap_or_default();
-    let records = store.open()?.engine.query(&filter, limit(count));
+    Ok(Uint32Array::new(wire::runs(&store.open()?.engine.query(&filter, limit(count)))))
+}
+
+/// The first compact page of the given records' messages; `nextPage` gives the rest.
+#[napi(catch_unwind)]
+pub fn build(store: &mut Store, records: Uint32Array) -> Result<String> {
+    let len = store.open()?.engine.len() as u32;
+    if let Some(bad) = records.iter().find(|&&r| r >= len) {
+        return Err(invalid("records", format!("holds {bad}, past the last record")));
+    }
+    let records = records.to_vec();
     Ok(store.first_page(records))
 }
 
@@ -358,8 +404,9 @@ pub fn streams(store: &Store) -> Result<String> {
 
 /// Starts a session and returns its id.
 #[napi(catch_unwind)]
-pub fn create_session(store: &mut Store, now: f64) -> Result<String> {
+pub fn create_session(env: Env, store: &mut Store, now: f64) -> Result<String> {
     let id = store.writable()?.engine.create_session(now as Millis);
+    changed(&env, store);
     let literal = id.literal();
     Ok(literal[1..literal.len() - 1].to_owned())
 }
@@ -401,7 +448,7 @@ pub fn stats(store: &Store) -> Result<String> {
 
 /// Empties the store (and its file) and gives its memory back.
 #[napi(catch_unwind)]
-pub fn reset(store: &mut Store) -> Result<()> {
+pub fn reset(env: Env, store: &mut Store) -> Result<()> {
     let store = store.writable()?;
     if let Some(journal) = store.journal.as_ref() {
         if let Err(e) = lock(journal).clear() {
@@ -413,5 +460,6 @@ pub fn reset(store: &mut Store) -> Result<()> {
     store.engine.reset();
     store.pending = Vec::new();
     store.next = 0;
+    changed(&env, store);
     Ok(())
 }

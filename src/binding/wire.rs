@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use super::error::{invalid, Result};
 use crate::engine::json::{self, Kind};
-use crate::engine::{Filter, JsonCondition, JsonString, MessageKind, SessionInfo, Stats, StreamInfo};
+use crate::engine::{Filter, JsonCondition, JsonString, MessageKind, Millis, SessionInfo, Stats, StreamInfo};
 
 /// A literal as sent by JavaScript (`JSON.stringify(name)`).
 pub fn literal(argument: &str, text: &str) -> Result<JsonString> {
@@ -108,6 +108,61 @@ pub fn stats(s: &Stats) -> String {
     )
 }
 
+/// The first line of each save in a `saveMany` payload (see `saveMany`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaveHead {
+    pub kind: Option<MessageKind>,
+    /// The text is a JSON array of messages rather than one message.
+    pub batch: bool,
+    pub now: Millis,
+    pub expected: Option<i64>,
+}
+
+impl SaveHead {
+    pub fn parse(line: &str) -> Result<SaveHead> {
+        let bad = || invalid("saveMany", format!("has a malformed save head {line:?}"));
+        let b = line.as_bytes();
+        let kind = match b.first() {
+            Some(b'c') => Some(MessageKind::Command),
+            Some(b'e') => Some(MessageKind::Event),
+            Some(b'-') => None,
+            _ => return Err(bad()),
+        };
+        let batch = match b.get(1) {
+            Some(b'1') => true,
+            Some(b'0') => false,
+            _ => return Err(bad()),
+        };
+        let rest = &line[2..];
+        let (now, expected) = match rest.split_once(' ') {
+            Some((now, expected)) => (now, Some(expected.parse::<i64>().map_err(|_| bad())?)),
+            None => (rest, None),
+        };
+        Ok(SaveHead { kind, batch, now: now.parse().map_err(|_| bad())?, expected })
+    }
+}
+
+/// Records in position order as runs of consecutive ones: `[start, end, …]`, each
+/// `end` exclusive. A whole stream or log is one run, so the JavaScript face can take
+/// its kept objects in one slice.
+pub fn runs(records: &[u32]) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut iter = records.iter().copied();
+    let Some(first) = iter.next() else { return out };
+    let (mut start, mut end) = (first, first + 1);
+    for r in iter {
+        if r != end {
+            out.push(start);
+            out.push(end);
+            start = r;
+        }
+        end = r + 1;
+    }
+    out.push(start);
+    out.push(end);
+    out
+}
+
 /// A JSON array of the given texts.
 pub fn array<'a>(items: impl Iterator<Item = &'a str>) -> String {
     let mut out = String::from("[");
@@ -145,5 +200,23 @@ mod tests {
         );
         assert!(filter(r#"{"bogus":1}"#).is_err());
         assert!(filter(r#"{"fromPosition":"1"}"#).is_err());
+    }
+
+    #[test]
+    fn records_become_runs() {
+        assert_eq!(runs(&[]), Vec::<u32>::new());
+        assert_eq!(runs(&[0, 1, 2, 3]), vec![0, 4]);
+        assert_eq!(runs(&[2, 3, 7, 9, 10]), vec![2, 4, 7, 8, 9, 11]);
+    }
+
+    #[test]
+    fn reads_save_heads() {
+        let h = |s: &str| SaveHead::parse(s).ok();
+        assert_eq!(h("c01700"), Some(SaveHead { kind: Some(MessageKind::Command), batch: false, now: 1700, expected: None }));
+        assert_eq!(h("-1-5 -1"), Some(SaveHead { kind: None, batch: true, now: -5, expected: Some(-1) }));
+        assert_eq!(h("e012 7"), Some(SaveHead { kind: Some(MessageKind::Event), batch: false, now: 12, expected: Some(7) }));
+        for bad in ["", "x012", "c2", "c0", "c0x", "c01 x", "c01 "] {
+            assert_eq!(h(bad), None, "{bad:?}");
+        }
     }
 }

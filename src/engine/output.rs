@@ -4,7 +4,7 @@
 //!   `position` are decimal strings: what the message-bus server sends over HTTP, and
 //!   what `getMessagesJson` / `getAllMessagesJson` return;
 //! - the compact page the JavaScript face turns into objects: one array per message,
-//!   `[stream, message, kind, revision, position, time, session]`, with stream and
+//!   `[stream, message, kind, revision, position, time, session, length]`, with stream and
 //!   session names given once per page in tables. Numbers instead of strings and no
 //!   repeated keys or names make `JSON.parse` and the pass after it cheaper. The
 //!   message is written as stored: one saved without `timestamp` has none, and the
@@ -83,8 +83,9 @@ impl Engine {
     /// Writes a compact page (see the module notes) of the first records of
     /// `records` that fit in about `budget` bytes, at least one; returns how many.
     ///
-    /// `{"m":[[s,message,k,r,p,t,x],…],"s":[stream names],"x":[session ids]}`, where `s`
-    /// and `x` index the tables and `k` is 0 for a command, 1 for an event.
+    /// `{"m":[[s,message,k,r,p,t,x,n],…],"s":[stream names],"x":[session ids]}`, where `s`
+    /// and `x` index the tables, `k` is 0 for a command, 1 for an event, and `n` is the
+    /// stored text's length in bytes (what the JavaScript face's cache counts).
     pub fn write_page(&self, records: &[u32], budget: usize, out: &mut String) -> usize {
         let start = out.len();
         let mut streams: HashMap<u32, u32> = HashMap::new();
@@ -121,6 +122,8 @@ impl Engine {
             push_i64(out, r.time);
             out.push(',');
             push_u64(out, x as u64);
+            out.push(',');
+            push_u64(out, self.text(i).len() as u64);
             out.push(']');
             written += 1;
         }
@@ -242,10 +245,10 @@ mod tests {
         assert_eq!(e.write_page(&[0, 1, 2], 1 << 20, &mut out), 3);
         assert_eq!(
             out,
-            r#"{"m":[[0,{"type":"A"},1,0,1,7,0],[0,{"type":"B"},1,1,2,7,0],[1,{"type":"C"},1,0,3,8,0]],"s":["a","b"],"x":["no-session"]}"#
+            r#"{"m":[[0,{"type":"A"},1,0,1,7,0,12],[0,{"type":"B"},1,1,2,7,0,12],[1,{"type":"C"},1,0,3,8,0,12]],"s":["a","b"],"x":["no-session"]}"#
         );
         out.clear();
         assert_eq!(e.write_page(&[1, 2], 1, &mut out), 1);
-        assert_eq!(out, r#"{"m":[[0,{"type":"B"},1,1,2,7,0]],"s":["a"],"x":["no-session"]}"#);
+        assert_eq!(out, r#"{"m":[[0,{"type":"B"},1,1,2,7,0,12]],"s":["a"],"x":["no-session"]}"#);
     }
 }

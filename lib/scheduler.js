@@ -1,0 +1,367 @@
+'use strict';
+
+// The write scheduler: when a save reaches the engine, when a file store writes, and
+// when each save's promise settles. The store (store.js) checks a save's arguments
+// and turns its messages into JSON text inside the call; everything after that is
+// here.
+//
+// Two parts, each a small state machine.
+//
+// The queue: saves checked and stringified, waiting for the engine.
+//   EMPTY   nothing is queued.
+//   QUEUED  saves wait in call order; they reach the engine in one `saveMany` call
+//           (`flush`) before the store's next other call into the engine, when the
+//           queue passes its bound, at the next turn of the event loop (memory), or
+//           when the file's write starts (file).
+// The writer, for a file store (a memory store stays IDLE):
+//   IDLE     nothing is due or under way.
+//   DUE      a write is promised (`#next`) for every change made since the last one
+//            started; it starts in a microtask after the current turn, or once the
+//            write under way ends.
+//   WRITING  a write is under way (`#current`), maybe with one DUE behind it.
+// And one terminal state for the whole store:
+//   REFUSING the store takes no more saves (disposed, a write failed, or, for memory,
+//            the engine refused a save already acknowledged); each save is refused in
+//            its call, with no native call, so a burst of them costs O(N). A memory
+//            store then refuses every call until `reset()`.
+//
+// Invariants:
+// - Call order: saves reach the engine in the order they were called, and before any
+//   later call into the engine (the store flushes first), so every read, revision
+//   check and change sees every save called before it.
+// - Revisions: `#revisions` holds, for the streams it knows, the revision the stream
+//   will have once everything queued is applied. An `expectedRevision` is checked
+//   against it in the call; a stream not known is learned from the engine (after a
+//   flush). It is emptied whenever it could be wrong (a refusal, a session, a reset).
+// - Acknowledgement: a memory store's save settles when it is queued; the checks
+//   before it (store.js, and the count and revision checks here) leave nothing the
+//   engine refuses. A file store's save settles only once the transaction that holds
+//   it is done.
+// - Cost: one `saveMany` per flush (per 32 Mi characters), whatever is refused.
+// - At most one write is under way; every change made meanwhile shares the next.
+
+const { fromNative, StreamNotFoundError, WrongExpectedRevisionError } = require('./errors');
+
+/** Most characters of message text one `saveMany` call takes (far below V8's longest string). */
+const DRAIN_CHARS = 32 << 20;
+/** A memory store's queue is flushed in the call that passes either bound. */
+const QUEUE_CHARS = 8 << 20;
+const QUEUE_SAVES = 16384;
+/** The number of messages the engine can address. */
+const MAX_MESSAGES = 0xffffffff;
+/** Streams whose revision is kept; past this the map starts again. */
+const MAX_REVISIONS = 65536;
+
+const WRITE_FAILED = 'ERR_MESSAGE_STORE_WRITE_FAILED';
+const CLOSED = 'ERR_MESSAGE_STORE_CLOSED';
+
+const noop = () => {};
+
+class WriteScheduler {
+  #native;
+  #store;
+  /** Whether changes go to a file (and settle once written), and whether each write is synced. */
+  #durable;
+  #sync;
+
+  // The queue: three strings a save, as `saveMany` takes them.
+  #parts = [];
+  #count = 0;
+  #chars = 0;
+  /** Memory: the flush scheduled for the next turn (an Immediate), or null. */
+  #soon = null;
+  /** File: the queued saves' `{ done, failures }`, settled by the write that holds them. */
+  #group = null;
+  /** The last save head, reused while saves share it. */
+  #headKey = '';
+  #head = '';
+
+  // The writer.
+  #next = null;
+  #current = null;
+
+  /** REFUSING: the error each save gets, made afresh each time; null while open. */
+  #refusal = null;
+
+  #revisions = new Map();
+  /** Messages the engine holds once the queue is applied. */
+  #messages;
+
+  constructor(native, store, { durable, sync, messages }) {
+    this.#native = native;
+    this.#store = store;
+    this.#durable = durable;
+    this.#sync = sync;
+    this.#messages = messages;
+    this.flush = this.flush.bind(this);
+    this.#flushSoon = () => {
+      this.#soon = null;
+      try {
+        this.flush();
+      } catch {
+        // Recorded: the store's next call reports it.
+      }
+    };
+  }
+
+  #flushSoon;
+
+  get refusing() {
+    return this.#refusal !== null;
+  }
+
+  /**
+   * Queues a save of `n` messages (`text`: one message, or with `batch` an array of
+   * them) to `streamId` (`literal`: its JSON literal). `expected` is the expected
+   * revision as a number (or undefined), `expectedRevision` as the caller gave it.
+   * Throws what the save is refused for; returns undefined once a memory save is
+   * acknowledged, or the promise of a file save.
+   */
+  save(streamId, literal, text, batch, n, expected, expectedRevision, kind, now) {
+    if (this.#refusal !== null) throw this.#refusal();
+    if (this.#messages + n > MAX_MESSAGES) {
+      throw new RangeError(`the store cannot hold more than ${MAX_MESSAGES} messages`);
+    }
+    let revision = this.#revisions.get(streamId);
+    if (expected !== undefined) {
+      if (revision === undefined) revision = this.#learn(streamId, literal);
+      if (revision === null) {
+        if (expected !== -1) throw new StreamNotFoundError(streamId, expectedRevision);
+      } else if (revision !== expected) {
+        throw new WrongExpectedRevisionError(streamId, expectedRevision, revision);
+      }
+      revision ??= -1;
+    }
+    if (revision !== undefined && revision !== null) {
+      if (this.#revisions.size >= MAX_REVISIONS) this.#revisions.clear();
+      this.#revisions.set(streamId, revision + n);
+    }
+    const key = `${kind === undefined ? '-' : kind[0]}${batch ? 1 : 0}${now}${expected === undefined ? '' : ` ${expected}`}`;
+    if (key !== this.#headKey) {
+      this.#headKey = key;
+      this.#head = key;
+    }
+    this.#parts.push(this.#head, literal, text);
+    this.#count++;
+    this.#chars += text.length;
+    this.#messages += n;
+    if (!this.#durable) {
+      if (this.#chars >= QUEUE_CHARS || this.#count >= QUEUE_SAVES) this.flush();
+      else if (this.#soon === null) this.#soon = setImmediate(this.#flushSoon);
+      return undefined;
+    }
+    let group = this.#group;
+    if (group === null) {
+      // Due from now, so that a `dispose()` in the same turn waits for it.
+      group = this.#group = { done: this.written(), failures: null, count: 0 };
+    }
+    const slot = group.count++;
+    return group.done.then(
+      () => {
+        const refused = group.failures?.get(slot);
+        if (refused !== undefined) throw refused;
+      },
+      (e) => {
+        // A save the engine refused reports its own error, even when the write failed too.
+        throw group.failures?.get(slot) ?? e;
+      },
+    );
+  }
+
+  /** The stream's revision from the engine (-1 when empty), or null when it does not exist. */
+  #learn(streamId, literal) {
+    this.flush();
+    const revision = this.#call(() => this.#native.streamRevision(this.#store, literal));
+    if (revision !== null) {
+      if (this.#revisions.size >= MAX_REVISIONS) this.#revisions.clear();
+      this.#revisions.set(streamId, revision);
+    }
+    return revision;
+  }
+
+  /**
+   * Hands every queued save to the engine, in order. A refused save changes nothing
+   * and the rest go on; a store that takes no writes refuses them all at once.
+   */
+  flush() {
+    if (this.#refusal !== null && !this.#durable) throw this.#refusal();
+    if (this.#count === 0) return;
+    if (this.#soon !== null) {
+      // Cancelled, not left to find an empty queue: a pending Immediate would keep
+      // the store (and its native memory) alive until the event loop turns.
+      clearImmediate(this.#soon);
+      this.#soon = null;
+    }
+    const parts = this.#parts;
+    const count = this.#count;
+    const group = this.#group;
+    this.#parts = [];
+    this.#count = 0;
+    this.#chars = 0;
+    this.#group = null;
+    let from = 0;
+    while (from < count) {
+      let to = from;
+      let chars = 0;
+      do {
+        chars += parts[to * 3 + 2].length;
+        to++;
+      } while (to < count && chars < DRAIN_CHARS);
+      let refusals;
+      try {
+        refusals = this.#native.saveMany(this.#store, parts.slice(from * 3, to * 3).join('\n'));
+      } catch (e) {
+        this.#recount();
+        if (!this.#durable) {
+          // Acknowledged saves did not reach the engine (a panic inside it): stop.
+          const reason = `a save acknowledged earlier did not reach the engine (${fromNative(e).message}); the store refuses every call until reset()`;
+          this.#refusal = () => fromNative({ code: WRITE_FAILED, message: reason });
+          throw this.#refusal();
+        }
+        // Every save not yet applied is refused with this error; a store that takes no
+        // writes refuses every later save in its call.
+        const error = fromNative(e);
+        group.failures ??= new Map();
+        for (let slot = from; slot < count; slot++) group.failures.set(slot, error);
+        if (e && (e.code === CLOSED || e.code === WRITE_FAILED)) this.refuse(e);
+        return;
+      }
+      if (refusals !== null) this.#refused(group, from, JSON.parse(refusals));
+      from = to;
+    }
+  }
+
+  /** Saves the engine refused (`[[index, code, message], …]` from `offset` on). */
+  #refused(group, offset, refusals) {
+    this.#recount();
+    if (!this.#durable) {
+      // Acknowledged already: only a message whose JSON changed between the check and
+      // the copy (a getter or toJSON answering differently each time) gets here.
+      const [, code, message] = refusals[0];
+      const reason = `a save acknowledged earlier was refused by the engine (${fromNative({ code, message }).message}): its message changed between the store's check and its copy; the store refuses every call until reset()`;
+      this.#refusal = () => fromNative({ code: WRITE_FAILED, message: reason });
+      throw this.#refusal();
+    }
+    group.failures ??= new Map();
+    for (const [index, code, message] of refusals) group.failures.set(offset + index, fromNative({ code, message }));
+  }
+
+  /** After a refusal, what the queue assumed may be wrong: ask the engine. */
+  #recount() {
+    this.#revisions.clear();
+    try {
+      this.#messages = JSON.parse(this.#native.stats(this.#store)).totalMessages;
+    } catch {
+      // A closed store: it takes no saves anyway.
+    }
+  }
+
+  /**
+   * Tells the scheduler that a change other than a save reached the engine (a
+   * session, a reset): what it knew of revisions and counts may be stale.
+   */
+  changed({ messages } = {}) {
+    this.#revisions.clear();
+    if (messages !== undefined) this.#messages = messages;
+  }
+
+  /** Throws what a save would be refused for in REFUSING. */
+  assertWritable() {
+    if (this.#refusal !== null) throw this.#refusal();
+  }
+
+  /** After a save made directly (debug logging): the stream's new revision. */
+  savedDirectly(streamId, n, revision) {
+    this.#messages += n;
+    this.#revisions.set(streamId, revision);
+  }
+
+  /** Enters REFUSING: every later save gets the error `nativeError` (`{ code, message }`) makes. */
+  refuse(nativeError) {
+    const { code, message } = nativeError;
+    this.#refusal ??= () => fromNative({ code, message });
+  }
+
+  /**
+   * Empties the store's view: the queue (already applied, the store flushes first),
+   * what it knew of revisions, and, for memory, a refusal (the store is empty and
+   * whole again).
+   */
+  reset() {
+    if (this.#soon !== null) clearImmediate(this.#soon);
+    this.#soon = null;
+    this.#parts = [];
+    this.#count = 0;
+    this.#chars = 0;
+    this.#revisions.clear();
+    this.#messages = 0;
+    if (!this.#durable) this.#refusal = null;
+  }
+
+  /**
+   * The write that will hold the changes made until it starts: nothing for memory;
+   * for a file, a promise. It starts in a microtask after the current turn's code,
+   * or once the write under way is done.
+   */
+  written() {
+    if (!this.#durable) return undefined;
+    if (this.#next === null) {
+      const after = this.#current === null ? Promise.resolve() : this.#current.then(noop, noop);
+      this.#next = after.then(() => {
+        this.#next = null;
+        this.#current = this.#write();
+        return this.#current;
+      });
+    }
+    return this.#next;
+  }
+
+  #write() {
+    try {
+      this.flush();
+    } catch {
+      // Refused saves carry their own errors; the write goes on for the rest.
+    }
+    let task;
+    try {
+      if (!this.#sync) {
+        this.#native.flush(this.#store);
+        return Promise.resolve();
+      }
+      task = this.#native.flushAsync(this.#store);
+    } catch (e) {
+      return Promise.reject(this.#failed(e));
+    }
+    return task.then(noop, (e) => {
+      throw this.#failed({ code: 'ERR_MESSAGE_STORE_WRITE_FAILED', message: e && e.message });
+    });
+  }
+
+  /** A failed write: the store refuses every save from now on, with the reason. */
+  #failed(e) {
+    const error = fromNative(e);
+    if (e && e.code === WRITE_FAILED) {
+      this.refuse({ code: WRITE_FAILED, message: `writes are refused since an earlier write failed (${e.message}); reopen the file` });
+    }
+    return error;
+  }
+
+  /** Waits for every write started or due. */
+  async settled() {
+    while (this.#next !== null || this.#current !== null) {
+      const pending = this.#next ?? this.#current;
+      await pending.then(noop, noop);
+      if (pending === this.#current) this.#current = null;
+    }
+  }
+
+  #call(fn) {
+    try {
+      return fn();
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+}
+
+module.exports = { WriteScheduler, DRAIN_CHARS, QUEUE_CHARS, QUEUE_SAVES, MAX_MESSAGES };
