@@ -134,13 +134,27 @@ interface MessageStoreMethods extends ILocalMessageStore {
 /** The class both stores extend at run time (not exported). */
 declare const MessageStore: abstract new () => MessageStoreMethods;
 
-/** The in-memory store, kept off the JavaScript heap by the native engine. */
+/** Options of both stores. */
+export interface MessageStoreOptions {
+  /**
+   * At most how many bytes (estimated) of the message objects reads have built are
+   * kept, to be handed out again by later reads. The default is a quarter of the
+   * JavaScript heap's limit, at most 1 GiB; `0` keeps nothing. What is kept counts in
+   * `getStats().memoryUsage`. Messages reads return are shared and frozen either way.
+   */
+  cacheBytes?: number;
+}
+
+/**
+ * The in-memory store, kept off the JavaScript heap by the native engine. Messages
+ * that reads return are frozen and shared by every read (their Dates' setters throw).
+ */
 export declare class MemoryMessageStore extends MessageStore {
-  constructor();
+  constructor(options?: MessageStoreOptions);
 }
 
 /** Options of `SqliteMessageStore`. */
-export interface SqliteMessageStoreOptions {
+export interface SqliteMessageStoreOptions extends MessageStoreOptions {
   /**
    * What a change's promise waits for. `'process'` (the default): the change is
    * written to the operating system (SQLite WAL, no fsync): it survives the process
