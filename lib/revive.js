@@ -64,30 +64,29 @@ function freezeDeep(value) {
 function messagesInto(cache, first, next) {
   for (let text = first; text !== null && text !== undefined; text = next()) {
     const page = JSON.parse(text);
-    const rows = page.m;
+    const messages = page.m;
+    const d = page.d;
     const streams = page.s;
     const sessions = page.x;
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
-      const message = r[1];
-      const time = r[5];
-      const saved = readOnlyDate(time);
-      // A message saved without `timestamp` gets the save time as its last key.
-      message.timestamp = message.timestamp === undefined ? saved : readOnlyDate(message.timestamp);
+    for (let i = 0, j = 0; i < messages.length; i++, j += 7) {
+      const message = messages[i];
+      const saved = readOnlyDate(d[j + 4]);
+      // A message saved without `timestamp` has 0 as its last key: the save time's place.
+      message.timestamp = typeof message.timestamp === 'number' ? saved : readOnlyDate(message.timestamp);
       freezeDeep(message);
-      const position = r[4];
+      const position = d[j + 3];
       cache.put(
         position - 1,
         Object.freeze({
-          streamId: streams[r[0]],
+          streamId: streams[d[j]],
           message,
-          messageType: r[2] === 0 ? 'command' : 'event',
-          revision: BigInt(r[3]),
+          messageType: d[j + 1] === 0 ? 'command' : 'event',
+          revision: BigInt(d[j + 2]),
           position: BigInt(position),
           timestamp: saved,
-          sessionId: sessions[r[6]],
+          sessionId: sessions[d[j + 5]],
         }),
-        r[7],
+        d[j + 6],
       );
     }
   }

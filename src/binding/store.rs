@@ -20,8 +20,9 @@ use super::wire;
 use crate::engine::{Engine, JsonString, MessageKind, Millis};
 use crate::journal::{Batch, Durability, Journal};
 
-/// About how many bytes of JSON one page carries.
-const PAGE_BYTES: usize = 8 << 20;
+/// About how many bytes of JSON one page carries: small enough that what a page's
+/// `JSON.parse` leaves behind dies young, instead of swelling the old generation.
+const PAGE_BYTES: usize = 1 << 20;
 
 /// The longest string V8 (Node 20 and later) can make, in UTF-16 code units.
 const MAX_STRING: usize = (1 << 29) - 24;
@@ -115,7 +116,7 @@ impl NativeStore {
     fn first_page(&mut self, records: Vec<u32>) -> String {
         self.pending = records;
         self.next = 0;
-        self.next_page().unwrap_or_else(|| r#"{"m":[],"s":[],"x":[]}"#.to_owned())
+        self.next_page().unwrap_or_else(|| r#"{"m":[],"d":[],"s":[],"x":[]}"#.to_owned())
     }
 
     fn next_page(&mut self) -> Option<String> {

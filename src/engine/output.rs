@@ -3,12 +3,12 @@
 //! - the serving shape, `JSON.stringify` of positional messages once `revision` and
 //!   `position` are decimal strings: what the message-bus server sends over HTTP, and
 //!   what `getMessagesJson` / `getAllMessagesJson` return;
-//! - the compact page the JavaScript face turns into objects: one array per message,
-//!   `[stream, message, kind, revision, position, time, session, length]`, with stream and
-//!   session names given once per page in tables. Numbers instead of strings and no
-//!   repeated keys or names make `JSON.parse` and the pass after it cheaper. The
-//!   message is written as stored: one saved without `timestamp` has none, and the
-//!   JavaScript face adds the save time (`time`) as its last key.
+//! - the compact page the JavaScript face turns into objects: the messages, then
+//!   seven numbers each (stream, kind, revision, position, time, session, length),
+//!   with stream and session names given once per page in tables. Numbers instead of
+//!   strings and no repeated keys or names make `JSON.parse` and the pass after it
+//!   cheaper. A message saved without `timestamp` ends with `"timestamp":0`, where
+//!   the JavaScript face puts the save time (`time`).
 
 use std::collections::HashMap;
 
@@ -83,23 +83,28 @@ impl Engine {
     /// Writes a compact page (see the module notes) of the first records of
     /// `records` that fit in about `budget` bytes, at least one; returns how many.
     ///
-    /// `{"m":[[s,message,k,r,p,t,x,n],…],"s":[stream names],"x":[session ids]}`, where `s`
-    /// and `x` index the tables, `k` is 0 for a command, 1 for an event, and `n` is the
-    /// stored text's length in bytes (what the JavaScript face's cache counts).
+    /// `{"m":[message,…],"d":[s,k,r,p,t,x,n,…],"s":[stream names],"x":[session ids]}`:
+    /// the messages as stored (one saved without `timestamp` gets `"timestamp":0` at
+    /// the end, the place of its save time), then seven numbers a message, where `s` and `x` index
+    /// the tables, `k` is 0 for a command, 1 for an event, and `n` is the stored text's
+    /// length in bytes (what the JavaScript face's cache counts). One flat array of
+    /// numbers, not an array a message, leaves `JSON.parse` little garbage to make.
     pub fn write_page(&self, records: &[u32], budget: usize, out: &mut String) -> usize {
         let start = out.len();
         let mut streams: HashMap<u32, u32> = HashMap::new();
         let mut stream_names: Vec<u32> = Vec::new();
         let mut sessions: HashMap<u32, u32> = HashMap::new();
         let mut session_slots: Vec<u32> = Vec::new();
+        let mut data = String::new();
         out.push_str("{\"m\":[");
         let mut written = 0;
         for &i in records {
             if written > 0 {
-                if out.len() - start >= budget {
+                if out.len() - start + data.len() >= budget {
                     break;
                 }
                 out.push(',');
+                data.push(',');
             }
             let r = &self.records[i as usize];
             let s = *streams.entry(r.stream).or_insert_with(|| {
@@ -110,23 +115,35 @@ impl Engine {
                 session_slots.push(r.session);
                 session_slots.len() as u32 - 1
             });
-            out.push('[');
-            push_u64(out, s as u64);
-            out.push(',');
-            out.push_str(self.text(i));
-            out.push_str(if r.kind == MessageKind::Command { ",0," } else { ",1," });
-            push_u64(out, r.revision as u64);
-            out.push(',');
-            push_u64(out, i as u64 + 1);
-            out.push(',');
-            push_i64(out, r.time);
-            out.push(',');
-            push_u64(out, x as u64);
-            out.push(',');
-            push_u64(out, self.text(i).len() as u64);
-            out.push(']');
+            if r.stamped {
+                // The save time's place, kept so that JavaScript fills it in without
+                // adding a key to a parsed object (a map transition and a new
+                // property store per message).
+                let text = self.text(i);
+                let open = &text[..text.len() - 1];
+                out.push_str(open);
+                if !open.trim_end().ends_with('{') {
+                    out.push(',');
+                }
+                out.push_str("\"timestamp\":0}");
+            } else {
+                out.push_str(self.text(i));
+            }
+            push_u64(&mut data, s as u64);
+            data.push_str(if r.kind == MessageKind::Command { ",0," } else { ",1," });
+            push_u64(&mut data, r.revision as u64);
+            data.push(',');
+            push_u64(&mut data, i as u64 + 1);
+            data.push(',');
+            push_i64(&mut data, r.time);
+            data.push(',');
+            push_u64(&mut data, x as u64);
+            data.push(',');
+            push_u64(&mut data, self.text(i).len() as u64);
             written += 1;
         }
+        out.push_str("],\"d\":[");
+        out.push_str(&data);
         out.push_str("],\"s\":[");
         for (n, &s) in stream_names.iter().enumerate() {
             if n > 0 {
@@ -245,10 +262,10 @@ mod tests {
         assert_eq!(e.write_page(&[0, 1, 2], 1 << 20, &mut out), 3);
         assert_eq!(
             out,
-            r#"{"m":[[0,{"type":"A"},1,0,1,7,0,12],[0,{"type":"B"},1,1,2,7,0,12],[1,{"type":"C"},1,0,3,8,0,12]],"s":["a","b"],"x":["no-session"]}"#
+            r#"{"m":[{"type":"A","timestamp":0},{"type":"B","timestamp":0},{"type":"C","timestamp":0}],"d":[0,1,0,1,7,0,12,0,1,1,2,7,0,12,1,1,0,3,8,0,12],"s":["a","b"],"x":["no-session"]}"#
         );
         out.clear();
         assert_eq!(e.write_page(&[1, 2], 1, &mut out), 1);
-        assert_eq!(out, r#"{"m":[[0,{"type":"B"},1,1,2,7,0,12]],"s":["a"],"x":["no-session"]}"#);
+        assert_eq!(out, r#"{"m":[{"type":"B","timestamp":0}],"d":[0,1,1,2,7,0,12],"s":["a"],"x":["no-session"]}"#);
     }
 }
