@@ -45,8 +45,8 @@ const { fromNative, StreamNotFoundError, WrongExpectedRevisionError } = require(
 /** Most characters of message text one `saveMany` call takes (far below V8's longest string). */
 const DRAIN_CHARS = 32 << 20;
 /** A memory store's queue is flushed in the call that passes either bound. */
-const QUEUE_CHARS = 8 << 20;
-const QUEUE_SAVES = 16384;
+const QUEUE_CHARS = 128 << 10;
+const QUEUE_SAVES = 512;
 /** The number of messages the engine can address. */
 const MAX_MESSAGES = 0xffffffff;
 /** Streams whose revision is kept; past this the map starts again. */
@@ -72,9 +72,12 @@ class WriteScheduler {
   #soon = null;
   /** File: the queued saves' `{ done, failures }`, settled by the write that holds them. */
   #group = null;
-  /** The last save head, reused while saves share it. */
-  #headKey = '';
+  /** The last save head (see `saveMany`) and what it was made of. */
   #head = '';
+  #headKind = null;
+  #headBatch = null;
+  #headNow = null;
+  #headExpected = null;
 
   // The writer.
   #next = null;
@@ -136,10 +139,13 @@ class WriteScheduler {
       if (this.#revisions.size >= MAX_REVISIONS) this.#revisions.clear();
       this.#revisions.set(streamId, revision + n);
     }
-    const key = `${kind === undefined ? '-' : kind[0]}${batch ? 1 : 0}${now}${expected === undefined ? '' : ` ${expected}`}`;
-    if (key !== this.#headKey) {
-      this.#headKey = key;
-      this.#head = key;
+    // Saves in a row mostly share their head: made again only when a part changes.
+    if (kind !== this.#headKind || batch !== this.#headBatch || now !== this.#headNow || expected !== this.#headExpected) {
+      this.#headKind = kind;
+      this.#headBatch = batch;
+      this.#headNow = now;
+      this.#headExpected = expected;
+      this.#head = `${kind === undefined ? '-' : kind[0]}${batch ? 1 : 0}${now}${expected === undefined ? '' : ` ${expected}`}`;
     }
     this.#parts.push(this.#head, literal, text);
     this.#count++;

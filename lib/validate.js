@@ -109,7 +109,12 @@ function count(value) {
  * the place.
  */
 function checkJson(value, path) {
-  if (!jsonSafe(value, [])) problemAt(value, path, []);
+  if (!jsonSafe(value, [])) problemAt(value, where(path), []);
+}
+
+/** A message's place: `path` itself, or for a number the index in `messages`, built only when an error needs it. */
+function where(path) {
+  return typeof path === 'number' ? `messages[${path}]` : path;
 }
 
 // The fast pass: true when `value` (an object) holds nothing JSON cannot. Primitive
@@ -186,7 +191,7 @@ function problemAt(value, path, ancestors) {
 }
 
 /**
- * Checks one message and returns what to stringify: the message itself, or, when it
+ * Checks one message (at `path`, or `messages[path]` for a number) and returns what to stringify: the message itself, or, when it
  * has a `timestamp` key holding `undefined` or `null`, a copy with the save time in
  * that key's place (upstream writes `{ ...message, timestamp: message.timestamp || now }`).
  * A message with no `timestamp` key gets the save time from the native side.
@@ -194,15 +199,15 @@ function problemAt(value, path, ancestors) {
 function message(value, path, now) {
   // JSON.stringify writes own enumerable keys, or whatever a toJSON method returns:
   // a message whose stored text would lack its `type` is not a message.
-  if (!isPlainObject(value) || typeof value.toJSON === 'function') throw fail(path, 'an object with a string "type"', value);
-  if (typeof value.type !== 'string') throw fail(`${path}.type`, 'a string', value.type);
-  if (!isEnumerable.call(value, 'type')) throw fail(path, 'an object with a string "type"', value);
+  if (!isPlainObject(value) || typeof value.toJSON === 'function') throw fail(where(path), 'an object with a string "type"', value);
+  if (typeof value.type !== 'string') throw fail(`${where(path)}.type`, 'a string', value.type);
+  if (!isEnumerable.call(value, 'type')) throw fail(where(path), 'an object with a string "type"', value);
   const ts = value.timestamp;
   let stored = value;
   if (ts === undefined || ts === null) {
     if (hasOwn.call(value, 'timestamp')) stored = { ...value, timestamp: new Date(now) };
   } else if (!isValidDate(ts)) {
-    throw fail(`${path}.timestamp`, 'a valid Date', ts);
+    throw fail(`${where(path)}.timestamp`, 'a valid Date', ts);
   } else if (ts.toJSON !== dateToJSON) {
     // A Date from another realm, or one with its own toJSON: store the instant itself.
     stored = { ...value, timestamp: new Date(ts.getTime()) };
@@ -221,7 +226,7 @@ function message(value, path, now) {
       written = 'x'; // stringify of the whole message reports this below
     }
     if (written === undefined || written === 'null' || written === '""') {
-      throw fail(`${path}.requestId`, 'a string or another value JSON writes as itself', rid);
+      throw fail(`${where(path)}.requestId`, 'a string or another value JSON writes as itself', rid);
     }
   }
   return stored;
@@ -249,7 +254,7 @@ function messages(value, now) {
   if (!Array.isArray(value)) throw fail('messages', 'an array of messages', value);
   let out = value;
   for (let i = 0; i < value.length; i++) {
-    const m = message(value[i], `messages[${i}]`, now);
+    const m = message(value[i], i, now);
     if (m !== value[i]) {
       if (out === value) out = value.slice();
       out[i] = m;
