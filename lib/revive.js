@@ -37,21 +37,46 @@ function readOnlyDate(value) {
   return Object.freeze(new ReadOnlyDate(value));
 }
 
-/** Freezes a value `JSON.parse` made, and everything in it. */
-function freezeDeep(value) {
-  Object.freeze(value);
+/** Strings this long or shorter are shared (JSON.parse already shares those of 10 or fewer). */
+const SHARED_STRING = 200;
+/** Distinct strings one store's reads share; past this the table starts again. */
+const MAX_SHARED = 4096;
+
+/**
+ * Freezes a value `JSON.parse` made, and everything in it. A string equal to one
+ * seen before (`strings`) is replaced by that one: messages repeat their names and
+ * texts, and each copy would otherwise cost its bytes again in every kept message.
+ */
+function freezeDeep(value, strings) {
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const v = value[i];
-      if (typeof v === 'object' && v !== null) freezeDeep(v);
+      if (typeof v === 'object') {
+        if (v !== null) freezeDeep(v, strings);
+      } else if (typeof v === 'string' && v.length > 10 && v.length <= SHARED_STRING) {
+        value[i] = share(v, strings);
+      }
     }
   } else {
     for (const k in value) {
       const v = value[k];
-      if (typeof v === 'object' && v !== null) freezeDeep(v);
+      if (typeof v === 'object') {
+        if (v !== null) freezeDeep(v, strings);
+      } else if (typeof v === 'string' && v.length > 10 && v.length <= SHARED_STRING) {
+        // Always stored: equal strings compare equal, whichever copy this is.
+        value[k] = share(v, strings);
+      }
     }
   }
-  return value;
+  return Object.freeze(value);
+}
+
+function share(s, strings) {
+  const seen = strings.get(s);
+  if (seen !== undefined) return seen;
+  if (strings.size >= MAX_SHARED) strings.clear();
+  strings.set(s, s);
+  return s;
 }
 
 /**
@@ -59,9 +84,9 @@ function freezeDeep(value) {
  * src/engine/output.rs) into `cache`: `first` is the first page's JSON text, `next()`
  * gives the following ones or `null`. One `JSON.parse` per page, then one pass that
  * builds each object with upstream's key order, adds the bigints and Dates, freezes
- * it and keeps it under its record.
+ * it and keeps it under its record. `strings`: the store's shared strings (a Map).
  */
-function messagesInto(cache, first, next) {
+function messagesInto(cache, strings, first, next) {
   for (let text = first; text !== null && text !== undefined; text = next()) {
     const page = JSON.parse(text);
     const messages = page.m;
@@ -73,7 +98,7 @@ function messagesInto(cache, first, next) {
       const saved = readOnlyDate(d[j + 4]);
       // A message saved without `timestamp` has 0 as its last key: the save time's place.
       message.timestamp = typeof message.timestamp === 'number' ? saved : readOnlyDate(message.timestamp);
-      freezeDeep(message);
+      freezeDeep(message, strings);
       const position = d[j + 3];
       cache.put(
         position - 1,

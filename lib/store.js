@@ -40,6 +40,8 @@ function createStores(native) {
     /** @type {ObjectCache} */
     #cache;
     #literals = new Map();
+    /** Strings the kept messages share (revive.js). */
+    #strings = new Map();
 
     constructor(handle, durability, debug, cacheBytes) {
       this.#store = handle;
@@ -157,7 +159,7 @@ function createStores(native) {
       const missing = cache.missing(records);
       if (missing.length > 0) {
         const first = this.#call(() => native.build(this.#store, new Uint32Array(missing)));
-        revive.messagesInto(cache, first, () => this.#call(() => native.nextPage(this.#store)));
+        revive.messagesInto(cache, this.#strings, first, () => this.#call(() => native.nextPage(this.#store)));
       }
       const out = cache.collect(records);
       cache.trim();
@@ -240,6 +242,7 @@ function createStores(native) {
       await this.#writes.settled();
       this.#call(() => native.close(this.#store));
       this.#cache.clear();
+      this.#strings.clear();
       try {
         native.stats(this.#store);
       } catch (closed) {
@@ -262,6 +265,7 @@ function createStores(native) {
       }
       this.#writes.reset();
       this.#cache.clear();
+      this.#strings.clear();
     }
 
     #call(fn) {
