@@ -7,12 +7,12 @@ import * as path from 'node:path';
 import { stores, tempDbPath } from './support/stores';
 
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-require-imports */
-const { ENVELOPE, PER_BYTE, SEGMENT } = require('../lib/cache.js');
+const { estimate, SEGMENT } = require('../lib/cache.js');
 const { createStores } = require('../lib/store.js');
 const binding = require(path.resolve(__dirname, '../binding.js'));
 
-/** Estimated bytes of kept messages whose stored JSON texts are `texts`. */
-const kept = (texts: string[]) => texts.reduce((sum, t) => sum + ENVELOPE + PER_BYTE * Buffer.byteLength(t), 0);
+/** Estimated bytes of kept messages whose stored JSON texts are `texts`, each with `objects` objects, arrays and Dates (a message, its data, its timestamp). */
+const kept = (texts: string[], objects = 3) => texts.reduce((sum, t) => sum + estimate(objects, Buffer.byteLength(t)), 0);
 
 /** The native module with a count of each function's calls. */
 function counting() {
@@ -38,10 +38,17 @@ describe.each(stores)('$name: what reads keep', ({ create, durable }) => {
     const after = (await store.getStats()).memoryUsage;
     // The stored texts: a message saved without timestamp is stored without it.
     expect(after - before).toBe(Math.round(kept(['{"type":"A","data":{"x":1}}', '{"type":"B","data":{"s":"é"}}'])));
-    expect(after - before).toBe(Math.round(ENVELOPE * 2 + PER_BYTE * (27 + 30)));
+    // 200 a message, 52 an object (the message, its data, its timestamp), and the JSON's bytes.
+    expect(after - before).toBe(2 * 200 + 6 * 52 + 27 + 30);
+    await store.saveMessage('t', { type: 'N', data: { list: [{ a: 1 }, { b: [2] }] } });
+    const saved = (await store.getStats()).memoryUsage;
+    const [nested] = await store.getMessages('t');
+    expect(nested.message.data.list[1].b).toEqual([2]);
+    expect((await store.getStats()).memoryUsage - saved).toBe(200 + 7 * 52 + '{"type":"N","data":{"list":[{"a":1},{"b":[2]}]}}'.length);
+    const afterNested = (await store.getStats()).memoryUsage;
     await store.getMessages('s');
     await store.getAllMessages();
-    expect((await store.getStats()).memoryUsage).toBe(after);
+    expect((await store.getStats()).memoryUsage).toBe(afterNested);
   });
 
   test('reset() drops what is kept: memoryUsage 0, and later reads build new objects', async () => {

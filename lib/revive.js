@@ -8,6 +8,8 @@
 // each is immutable: the envelope, the message, its data and everything in it are
 // frozen, and its two Dates are `ReadOnlyDate`s, whose setters throw.
 
+const { estimate } = require('./cache');
+
 const SHARED = 'a message read from the store is shared by every read and cannot be changed; copy it first (new Date(date), structuredClone(message))';
 
 /**
@@ -43,16 +45,19 @@ const SHARED_STRING = 200;
 const MAX_SHARED = 4096;
 
 /**
- * Freezes a value `JSON.parse` made, and everything in it. A string equal to one
- * seen before (`strings`) is replaced by that one: messages repeat their names and
- * texts, and each copy would otherwise cost its bytes again in every kept message.
+ * Freezes a value `JSON.parse` made, and everything in it; returns how many objects
+ * and arrays it holds, itself included (what the cache's estimate counts). A string
+ * equal to one seen before (`strings`) is replaced by that one: messages repeat their
+ * names and texts, and each copy would otherwise cost its bytes again in every kept
+ * message.
  */
 function freezeDeep(value, strings) {
+  let objects = 1;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const v = value[i];
       if (typeof v === 'object') {
-        if (v !== null) freezeDeep(v, strings);
+        if (v !== null) objects += freezeDeep(v, strings);
       } else if (typeof v === 'string' && v.length > 10 && v.length <= SHARED_STRING) {
         value[i] = share(v, strings);
       }
@@ -61,14 +66,15 @@ function freezeDeep(value, strings) {
     for (const k in value) {
       const v = value[k];
       if (typeof v === 'object') {
-        if (v !== null) freezeDeep(v, strings);
+        if (v !== null) objects += freezeDeep(v, strings);
       } else if (typeof v === 'string' && v.length > 10 && v.length <= SHARED_STRING) {
         // Always stored: equal strings compare equal, whichever copy this is.
         value[k] = share(v, strings);
       }
     }
   }
-  return Object.freeze(value);
+  Object.freeze(value);
+  return objects;
 }
 
 function share(s, strings) {
@@ -98,7 +104,7 @@ function messagesInto(cache, strings, first, next) {
       const saved = readOnlyDate(d[j + 4]);
       // A message saved without `timestamp` has 0 as its last key: the save time's place.
       message.timestamp = typeof message.timestamp === 'number' ? saved : readOnlyDate(message.timestamp);
-      freezeDeep(message, strings);
+      const objects = freezeDeep(message, strings);
       const position = d[j + 3];
       cache.put(
         position - 1,
@@ -111,7 +117,7 @@ function messagesInto(cache, strings, first, next) {
           timestamp: saved,
           sessionId: sessions[d[j + 5]],
         }),
-        d[j + 6],
+        estimate(objects, d[j + 6]),
       );
     }
   }
