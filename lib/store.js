@@ -40,6 +40,8 @@ function createStores(native) {
     /** @type {ObjectCache} */
     #cache;
     #literals = new Map();
+    /** The stream ids `getStreams` gave last (streams are only added, until a reset). */
+    #streams = null;
     /** Strings the kept messages share (revive.js). */
     #strings = new Map();
 
@@ -191,7 +193,11 @@ function createStores(native) {
     }
 
     async getStreams() {
-      return JSON.parse(this.#call(() => native.streams(this.#store)));
+      const count = this.#call(() => native.streamCount(this.#store));
+      if (this.#streams === null || this.#streams.length !== count) {
+        this.#streams = JSON.parse(this.#call(() => native.streams(this.#store)));
+      }
+      return this.#streams.slice();
     }
 
     async createSession() {
@@ -243,6 +249,7 @@ function createStores(native) {
       this.#call(() => native.close(this.#store));
       this.#cache.clear();
       this.#strings.clear();
+      this.#streams = null;
       try {
         native.stats(this.#store);
       } catch (closed) {
@@ -266,6 +273,7 @@ function createStores(native) {
       this.#writes.reset();
       this.#cache.clear();
       this.#strings.clear();
+      this.#streams = null;
     }
 
     #call(fn) {
