@@ -40,8 +40,12 @@ function createStores(native) {
     /** @type {ObjectCache} */
     #cache;
     #literals = new Map();
-    /** The stream ids `getStreams` gave last (streams are only added, until a reset). */
+    /**
+     * The stream ids `getStreams` gave last, and as a set; null once a stream may have
+     * been added (a save to a stream not in it, a session) or the store was reset.
+     */
     #streams = null;
+    #streamSet = null;
     /** Strings the kept messages share (revive.js). */
     #strings = new Map();
 
@@ -96,6 +100,7 @@ function createStores(native) {
      * call if it must, and so is each save with debug logging on, to log its revision.
      */
     #save(streamId, stream, text, batch, n, expectedRevision, expected, kind, now, settled) {
+      if (this.#streams !== null && !this.#streamSet.has(streamId)) this.#streams = null;
       if (settled && !this.#debug.enabled) {
         return this.#writes.save(streamId, stream, text, batch, n, expected, expectedRevision, kind, now);
       }
@@ -193,9 +198,11 @@ function createStores(native) {
     }
 
     async getStreams() {
-      const count = this.#call(() => native.streamCount(this.#store));
-      if (this.#streams === null || this.#streams.length !== count) {
+      if (this.#streams === null) {
         this.#streams = JSON.parse(this.#call(() => native.streams(this.#store)));
+        this.#streamSet = new Set(this.#streams);
+      } else {
+        this.#writes.flush();
       }
       return this.#streams.slice();
     }
@@ -203,6 +210,7 @@ function createStores(native) {
     async createSession() {
       const sessionId = this.#call(() => native.createSession(this.#store, Date.now()));
       this.#writes.changed();
+      this.#streams = null;
       this.#debug('Created new session: %s', sessionId);
       await this.#writes.written();
       return sessionId;

@@ -398,13 +398,6 @@ pub fn stream_info(store: &Store, stream: String) -> Result<Option<String>> {
     Ok(store.open()?.engine.stream_info(&stream).as_ref().map(wire::stream_info))
 }
 
-/// How many streams the store has: the JavaScript face keeps the list `streams` gave
-/// and asks again only when this moved (streams are only ever added, until a reset).
-#[napi(catch_unwind)]
-pub fn stream_count(store: &Store) -> Result<u32> {
-    Ok(store.open()?.engine.stream_count() as u32)
-}
-
 #[napi(catch_unwind)]
 pub fn streams(store: &Store) -> Result<String> {
     Ok(wire::array(store.open()?.engine.stream_names().map(|s| s.literal())))
