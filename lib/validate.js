@@ -109,7 +109,7 @@ function count(value) {
  * the place.
  */
 function checkJson(value, path) {
-  if (!jsonSafe(value, [])) problemAt(value, where(path), []);
+  if (!jsonSafe(value, 0)) problemAt(value, where(path), []);
 }
 
 /** A message's place: `path` itself, or for a number the index in `messages`, built only when an error needs it. */
@@ -117,20 +117,22 @@ function where(path) {
   return typeof path === 'number' ? `messages[${path}]` : path;
 }
 
-// The fast pass: true when `value` (an object) holds nothing JSON cannot. Primitive
-// values are checked in the loop, without a call, since they are most of a message;
-// `for…in` walks keys without allocating, and the own-property check (JSON.stringify
-// writes only own keys) is paid only where a value needs a closer look.
-function jsonSafe(value, ancestors) {
+// The fast pass: true when `value` (an object at `depth`) holds nothing JSON cannot.
+// Primitive values are checked in the loop, without a call, since they are most of a
+// message; `for…in` walks keys without allocating, and the own-property check
+// (JSON.stringify writes only own keys) is paid only where a value needs a closer
+// look. It keeps no list of ancestors: a cycle only ever nests deeper, so it fails at
+// MAX_DEPTH, and the slow pass then names it.
+function jsonSafe(value, depth) {
   if (typeof value.toJSON === 'function') return true;
-  if (ancestors.length >= MAX_DEPTH || ancestors.includes(value)) return false;
-  ancestors.push(value);
+  if (depth >= MAX_DEPTH) return false;
+  depth++;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const v = value[i];
       const t = typeof v;
       if (t === 'object') {
-        if (v !== null && !jsonSafe(v, ancestors)) return false;
+        if (v !== null && !jsonSafe(v, depth)) return false;
       } else if (t === 'function' || t === 'symbol' || t === 'bigint') {
         return false;
       }
@@ -140,13 +142,12 @@ function jsonSafe(value, ancestors) {
       const v = value[k];
       const t = typeof v;
       if (t === 'object') {
-        if (v !== null && hasOwn.call(value, k) && !jsonSafe(v, ancestors)) return false;
+        if (v !== null && hasOwn.call(value, k) && !jsonSafe(v, depth)) return false;
       } else if ((t === 'function' || t === 'symbol' || t === 'bigint') && hasOwn.call(value, k)) {
         return false;
       }
     }
   }
-  ancestors.pop();
   return true;
 }
 
