@@ -165,9 +165,10 @@ describe('a store that refuses writes refuses a burst of saves with no native ca
     const { MemoryMessageStore } = createStores(native);
     const store = new MemoryMessageStore();
     const saves = Array.from({ length: 300 }, (_, i) => store.saveMessage(`s${i % 3}`, { type: 'A', data: { i } }));
-    expect(calls.saveMany ?? 0).toBe(0);
+    expect(calls.saveManyLater ?? 0).toBe(0);
     const all = await store.getAllMessages();
-    expect(calls.saveMany).toBe(1);
+    // A memory store's queue goes to the engine's backlog (applied on the thread pool, or by the read).
+    expect([calls.saveManyLater, calls.saveMany ?? 0]).toEqual([1, 0]);
     expect(all.map((m: any) => m.message.data.i)).toEqual(Array.from({ length: 300 }, (_, i) => i));
     await Promise.all(saves);
   });

@@ -61,7 +61,7 @@ describe('a Rust panic', () => {
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
     const stopped =
-      'message store write failed: a save acknowledged earlier did not reach the engine (@auto-engineer/message-store: internal error: deliberate panic for the tests (feature test-hooks)); the store refuses every call until reset()';
+      'message store write failed: a save acknowledged earlier did not reach the engine (internal error: deliberate panic for the tests (feature test-hooks)); the store refuses every call until reset()';
     for (const call of [() => store.getAllMessages(), () => store.getStats(), () => store.saveMessage('a', { type: 'A2' }), () => store.getStreams()]) {
       const error = await call().then(
         () => null,

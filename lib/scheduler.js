@@ -213,17 +213,25 @@ class WriteScheduler {
         chars += parts[to * 3 + 2].length;
         to++;
       } while (to < count && chars < DRAIN_CHARS);
-      let refusals;
-      try {
-        refusals = this.#native.saveMany(this.#store, parts.slice(from * 3, to * 3).join('\n'));
-      } catch (e) {
-        this.#recount();
-        if (!this.#durable) {
-          // Acknowledged saves did not reach the engine (a panic inside it): stop.
-          const reason = `a save acknowledged earlier did not reach the engine (${fromNative(e).message}); the store refuses every call until reset()`;
-          this.#refusal = () => fromNative({ code: WRITE_FAILED, message: reason });
+      const payload = parts.slice(from * 3, to * 3).join('\n');
+      if (!this.#durable) {
+        // Acknowledged already: the engine takes them on the thread pool while this
+        // thread goes on (src/binding/core.rs). It refuses the call only once an
+        // acknowledged save was lost; the store then refuses every call until reset().
+        try {
+          this.#native.saveManyLater(this.#store, payload)?.catch(noop);
+        } catch (e) {
+          this.#refusal = () => fromNative(e);
           throw this.#refusal();
         }
+        from = to;
+        continue;
+      }
+      let refusals;
+      try {
+        refusals = this.#native.saveMany(this.#store, payload);
+      } catch (e) {
+        this.#recount();
         // Every save not yet applied is refused with this error; a store that takes no
         // writes refuses every later save in its call.
         const error = fromNative(e);
@@ -237,17 +245,9 @@ class WriteScheduler {
     }
   }
 
-  /** Saves the engine refused (`[[index, code, message], …]` from `offset` on). */
+  /** Saves the engine refused (`[[index, code, message], …]` from `offset` on), for a file store. */
   #refused(group, offset, refusals) {
     this.#recount();
-    if (!this.#durable) {
-      // Acknowledged already: only a message whose JSON changed between the check and
-      // the copy (a getter or toJSON answering differently each time) gets here.
-      const [, code, message] = refusals[0];
-      const reason = `a save acknowledged earlier was refused by the engine (${fromNative({ code, message }).message}): its message changed between the store's check and its copy; the store refuses every call until reset()`;
-      this.#refusal = () => fromNative({ code: WRITE_FAILED, message: reason });
-      throw this.#refusal();
-    }
     group.failures ??= new Map();
     for (const [index, code, message] of refusals) group.failures.set(offset + index, fromNative({ code, message }));
   }
@@ -280,6 +280,15 @@ class WriteScheduler {
   savedDirectly(streamId, n, revision) {
     this.#messages += n;
     this.#revisions.set(streamId, revision);
+  }
+
+  /**
+   * A call into the engine failed with `nativeError`. For a memory store a failed
+   * write means an acknowledged save was lost (src/binding/core.rs): REFUSING, so
+   * that no save is acknowledged again until `reset()`.
+   */
+  failedCall(nativeError) {
+    if (!this.#durable && nativeError && nativeError.code === WRITE_FAILED) this.refuse(nativeError);
   }
 
   /** Enters REFUSING: every later save gets the error `nativeError` (`{ code, message }`) makes. */

@@ -289,6 +289,7 @@ function createStores(native) {
       try {
         return fn();
       } catch (e) {
+        this.#writes.failedCall(e);
         throw fromNative(e);
       }
     }

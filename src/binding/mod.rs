@@ -2,6 +2,7 @@
 //! cross the boundary as their JSON literals, written by `JSON.stringify`, so that
 //! every JavaScript string survives the trip, lone surrogates included.
 
+mod core;
 mod error;
 mod memory;
 mod store;

@@ -8,16 +8,17 @@
 //! which the JavaScript face calls in the same synchronous loop. No result is ever
 //! one string larger than V8 can hold, however many messages it has.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::{AsyncTask, External, Uint32Array};
 use napi::{Env, Task};
 use napi_derive::napi;
 
 use super::error::{closed, invalid, open_failed, too_large, write_failed, Result};
+use super::core::{self, lock, ApplyTask, Core};
 use super::memory::{self, Counted};
 use super::wire;
-use crate::engine::{Engine, JsonString, MessageKind, Millis};
+use crate::engine::{Engine, MessageKind, Millis};
 use crate::journal::{Batch, Durability, Journal};
 
 /// About how many bytes of JSON one page carries: small enough that what a page's
@@ -28,7 +29,8 @@ const PAGE_BYTES: usize = 1 << 20;
 const MAX_STRING: usize = (1 << 29) - 24;
 
 pub struct NativeStore {
-    engine: Engine,
+    /// The engine, and a memory store's saves waiting for it (core.rs).
+    core: Arc<Core>,
     /// Records of a read whose pages are still being handed out.
     pending: Vec<u32>,
     next: usize,
@@ -57,7 +59,7 @@ fn limit(count: Option<u32>) -> Option<usize> {
 impl NativeStore {
     fn new(engine: Engine, journal: Option<Journal>) -> Self {
         NativeStore {
-            engine,
+            core: Core::new(engine),
             pending: Vec::new(),
             next: 0,
             journal: journal.map(|j| Arc::new(Mutex::new(j))),
@@ -69,7 +71,7 @@ impl NativeStore {
 
     /// After a change to the engine: its bytes, counted and reported to V8.
     fn recount(&mut self, env: &Env) {
-        self.counted.set(self.engine.stats().memory_usage as usize);
+        self.counted.set(self.core.bytes());
         memory::report(env);
     }
 
@@ -109,31 +111,37 @@ impl NativeStore {
         if let Some(reason) = self.failure() {
             return Err(write_failed(&reason));
         }
-        Ok(lock(journal).prepare(&self.engine))
+        let engine = self.core.engine()?;
+        Ok(lock(journal).prepare(&engine))
     }
 
     /// Starts handing out `records` in pages; returns the first.
-    fn first_page(&mut self, records: Vec<u32>) -> String {
+    fn first_page(&mut self, records: Vec<u32>) -> Result<String> {
         self.pending = records;
         self.next = 0;
-        self.next_page().unwrap_or_else(|| r#"{"m":[],"d":[],"s":[],"x":[]}"#.to_owned())
+        Ok(self.next_page()?.unwrap_or_else(|| r#"{"m":[],"d":[],"s":[],"x":[]}"#.to_owned()))
     }
 
-    fn next_page(&mut self) -> Option<String> {
+    fn next_page(&mut self) -> Result<Option<String>> {
         if self.next >= self.pending.len() {
             self.pending = Vec::new();
             self.next = 0;
-            return None;
+            return Ok(None);
         }
         let mut out = String::new();
-        self.next += self.engine.write_page(&self.pending[self.next..], PAGE_BYTES, &mut out);
-        Some(out)
+        let engine = self.core.engine()?;
+        let written = engine.write_page(&self.pending[self.next..], PAGE_BYTES, &mut out);
+        drop(engine);
+        self.next += written;
+        Ok(Some(out))
     }
+}
 
-    /// One string in the serving shape, or an error when JavaScript could not hold it.
-    fn serving_json(&self, records: &[u32]) -> Result<String> {
-        let mut out = String::with_capacity(self.engine.messages_json_len(records));
-        self.engine.write_messages(records, &mut out);
+/// One string in the serving shape, or an error when JavaScript could not hold it.
+fn serving_json(engine: &Engine, records: &[u32]) -> Result<String> {
+    {
+        let mut out = String::with_capacity(engine.messages_json_len(records));
+        engine.write_messages(records, &mut out);
         // UTF-16 units are at most the UTF-8 bytes: count them only when it matters.
         if out.len() > MAX_STRING {
             let units: usize = out.chars().map(char::len_utf16).sum();
@@ -143,12 +151,6 @@ impl NativeStore {
         }
         Ok(out)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock leaves the data as it was between statements;
-    // SQLite's own transaction keeps the file whole.
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Commits a batch; on failure, records why, so that the store refuses further writes.
@@ -189,7 +191,8 @@ pub fn create() -> Store {
     External::new(NativeStore::new(Engine::new(), None))
 }
 
-/// A store's engine after the change just made, counted for V8 (see memory.rs).
+/// After a call that may have applied saves (its own, or queued ones it caught up
+/// with): the engine's bytes counted for V8 (see memory.rs).
 fn changed(env: &Env, store: &mut NativeStore) {
     store.recount(env);
 }
@@ -241,15 +244,19 @@ pub fn close(env: Env, store: &mut Store) -> Result<()> {
     }
     let flushed = if store.failure().is_none() { store.flush() } else { Ok(()) };
     store.journal = None;
-    store.engine.reset();
+    store.core.forget();
+    let mut engine = store.core.engine_as_is();
+    engine.reset();
+    store.core.note_bytes(&engine);
+    drop(engine);
     store.pending = Vec::new();
     store.closed = true;
     changed(&env, store);
     flushed
 }
 
-/// Saves the messages (`batch`: a JSON array; otherwise one JSON object) and returns
-/// the stream's new revision.
+/// Saves the messages (`batch`: a JSON array; otherwise one JSON object) in the call
+/// and returns the stream's new revision.
 #[napi(catch_unwind)]
 pub fn save(
     env: Env,
@@ -268,22 +275,26 @@ pub fn save(
     let stream = wire::literal("streamId", &stream)?;
     let kind = kind(message_type)?;
     let now = now as Millis;
-    let engine = &mut store.writable()?.engine;
+    let core = store.writable()?.core.clone();
+    let mut engine = core.engine()?;
     let outcome = if batch {
         engine.save_json_array(&stream, &messages, expected_revision, kind, now)?
     } else {
         engine.save(&stream, &[&messages], expected_revision, kind, now)?
     };
+    core.note_bytes(&engine);
+    drop(engine);
     changed(&env, store);
     Ok(outcome.revision)
 }
 
-/// Saves queued by the JavaScript face (`lib/scheduler.js`), in one call: every save
-/// it checked since its last call into the store. `payload` has three lines a save:
-/// the head, the stream's JSON literal, the message text (a JSON object, or with
-/// head `b…` a JSON array of them; neither can hold a raw line feed). The head is
-/// `c`ommand, `e`vent or `-` (the store decides), then `1` for a batch or `0`, then
-/// the save time in epoch ms, then, after a space, the expected revision or nothing.
+/// Saves queued by the JavaScript face (`lib/scheduler.js`), applied in the call:
+/// every save it checked since its last call into the store. `payload` has three
+/// lines a save: the head, the stream's JSON literal, the message text (a JSON
+/// object, or with a batch head a JSON array of them; neither can hold a raw line
+/// feed). The head is `c`ommand, `e`vent or `-` (the store decides), then `1` for a
+/// batch or `0`, then the save time in epoch ms, then, after a space, the expected
+/// revision or nothing.
 ///
 /// Each save is applied on its own, in order, and one the engine refuses changes
 /// nothing and does not stop the rest. Returns `null` when every save was applied,
@@ -292,121 +303,116 @@ pub fn save(
 /// so that a burst costs one call whatever happens.
 #[napi(catch_unwind)]
 pub fn save_many(env: Env, store: &mut Store, payload: String) -> Result<Option<String>> {
-    let this = store.writable()?;
-    let mut refusals: Option<String> = None;
-    let mut lines = payload.split('\n');
-    let mut index = 0usize;
-    // Consecutive saves to one stream (the usual case) parse its literal once.
-    let mut last: Option<(&str, JsonString)> = None;
-    while let Some(head) = lines.next() {
-        let (Some(stream_line), Some(text)) = (lines.next(), lines.next()) else {
-            return Err(invalid("saveMany", "must hold three lines a save"));
-        };
-        #[cfg(feature = "test-hooks")]
-        if stream_line == "\"__panic__\"" {
-            panic!("deliberate panic for the tests (feature test-hooks)");
-        }
-        let head = wire::SaveHead::parse(head)?;
-        let stream = match &last {
-            Some((line, parsed)) if *line == stream_line => parsed.clone(),
-            _ => {
-                let parsed = wire::literal("streamId", stream_line)?;
-                last = Some((stream_line, parsed.clone()));
-                parsed
-            }
-        };
-        let engine = &mut this.engine;
-        let outcome = if head.batch {
-            engine.save_json_array(&stream, text, head.expected, head.kind, head.now)
-        } else {
-            engine.save(&stream, &[text], head.expected, head.kind, head.now)
-        };
-        if let Err(e) = outcome {
-            let e = super::error::Error::from(e);
-            let out = refusals.get_or_insert_with(|| String::from("["));
-            if out.len() > 1 {
-                out.push(',');
-            }
-            out.push_str(&format!("[{index},{},{}]", crate::engine::json::string_literal(e.status.as_ref()), crate::engine::json::string_literal(&e.reason)));
-        }
-        index += 1;
-    }
+    let shared = store.writable()?.core.clone();
+    let mut engine = shared.engine()?;
+    let refusals = core::apply(&mut engine, &payload);
+    shared.note_bytes(&engine);
+    drop(engine);
     changed(&env, store);
-    Ok(refusals.map(|mut r| {
-        r.push(']');
-        r
-    }))
+    refusals
+}
+
+/// The same payload for a memory store, whose saves are acknowledged already: queued
+/// for the engine, and applied by a task on the thread pool while JavaScript goes on
+/// (or by the next call that needs the engine, if that comes first; see core.rs).
+/// Returns the task's promise when this call started one, else `null`.
+#[napi(catch_unwind)]
+pub fn save_many_later(env: Env, store: &mut Store, payload: String) -> Result<Option<AsyncTask<ApplyTask>>> {
+    let task = store.writable()?.core.queue(payload)?;
+    changed(&env, store);
+    Ok(task.map(AsyncTask::new))
 }
 
 /// The stream's revision (-1 when empty), or `null` when it does not exist.
 #[napi(catch_unwind)]
-pub fn stream_revision(store: &Store, stream: String) -> Result<Option<i64>> {
-    Ok(store.open()?.engine.stream_revision(&wire::literal("streamId", &stream)?))
+pub fn stream_revision(env: Env, store: &mut Store, stream: String) -> Result<Option<i64>> {
+    let stream = wire::literal("streamId", &stream)?;
+    let revision = store.open()?.core.engine()?.stream_revision(&stream);
+    changed(&env, store);
+    Ok(revision)
 }
 
 /// The records (position - 1) a stream read returns, as runs: `[start, end, …]`.
 /// The JavaScript face takes the objects it keeps (`lib/cache.js`) and asks `build`
 /// for the rest.
 #[napi(catch_unwind)]
-pub fn read_stream_runs(store: &Store, stream: String, from_revision: Option<i64>, count: Option<u32>) -> Result<Uint32Array> {
+pub fn read_stream_runs(env: Env, store: &mut Store, stream: String, from_revision: Option<i64>, count: Option<u32>) -> Result<Uint32Array> {
     let stream = wire::literal("streamId", &stream)?;
-    Ok(Uint32Array::new(wire::runs(store.open()?.engine.read_stream(&stream, from_revision, limit(count)))))
+    let engine = store.open()?.core.engine()?;
+    let runs = wire::runs(engine.read_stream(&stream, from_revision, limit(count)));
+    drop(engine);
+    changed(&env, store);
+    Ok(Uint32Array::new(runs))
 }
 
 /// The records a filter matches, as runs (see `readStreamRuns`).
 #[napi(catch_unwind)]
-pub fn query_runs(store: &Store, filter: Option<String>, count: Option<u32>) -> Result<Uint32Array> {
+pub fn query_runs(env: Env, store: &mut Store, filter: Option<String>, count: Option<u32>) -> Result<Uint32Array> {
     let filter = filter.as_deref().map(wire::filter).transpose()?.unwrap_or_default();
-    Ok(Uint32Array::new(wire::runs(&store.open()?.engine.query(&filter, limit(count)))))
+    let engine = store.open()?.core.engine()?;
+    let runs = wire::runs(&engine.query(&filter, limit(count)));
+    drop(engine);
+    changed(&env, store);
+    Ok(Uint32Array::new(runs))
 }
 
 /// The first compact page of the given records' messages; `nextPage` gives the rest.
 #[napi(catch_unwind)]
 pub fn build(store: &mut Store, records: Uint32Array) -> Result<String> {
-    let len = store.open()?.engine.len() as u32;
+    let len = store.open()?.core.engine()?.len() as u32;
     if let Some(bad) = records.iter().find(|&&r| r >= len) {
         return Err(invalid("records", format!("holds {bad}, past the last record")));
     }
     let records = records.to_vec();
-    Ok(store.first_page(records))
+    store.first_page(records)
 }
 
 /// The next page of the last read, or `null` when there is none.
 #[napi(catch_unwind)]
 pub fn next_page(store: &mut Store) -> Result<Option<String>> {
     store.open()?;
-    Ok(store.next_page())
+    store.next_page()
 }
 
 /// A stream's messages as one JSON string in the serving shape.
 #[napi(catch_unwind)]
 pub fn read_stream_json(store: &Store, stream: String, from_revision: Option<i64>, count: Option<u32>) -> Result<String> {
     let stream = wire::literal("streamId", &stream)?;
-    store.open()?.serving_json(store.engine.read_stream(&stream, from_revision, limit(count)))
+    let engine = store.open()?.core.engine()?;
+    serving_json(&engine, engine.read_stream(&stream, from_revision, limit(count)))
 }
 
 /// The messages matching a filter as one JSON string in the serving shape.
 #[napi(catch_unwind)]
 pub fn query_json(store: &Store, filter: Option<String>, count: Option<u32>) -> Result<String> {
     let filter = filter.as_deref().map(wire::filter).transpose()?.unwrap_or_default();
-    store.open()?.serving_json(&store.engine.query(&filter, limit(count)))
+    let engine = store.open()?.core.engine()?;
+    serving_json(&engine, &engine.query(&filter, limit(count)))
 }
 
 #[napi(catch_unwind)]
 pub fn stream_info(store: &Store, stream: String) -> Result<Option<String>> {
     let stream = wire::literal("streamId", &stream)?;
-    Ok(store.open()?.engine.stream_info(&stream).as_ref().map(wire::stream_info))
+    Ok(store.open()?.core.engine()?.stream_info(&stream).as_ref().map(wire::stream_info))
 }
 
 #[napi(catch_unwind)]
-pub fn streams(store: &Store) -> Result<String> {
-    Ok(wire::array(store.open()?.engine.stream_names().map(|s| s.literal())))
+pub fn streams(env: Env, store: &mut Store) -> Result<String> {
+    let engine = store.open()?.core.engine()?;
+    let out = wire::array(engine.stream_names().map(|s| s.literal()));
+    drop(engine);
+    changed(&env, store);
+    Ok(out)
 }
 
 /// Starts a session and returns its id.
 #[napi(catch_unwind)]
 pub fn create_session(env: Env, store: &mut Store, now: f64) -> Result<String> {
-    let id = store.writable()?.engine.create_session(now as Millis);
+    let core = store.writable()?.core.clone();
+    let mut engine = core.engine()?;
+    let id = engine.create_session(now as Millis);
+    core.note_bytes(&engine);
+    drop(engine);
     changed(&env, store);
     let literal = id.literal();
     Ok(literal[1..literal.len() - 1].to_owned())
@@ -415,14 +421,15 @@ pub fn create_session(env: Env, store: &mut Store, now: f64) -> Result<String> {
 #[napi(catch_unwind)]
 pub fn end_session(store: &mut Store, session_id: String, now: f64) -> Result<()> {
     let id = wire::literal("sessionId", &session_id)?;
-    store.writable()?.engine.end_session(&id, now as Millis);
+    store.writable()?.core.engine()?.end_session(&id, now as Millis);
     Ok(())
 }
 
 #[napi(catch_unwind)]
 pub fn sessions(store: &Store) -> Result<String> {
     let mut out = String::from("[");
-    for (n, s) in store.open()?.engine.sessions().enumerate() {
+    let engine = store.open()?.core.engine()?;
+    for (n, s) in engine.sessions().enumerate() {
         if n > 0 {
             out.push(',');
         }
@@ -435,7 +442,7 @@ pub fn sessions(store: &Store) -> Result<String> {
 #[napi(catch_unwind)]
 pub fn session_info(store: &Store, session_id: String) -> Result<Option<String>> {
     let id = wire::literal("sessionId", &session_id)?;
-    Ok(store.open()?.engine.session_info(&id).map(|s| {
+    Ok(store.open()?.core.engine()?.session_info(&id).map(|s| {
         let mut out = String::new();
         wire::write_session(&mut out, s);
         out
@@ -443,11 +450,14 @@ pub fn session_info(store: &Store, session_id: String) -> Result<Option<String>>
 }
 
 #[napi(catch_unwind)]
-pub fn stats(store: &Store) -> Result<String> {
-    Ok(wire::stats(&store.open()?.engine.stats()))
+pub fn stats(env: Env, store: &mut Store) -> Result<String> {
+    let stats = store.open()?.core.engine()?.stats();
+    changed(&env, store);
+    Ok(wire::stats(&stats))
 }
 
-/// Empties the store (and its file) and gives its memory back.
+/// Empties the store (and its file) and gives its memory back. For a memory store
+/// this is also how it starts again after losing an acknowledged save.
 #[napi(catch_unwind)]
 pub fn reset(env: Env, store: &mut Store) -> Result<()> {
     let store = store.writable()?;
@@ -458,7 +468,11 @@ pub fn reset(env: Env, store: &mut Store) -> Result<()> {
             return Err(write_failed(&reason));
         }
     }
-    store.engine.reset();
+    store.core.forget();
+    let mut engine = store.core.engine_as_is();
+    engine.reset();
+    store.core.note_bytes(&engine);
+    drop(engine);
     store.pending = Vec::new();
     store.next = 0;
     changed(&env, store);
