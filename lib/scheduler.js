@@ -9,10 +9,13 @@
 //
 // The queue: saves checked and stringified, waiting for the engine.
 //   EMPTY   nothing is queued.
-//   QUEUED  saves wait in call order; they reach the engine in one `saveMany` call
-//           (`flush`) before the store's next other call into the engine, when the
-//           queue passes its bound, at the next turn of the event loop (memory), or
-//           when the file's write starts (file).
+//   QUEUED  saves wait in call order; they leave in one call (`flush`) before the
+//           store's next other call into the engine, when the queue passes its bound,
+//           at the next turn of the event loop (memory), or when the file's write
+//           starts (file). A file store's go through `saveMany`, applied in the call;
+//           a memory store's through `saveManyLater`, into the engine's backlog, which
+//           a pool task applies and every call into the engine finishes first
+//           (src/binding/core.rs).
 // The writer, for a file store (a memory store stays IDLE):
 //   IDLE     nothing is due or under way.
 //   DUE      a write is promised (`#next`) for every change made since the last one
@@ -21,9 +24,10 @@
 //   WRITING  a write is under way (`#current`), maybe with one DUE behind it.
 // And one terminal state for the whole store:
 //   REFUSING the store takes no more saves (disposed, a write failed, or, for memory,
-//            the engine refused a save already acknowledged); each save is refused in
-//            its call, with no native call, so a burst of them costs O(N). A memory
-//            store then refuses every call until `reset()`.
+//            a save already acknowledged did not reach the engine, as the first call
+//            into it to learn of that reports); each save is refused in its call, with
+//            no native call, so a burst of them costs O(N). A memory store then
+//            refuses every call until `reset()`.
 //
 // Invariants:
 // - Call order: saves reach the engine in the order they were called, and before any
@@ -37,7 +41,7 @@
 //   before it (store.js, and the count and revision checks here) leave nothing the
 //   engine refuses. A file store's save settles only once the transaction that holds
 //   it is done.
-// - Cost: one `saveMany` per flush (per 32 Mi characters), whatever is refused.
+// - Cost: one native call per flush (per 32 Mi characters), whatever is refused.
 // - At most one write is under way; every change made meanwhile shares the next.
 
 const { fromNative, StreamNotFoundError, WrongExpectedRevisionError } = require('./errors');
