@@ -100,7 +100,6 @@ class WriteScheduler {
     this.#durable = durable;
     this.#sync = sync;
     this.#messages = messages;
-    this.flush = this.flush.bind(this);
     this.#flushSoon = () => {
       this.#soon = null;
       try {
@@ -112,10 +111,6 @@ class WriteScheduler {
   }
 
   #flushSoon;
-
-  get refusing() {
-    return this.#refusal !== null;
-  }
 
   /**
    * Queues a save of `n` messages (`text`: one message, or with `batch` an array of
@@ -139,10 +134,7 @@ class WriteScheduler {
       }
       revision ??= -1;
     }
-    if (revision !== undefined && revision !== null) {
-      if (this.#revisions.size >= MAX_REVISIONS) this.#revisions.clear();
-      this.#revisions.set(streamId, revision + n);
-    }
+    if (revision !== undefined && revision !== null) this.#remember(streamId, revision + n);
     // Saves in a row mostly share their head: made again only when a part changes.
     if (kind !== this.#headKind || batch !== this.#headBatch || now !== this.#headNow || expected !== this.#headExpected) {
       this.#headKind = kind;
@@ -182,11 +174,13 @@ class WriteScheduler {
   #learn(streamId, literal) {
     this.flush();
     const revision = this.#call(() => this.#native.streamRevision(this.#store, literal));
-    if (revision !== null) {
-      if (this.#revisions.size >= MAX_REVISIONS) this.#revisions.clear();
-      this.#revisions.set(streamId, revision);
-    }
+    if (revision !== null) this.#remember(streamId, revision);
     return revision;
+  }
+
+  #remember(streamId, revision) {
+    if (this.#revisions.size >= MAX_REVISIONS) this.#revisions.clear();
+    this.#revisions.set(streamId, revision);
   }
 
   /**
@@ -266,14 +260,11 @@ class WriteScheduler {
     }
   }
 
-  /**
-   * Tells the scheduler that a change other than a save reached the engine (a
-   * session, a reset): what it knew of revisions and counts may be stale.
-   */
-  changed({ messages } = {}) {
+  /** A session was created (its stream too): the revisions kept may be stale. */
+  changed() {
     this.#revisions.clear();
-    if (messages !== undefined) this.#messages = messages;
   }
+
 
   /** Throws what a save would be refused for in REFUSING. */
   assertWritable() {
@@ -283,7 +274,7 @@ class WriteScheduler {
   /** After a save made directly (debug logging): the stream's new revision. */
   savedDirectly(streamId, n, revision) {
     this.#messages += n;
-    this.#revisions.set(streamId, revision);
+    this.#remember(streamId, revision);
   }
 
   /**
@@ -383,4 +374,4 @@ class WriteScheduler {
   }
 }
 
-module.exports = { WriteScheduler, DRAIN_CHARS, QUEUE_CHARS, QUEUE_SAVES, MAX_MESSAGES };
+module.exports = { WriteScheduler };

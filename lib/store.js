@@ -255,9 +255,7 @@ function createStores(native) {
       }
       await this.#writes.settled();
       this.#call(() => native.close(this.#store));
-      this.#cache.clear();
-      this.#strings.clear();
-      this.#streams = null;
+      this.#forget();
       try {
         native.stats(this.#store);
       } catch (closed) {
@@ -279,6 +277,11 @@ function createStores(native) {
         throw fromNative(e);
       }
       this.#writes.reset();
+      this.#forget();
+    }
+
+    /** Drops what the store kept of its messages: records are numbered again after this. */
+    #forget() {
       this.#cache.clear();
       this.#strings.clear();
       this.#streams = null;

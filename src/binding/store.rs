@@ -69,7 +69,8 @@ impl NativeStore {
         }
     }
 
-    /// After a change to the engine: its bytes, counted and reported to V8.
+    /// After a call that may have changed the engine (or caught up with queued saves):
+    /// its bytes, counted and reported to V8 (memory.rs).
     fn recount(&mut self, env: &Env) {
         self.counted.set(self.core.bytes());
         memory::report(env);
@@ -139,18 +140,16 @@ impl NativeStore {
 
 /// One string in the serving shape, or an error when JavaScript could not hold it.
 fn serving_json(engine: &Engine, records: &[u32]) -> Result<String> {
-    {
-        let mut out = String::with_capacity(engine.messages_json_len(records));
-        engine.write_messages(records, &mut out);
-        // UTF-16 units are at most the UTF-8 bytes: count them only when it matters.
-        if out.len() > MAX_STRING {
-            let units: usize = out.chars().map(char::len_utf16).sum();
-            if units > MAX_STRING {
-                return Err(too_large(records.len(), units, MAX_STRING));
-            }
+    let mut out = String::with_capacity(engine.messages_json_len(records));
+    engine.write_messages(records, &mut out);
+    // UTF-16 units are at most the UTF-8 bytes: count them only when it matters.
+    if out.len() > MAX_STRING {
+        let units: usize = out.chars().map(char::len_utf16).sum();
+        if units > MAX_STRING {
+            return Err(too_large(records.len(), units, MAX_STRING));
         }
-        Ok(out)
     }
+    Ok(out)
 }
 
 /// Commits a batch; on failure, records why, so that the store refuses further writes.
@@ -191,11 +190,6 @@ pub fn create() -> Store {
     External::new(NativeStore::new(Engine::new(), None))
 }
 
-/// After a call that may have applied saves (its own, or queued ones it caught up
-/// with): the engine's bytes counted for V8 (see memory.rs).
-fn changed(env: &Env, store: &mut NativeStore) {
-    store.recount(env);
-}
 
 /// Opens or creates the file at `path` and rebuilds the store it holds.
 #[napi(catch_unwind)]
@@ -206,7 +200,7 @@ pub fn open_sqlite(env: Env, path: String, durability: Option<String>) -> Result
     };
     let (journal, engine) = Journal::open(&path, durability).map_err(open_failed)?;
     let mut store = NativeStore::new(engine, Some(journal));
-    changed(&env, &mut store);
+    store.recount(&env);
     Ok(External::new(store))
 }
 
@@ -251,7 +245,7 @@ pub fn close(env: Env, store: &mut Store) -> Result<()> {
     drop(engine);
     store.pending = Vec::new();
     store.closed = true;
-    changed(&env, store);
+    store.recount(&env);
     flushed
 }
 
@@ -284,7 +278,7 @@ pub fn save(
     };
     core.note_bytes(&engine);
     drop(engine);
-    changed(&env, store);
+    store.recount(&env);
     Ok(outcome.revision)
 }
 
@@ -308,7 +302,7 @@ pub fn save_many(env: Env, store: &mut Store, payload: String) -> Result<Option<
     let refusals = core::apply(&mut engine, &payload);
     shared.note_bytes(&engine);
     drop(engine);
-    changed(&env, store);
+    store.recount(&env);
     refusals
 }
 
@@ -319,7 +313,7 @@ pub fn save_many(env: Env, store: &mut Store, payload: String) -> Result<Option<
 #[napi(catch_unwind)]
 pub fn save_many_later(env: Env, store: &mut Store, payload: String) -> Result<Option<AsyncTask<ApplyTask>>> {
     let task = store.writable()?.core.queue(payload)?;
-    changed(&env, store);
+    store.recount(&env);
     Ok(task.map(AsyncTask::new))
 }
 
@@ -328,7 +322,7 @@ pub fn save_many_later(env: Env, store: &mut Store, payload: String) -> Result<O
 pub fn stream_revision(env: Env, store: &mut Store, stream: String) -> Result<Option<i64>> {
     let stream = wire::literal("streamId", &stream)?;
     let revision = store.open()?.core.engine()?.stream_revision(&stream);
-    changed(&env, store);
+    store.recount(&env);
     Ok(revision)
 }
 
@@ -341,7 +335,7 @@ pub fn read_stream_runs(env: Env, store: &mut Store, stream: String, from_revisi
     let engine = store.open()?.core.engine()?;
     let runs = wire::runs(engine.read_stream(&stream, from_revision, limit(count)));
     drop(engine);
-    changed(&env, store);
+    store.recount(&env);
     Ok(Uint32Array::new(runs))
 }
 
@@ -352,7 +346,7 @@ pub fn query_runs(env: Env, store: &mut Store, filter: Option<String>, count: Op
     let engine = store.open()?.core.engine()?;
     let runs = wire::runs(&engine.query(&filter, limit(count)));
     drop(engine);
-    changed(&env, store);
+    store.recount(&env);
     Ok(Uint32Array::new(runs))
 }
 
@@ -401,7 +395,7 @@ pub fn streams(env: Env, store: &mut Store) -> Result<String> {
     let engine = store.open()?.core.engine()?;
     let out = wire::array(engine.stream_names().map(|s| s.literal()));
     drop(engine);
-    changed(&env, store);
+    store.recount(&env);
     Ok(out)
 }
 
@@ -413,7 +407,7 @@ pub fn create_session(env: Env, store: &mut Store, now: f64) -> Result<String> {
     let id = engine.create_session(now as Millis);
     core.note_bytes(&engine);
     drop(engine);
-    changed(&env, store);
+    store.recount(&env);
     let literal = id.literal();
     Ok(literal[1..literal.len() - 1].to_owned())
 }
@@ -452,7 +446,7 @@ pub fn session_info(store: &Store, session_id: String) -> Result<Option<String>>
 #[napi(catch_unwind)]
 pub fn stats(env: Env, store: &mut Store) -> Result<String> {
     let stats = store.open()?.core.engine()?.stats();
-    changed(&env, store);
+    store.recount(&env);
     Ok(wire::stats(&stats))
 }
 
@@ -475,6 +469,6 @@ pub fn reset(env: Env, store: &mut Store) -> Result<()> {
     drop(engine);
     store.pending = Vec::new();
     store.next = 0;
-    changed(&env, store);
+    store.recount(&env);
     Ok(())
 }
