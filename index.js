@@ -1,9 +1,9 @@
 'use strict';
 
-// The package's CommonJS entry. The native module is loaded by the loader that
-// `napi build` generates (binding.js); everything users touch is defined in lib/.
+// The package's CommonJS entry. lib/native.js loads the native module built for this
+// machine; everything users touch is defined in lib/.
 
-const native = require('./binding.js');
+const native = require('./lib/native.js').load();
 const { createStores } = require('./lib/store.js');
 const { ConcurrencyError, StreamNotFoundError, WrongExpectedRevisionError } = require('./lib/errors.js');
 

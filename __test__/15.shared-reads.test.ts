@@ -9,7 +9,7 @@ import { stores, tempDbPath } from './support/stores';
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-require-imports */
 const { estimate, SEGMENT } = require('../lib/cache.js');
 const { createStores } = require('../lib/store.js');
-const binding = require(path.resolve(__dirname, '../binding.js'));
+const binding = require('../lib/native.js').load();
 
 /** Estimated bytes of kept messages whose stored JSON texts are `texts`, each with `objects` objects, arrays and Dates (a message, its data, its timestamp). */
 const kept = (texts: string[], objects = 3) => texts.reduce((sum, t) => sum + estimate(objects, Buffer.byteLength(t)), 0);

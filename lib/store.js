@@ -27,7 +27,7 @@ const { fromNative } = require('./errors');
 const MAX_LITERALS = 4096;
 
 /**
- * Builds the classes over a native module (`binding.js`): its functions take the
+ * Builds the classes over a native module (lib/native.js loads it): its functions take the
  * store's handle first.
  */
 function createStores(native) {

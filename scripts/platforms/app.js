@@ -1,0 +1,88 @@
+// A user's project: a fresh folder that installs the packed tarballs with pnpm, with
+// Rust off the PATH, and runs the Quick Start (ESM and CommonJS) and a SQLite
+// save / reopen / read with a given Node, natively or under an emulator.
+'use strict';
+
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { pnpm } = require('./pack.js');
+
+const root = path.resolve(__dirname, '../..');
+const { name, napi } = require('../../package.json');
+
+/** The environment without Rust: the install must not build anything. */
+function withoutRust() {
+  const dirs = (process.env.PATH || '').split(path.delimiter);
+  const kept = dirs.filter((d) => !['cargo', 'rustc', 'rustup'].some((t) => fs.existsSync(path.join(d, t))));
+  const env = { ...process.env, PATH: kept.join(path.delimiter) };
+  for (const v of ['CARGO_HOME', 'RUSTUP_HOME', 'CARGO', 'NAPI_RS_NATIVE_LIBRARY_PATH']) delete env[v];
+  try {
+    execFileSync('cargo', ['--version'], { env, stdio: 'ignore' });
+  } catch (e) {
+    if (e.code === 'ENOENT') return env;
+    throw e;
+  }
+  throw new Error('cargo is still on the PATH of the install test');
+}
+
+const SQLITE = `const assert = require('node:assert/strict');
+const { SqliteMessageStore } = require('${name}');
+(async () => {
+  const first = new SqliteMessageStore('messages.db');
+  await first.saveMessages('orders', [{ type: 'Placed', data: { id: 1 } }, { type: 'Shipped', data: { id: 1 } }]);
+  await first.dispose();
+  const again = new SqliteMessageStore('messages.db', { durability: 'power' });
+  const read = await again.getMessages('orders');
+  assert.deepEqual(read.map((m) => [m.message.type, m.position]), [['Placed', 1n], ['Shipped', 2n]]);
+  await again.dispose();
+  console.log('SqliteMessageStore (require): reopened with every message');
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+// Prints which binary the package loaded: the one file of the platform package.
+const WHICH = `require('${name}');
+const loaded = Object.keys(require.cache).filter((f) => f.endsWith('.node'));
+console.log(JSON.stringify({ arch: process.arch, loaded: loaded.map((f) => f.split(/node_modules[\\\\/]/).pop()) }));
+`;
+
+/**
+ * Makes the project in `dir` and installs `tarballs` into it. `supported` is pnpm's
+ * supportedArchitectures (os, cpu, libc) for an install meant for another platform.
+ */
+function install(dir, tarballs, supported) {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'install-test-app', private: true }, null, 2));
+  if (supported) {
+    const list = (k) => `  ${k}: [${supported[k].join(', ')}]\n`;
+    fs.writeFileSync(path.join(dir, 'pnpm-workspace.yaml'), `supportedArchitectures:\n${Object.keys(supported).map(list).join('')}`);
+  }
+  const env = withoutRust();
+  pnpm(['add', ...tarballs], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  fs.copyFileSync(path.join(root, 'examples', 'quick-start.mjs'), path.join(dir, 'esm.mjs'));
+  fs.copyFileSync(path.join(root, 'examples', 'quick-start.cjs'), path.join(dir, 'cjs.cjs'));
+  fs.writeFileSync(path.join(dir, 'sqlite.cjs'), SQLITE);
+  fs.writeFileSync(path.join(dir, 'which.cjs'), WHICH);
+  return env;
+}
+
+/**
+ * Runs the Quick Start and the SQLite check in `dir` with `node` (an argv prefix: the
+ * Node binary, or an emulator or loader and then the Node binary); fails unless the
+ * package loaded exactly the platform package's binary for `tuple`.
+ */
+function run(dir, node, tuple, env) {
+  const [cmd, ...prefix] = node;
+  const exec = (script) => execFileSync(cmd, [...prefix, script], { cwd: dir, env, encoding: 'utf8' });
+  const which = JSON.parse(exec('which.cjs'));
+  const expected = `${name}-${tuple}/${napi.binaryName}.${tuple}.node`;
+  if (which.loaded.length !== 1 || which.loaded[0].replace(/\\/g, '/') !== expected) {
+    throw new Error(`${tuple}: the package loaded ${JSON.stringify(which.loaded)}, expected ${expected}`);
+  }
+  const lines = [`${tuple} (${which.arch}): loaded ${expected}`];
+  // Each script ends by printing what it checked; the last line is enough here.
+  for (const script of ['esm.mjs', 'cjs.cjs', 'sqlite.cjs']) lines.push(`${tuple}: ${exec(script).trim().split('\n').pop()}`);
+  return lines;
+}
+
+module.exports = { install, run, withoutRust };

@@ -1,0 +1,117 @@
+// `pnpm test:platforms`: checks every package `pnpm build:platforms` packed into dist/.
+//   - every tarball: its manifest (name, version, os, cpu, libc, the optional
+//     dependencies of the main one) and its files;
+//   - each Linux target (check.kind 'run'): the main tarball plus the platform tarball
+//     installed with pnpm into a fresh project (Rust off the PATH), then the Quick Start
+//     from ESM and CommonJS and a SQLite save / reopen / read, with an official Node
+//     for that platform, under qemu where the CPU is not this one's;
+//   - each macOS and Windows target (check.kind 'inspect'): the structural checks of
+//     inspect.js, each also run against a binary that must fail it, so a check that
+//     passes everything is caught.
+// Runs on Linux x64 (Debian); installs qemu and the arm64 glibc when missing.
+'use strict';
+
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { targets } = require('./targets.js');
+const { optionalDependencies } = require('./pack.js');
+const { problems } = require('./inspect.js');
+const tools = require('./tools.js');
+const runtimes = require('./runtimes.js');
+const app = require('./app.js');
+
+const root = path.resolve(__dirname, '../..');
+const dist = path.join(root, 'dist');
+const manifest = require('../../package.json');
+const tarballName = (pkg) => `${pkg.replace(/^@/, '').replace('/', '-')}-${manifest.version}.tgz`;
+const mainTarball = path.join(dist, tarballName(manifest.name));
+const platformTarball = (t) => path.join(dist, tarballName(`${manifest.name}-${t.tuple}`));
+const binaryOf = (t) => `${manifest.napi.binaryName}.${t.tuple}.node`;
+
+const failures = [];
+const check = (ok, what) => {
+  if (!ok) failures.push(what);
+};
+
+/** Reads `file` (a path inside the package) out of a tarball. */
+function fromTarball(tarball, file, encoding) {
+  return execFileSync('tar', ['-xzOf', tarball, `package/${file}`], { encoding, maxBuffer: 1 << 30 });
+}
+
+function checkManifests() {
+  const main = JSON.parse(fromTarball(mainTarball, 'package.json', 'utf8'));
+  check(JSON.stringify(main.optionalDependencies) === JSON.stringify(optionalDependencies()),
+    `main package: optionalDependencies ${JSON.stringify(main.optionalDependencies)}, expected ${JSON.stringify(optionalDependencies())}`);
+  for (const t of targets) {
+    const pkg = JSON.parse(fromTarball(platformTarball(t), 'package.json', 'utf8'));
+    const want = { name: `${manifest.name}-${t.tuple}`, version: manifest.version, main: binaryOf(t), os: [t.os], cpu: [t.cpu], libc: t.libc ? [t.libc] : undefined };
+    const got = { name: pkg.name, version: pkg.version, main: pkg.main, os: pkg.os, cpu: pkg.cpu, libc: pkg.libc };
+    check(JSON.stringify(got) === JSON.stringify(want), `${t.tuple}: manifest ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+    const files = execFileSync('tar', ['-tzf', platformTarball(t)], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+    const expected = ['package/README.md', `package/${binaryOf(t)}`, 'package/package.json'].sort();
+    check(JSON.stringify(files) === JSON.stringify(expected), `${t.tuple}: tarball holds ${JSON.stringify(files)}`);
+  }
+  console.log(`manifests: ${targets.length + 1} tarballs checked`);
+}
+
+function runOn(t, work) {
+  const dir = path.join(work, t.tuple);
+  const env = app.install(dir, [mainTarball, platformTarball(t)], { os: [t.os], cpu: [t.cpu], libc: [t.libc] });
+  for (const line of app.run(dir, runtimes.runner(t.check), t.tuple, env)) console.log(line);
+}
+
+function inspect(t) {
+  const binary = fromTarball(platformTarball(t), binaryOf(t));
+  const found = problems(binary, t.check);
+  check(found.length === 0, `${t.tuple}: ${found.join('; ')}`);
+  // The same checks against another target's binary must fail.
+  const other = targets.find((o) => o.check.kind === 'inspect' && o.tuple !== t.tuple && o.check.arch !== t.check.arch)
+    || targets.find((o) => o.tuple !== t.tuple);
+  const wrong = problems(fromTarball(platformTarball(other), binaryOf(other)), t.check);
+  check(wrong.length > 0, `${t.tuple}: its checks pass the ${other.tuple} binary too`);
+  const passed = t.check.format === 'mach-o'
+    ? `Mach-O ${t.check.arch}, exports _napi_register_module_v1, no undefined napi symbols, macOS ${t.check.minMacos}+${t.check.adhoc ? ', ad-hoc signed' : ''}`
+    : `PE32+ ${t.check.arch} DLL, exports only napi_register_module_v1, imports only system DLLs and no napi functions`;
+  if (!found.length) console.log(`${t.tuple}: ${passed} (the ${other.tuple} binary fails: ${wrong[0]})`);
+}
+
+function main() {
+  tools.requireLinuxX64();
+  const missing = [mainTarball, ...targets.map(platformTarball)].filter((f) => !fs.existsSync(f));
+  if (missing.length) {
+    throw new Error(`missing ${missing.map((f) => path.relative(root, f)).join(', ')}: run \`pnpm build:platforms\` first`);
+  }
+  if (targets.some((t) => t.check.qemu)) {
+    tools.debian({
+      'qemu-user-static': '/usr/bin/qemu-aarch64-static',
+      'libc6-arm64-cross': '/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1',
+      'libstdc++6-arm64-cross': '/usr/aarch64-linux-gnu/lib/libstdc++.so.6',
+    });
+  }
+  const started = Date.now();
+  checkManifests();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'message-store-platforms-'));
+  try {
+    for (const t of targets) {
+      try {
+        if (t.check.kind === 'run') runOn(t, work);
+        else inspect(t);
+      } catch (e) {
+        failures.push(`${t.tuple}: ${e.message}${e.stderr ? `\n${e.stderr}` : ''}`);
+      }
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  if (failures.length) throw new Error(`${failures.length} failed:\n  ${failures.join('\n  ')}`);
+  console.log(`test:platforms: ${targets.length} targets passed in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+try {
+  main();
+} catch (e) {
+  console.error(`test:platforms failed: ${e.message}`);
+  process.exit(1);
+}
