@@ -2,7 +2,7 @@
 // it was (100,000 messages, every read compared before and after); reset() empties the
 // file; one writer at a time; a file that is not ours is refused and left untouched;
 // bad constructor arguments are TypeErrors.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -352,29 +352,29 @@ describe('SqliteMessageStore: a file that is not ours is refused and left untouc
     expectRefused(file, /is not a message-store file|does not replay/);
   });
 
-  const sqlite3 = (() => {
-    try {
-      execFileSync('sqlite3', ['-version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
-  const withSqlite = sqlite3 ? test : test.skip;
+  // SQL on a file as another application would run it: a hook of the tests' own build
+  // (`pnpm build:test-hooks`), so no sqlite3 command-line tool is needed.
+  const sql = (file: string, text: string): string[] => {
+    const testBuild = path.resolve(__dirname, '../.tmp/test-hooks/message-store.linux-x64-gnu.node');
+    if (!fs.existsSync(testBuild)) throw new Error(`missing ${testBuild}: run \`pnpm build:test-hooks\` first`);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(testBuild).testSql(file, text);
+  };
 
-  withSqlite('another application\'s SQLite database (made with the sqlite3 command)', () => {
+  test('another application\'s SQLite database', () => {
     const file = tempDbPath();
-    execFileSync('sqlite3', [file, "CREATE TABLE todo (id INTEGER PRIMARY KEY, what TEXT); INSERT INTO todo (what) VALUES ('milk');"]);
+    expect(sql(file, "CREATE TABLE todo (id INTEGER PRIMARY KEY, what TEXT); INSERT INTO todo (what) VALUES ('milk');")).toEqual([]);
     expectRefused(file, /is not a message-store file \(a SQLite database of another application \(application_id 0\)\); it was left untouched/);
-    expect(execFileSync('sqlite3', [file, 'SELECT what FROM todo'], { encoding: 'utf8' }).trim()).toBe('milk');
+    expect(sql(file, 'SELECT what FROM todo')).toEqual(['milk']);
   });
 
-  withSqlite('one of ours from a newer version (a higher schema version)', async () => {
+  test('one of ours from a newer version (a higher schema version)', async () => {
     const file = tempDbPath();
     const store = new SqliteMessageStore(file);
     await store.saveMessage('s', { type: 'A', data: {} });
     await store.dispose();
-    execFileSync('sqlite3', [file, 'PRAGMA user_version = 99']);
+    sql(file, 'PRAGMA user_version = 99');
+    expect(sql(file, 'SELECT user_version FROM pragma_user_version')).toEqual(['99']);
     expectRefused(file, /has schema version 99, newer than the 2 this version of @auto-engineer\/message-store reads/);
   });
 });
@@ -414,10 +414,18 @@ describe('SqliteMessageStore: constructor arguments', () => {
     expect(fs.existsSync(file)).toBe(false);
   });
 
-  test.each([[undefined], [null], [{}], [{ durability: undefined }], [{ durability: 'process' }], [{ durability: 'power' }]])('options %p are accepted', async (options) => {
-    const store = new SqliteMessageStore(tempDbPath(), options as Json);
-    await store.saveMessage('s', { type: 'A', data: {} });
+  test.each([[undefined], [null], [{}], [{ durability: undefined }], [{ durability: 'process' }], [{ durability: 'power' }]])('options %p are accepted: the store saves, and the file has it on reopening', async (options) => {
+    const file = tempDbPath();
+    const store = new SqliteMessageStore(file, options as Json);
+    await store.saveMessages('s', [{ type: 'A', data: {} }, { type: 'B', data: { n: 1 } }]);
     await store.dispose();
+    const again = new SqliteMessageStore(file);
+    const read = await again.getMessages('s');
+    expect(read.map((m) => [m.message.type, m.revision, m.position])).toEqual([
+      ['A', 0n, 1n],
+      ['B', 1n, 2n],
+    ]);
+    await again.dispose();
   });
 
   test('a path in a folder that does not exist: a clear Error', () => {

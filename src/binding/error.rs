@@ -1,7 +1,7 @@
 //! The one place where engine errors become JavaScript errors. Each gets a stable
 //! `code`; `lib/errors.js` turns codes into the classes users catch.
 
-use crate::engine::{InputError, SaveError};
+use crate::engine::SaveError;
 use crate::journal::JournalError;
 
 /// The `code` property of errors thrown by the native module.
@@ -59,12 +59,6 @@ impl From<SaveError> for Error {
             _ => Code::InvalidArgument,
         };
         Error::new(code, e.to_string())
-    }
-}
-
-impl From<InputError> for Error {
-    fn from(e: InputError) -> Self {
-        Error::new(Code::InvalidArgument, e.to_string())
     }
 }
 

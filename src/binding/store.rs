@@ -229,6 +229,14 @@ pub fn test_limit_pages(store: &mut Store, pages: u32) -> Result<()> {
     lock(journal).set_max_pages(pages).map_err(|e| write_failed(&e.to_string()))
 }
 
+/// Test hook: runs SQL on a file with no checks of ours (`journal::raw_sql`). Only in
+/// the tests' build (feature `test-hooks`).
+#[cfg(feature = "test-hooks")]
+#[napi(catch_unwind)]
+pub fn test_sql(path: String, sql: String) -> Result<Vec<String>> {
+    crate::journal::raw_sql(&path, &sql).map_err(|e| write_failed(&e.to_string()))
+}
+
 /// Closes the file (after writing what is pending) and frees the memory; every later
 /// call is refused.
 #[napi(catch_unwind)]

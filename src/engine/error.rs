@@ -13,7 +13,9 @@ pub enum SaveError {
     WrongExpectedRevision { expected: i64, actual: i64 },
     /// A message is not a JSON object with a string `type` (index within the batch).
     InvalidMessage { index: usize, reason: String },
-    /// The store would pass the number of messages it can address (2^32 - 1).
+    /// The store would pass the number of messages it can address
+    /// ([`MAX_MESSAGES`](crate::engine::MAX_MESSAGES), 2^31 - 1: the id index keeps
+    /// the top bit of a record number for its own use).
     CapacityExceeded,
 }
 
@@ -32,27 +34,12 @@ impl fmt::Display for SaveError {
                 let sep = if reason.starts_with('.') { "" } else { " " };
                 write!(f, "messages[{index}]{sep}{reason}")
             }
-            SaveError::CapacityExceeded => write!(f, "the store cannot hold more than 4294967295 messages"),
+            SaveError::CapacityExceeded => {
+                write!(f, "the store cannot hold more than {} messages", crate::engine::MAX_MESSAGES)
+            }
         }
     }
 }
 
 impl std::error::Error for SaveError {}
 
-/// Why a filter or other read argument was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum InputError {
-    /// An argument is not of the form the engine takes.
-    Invalid { argument: &'static str, reason: String },
-}
-
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InputError::Invalid { argument, reason } => write!(f, "{argument}: {reason}"),
-        }
-    }
-}
-
-impl std::error::Error for InputError {}

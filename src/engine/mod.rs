@@ -14,9 +14,9 @@ mod restore;
 mod store;
 pub mod time;
 
-pub use error::{InputError, SaveError};
+pub use error::SaveError;
 pub use filter::{data_matches, Filter, JsonCondition};
 pub use model::{JsonString, MessageKind, SessionInfo, Stats, StreamInfo};
 pub use restore::JournalMessage;
-pub use store::{Engine, SaveOutcome, StoredMessage, TouchMark, NO_SESSION};
+pub use store::{Engine, SaveOutcome, StoredMessage, TouchMark, MAX_MESSAGES, NO_SESSION};
 pub use time::Millis;

@@ -57,11 +57,6 @@ impl JsonString {
         &self.0
     }
 
-    /// True for `""`.
-    pub fn is_empty_string(&self) -> bool {
-        self.0.len() == 2
-    }
-
     /// The message type upstream infers from a stream's name: `'command'` when it
     /// contains `command`, else `'event'` when it contains `event` (case-sensitive).
     pub fn kind_from_name(&self) -> Option<MessageKind> {

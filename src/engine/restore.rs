@@ -84,7 +84,7 @@ impl Engine {
             }
         }
         let head = Head::parse(text).map_err(|reason| SaveError::InvalidMessage { index: 0, reason })?;
-        if self.records.len() >= u32::MAX as usize / 2 {
+        if self.records.len() >= self.capacity() {
             return Err(SaveError::CapacityExceeded);
         }
         self.append(stream_index, &head, Some(kind), time, session_index);

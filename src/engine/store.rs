@@ -106,11 +106,25 @@ pub struct Engine {
     pub(crate) hasher: RandomState,
     /// The stream the last save found, checked first by the next one.
     last_stream: Option<u32>,
+    /// A lower capacity, so the unit tests can reach the limit.
+    #[cfg(test)]
+    pub(crate) capacity_for_tests: Option<usize>,
 }
 
-const MAX_MESSAGES: usize = MAX_RECORD as usize;
+/// The most messages (and streams) a store holds: record numbers must fit the id
+/// index's 31 bits.
+pub const MAX_MESSAGES: usize = MAX_RECORD as usize;
 
 impl Engine {
+    /// How many messages the store may hold: [`MAX_MESSAGES`], or less in unit tests.
+    pub(crate) fn capacity(&self) -> usize {
+        #[cfg(test)]
+        if let Some(n) = self.capacity_for_tests {
+            return n;
+        }
+        MAX_MESSAGES
+    }
+
     pub fn new() -> Self {
         Engine { times_ordered: true, ..Default::default() }
     }
@@ -165,7 +179,7 @@ impl Engine {
             }
             _ => {}
         }
-        if self.records.len() + heads.len() > MAX_MESSAGES || self.streams.len() >= MAX_MESSAGES {
+        if self.records.len() + heads.len() > self.capacity() || self.streams.len() >= self.capacity() {
             return Err(SaveError::CapacityExceeded);
         }
 
@@ -517,4 +531,26 @@ pub(crate) fn push_stamped(out: &mut String, text: &str, time: Millis) {
 /// The text between a literal's quotes.
 pub(crate) fn unquote(literal: &str) -> &str {
     &literal[1..literal.len() - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_capacity_is_two_to_the_31_minus_one_and_its_error_says_so() {
+        assert_eq!(MAX_MESSAGES, (1usize << 31) - 1);
+        let mut engine = Engine::new();
+        engine.capacity_for_tests = Some(3);
+        let stream = JsonString::new("s");
+        engine.save_json_array(&stream, r#"[{"type":"A"},{"type":"B"}]"#, None, None, 1).unwrap();
+        let full = engine.save_json_array(&stream, r#"[{"type":"C"},{"type":"D"}]"#, None, None, 2).unwrap_err();
+        assert_eq!(full, SaveError::CapacityExceeded);
+        assert_eq!(full.to_string(), "the store cannot hold more than 2147483647 messages");
+        // Refused whole: the store is as it was, and the one message that fits still does.
+        assert_eq!(engine.stats().total_messages, 2);
+        engine.save_json_array(&stream, r#"[{"type":"C"}]"#, None, None, 3).unwrap();
+        assert_eq!(engine.stats().total_messages, 3);
+        assert_eq!(engine.save_json_array(&stream, r#"[{"type":"E"}]"#, None, None, 4), Err(SaveError::CapacityExceeded));
+    }
 }

@@ -16,3 +16,5 @@ mod sqlite;
 
 pub use error::JournalError;
 pub use sqlite::{Batch, Durability, Journal};
+#[cfg(feature = "test-hooks")]
+pub use sqlite::raw_sql;

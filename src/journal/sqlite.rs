@@ -418,3 +418,28 @@ fn check_magic(path: &str) -> Result<(), JournalError> {
     }
     Err(JournalError::NotOurs { path: path.to_owned(), reason: "not a SQLite database".into() })
 }
+
+/// Test hook: runs `sql` on the file at `path` as any SQLite client would, with no
+/// checks of ours: a `SELECT` returns its first column as text, row by row; anything
+/// else runs as a batch and returns nothing. Lets the tests make files of other
+/// applications and of other schema versions. Only in the tests' build.
+#[cfg(feature = "test-hooks")]
+pub fn raw_sql(path: &str, sql: &str) -> Result<Vec<String>, rusqlite::Error> {
+    let conn = Connection::open(path)?;
+    if !sql.trim_start().to_ascii_uppercase().starts_with("SELECT") {
+        conn.execute_batch(sql)?;
+        return Ok(Vec::new());
+    }
+    let mut statement = conn.prepare(sql)?;
+    let rows = statement.query_map([], |row| row.get::<_, rusqlite::types::Value>(0))?;
+    rows.map(|v| {
+        v.map(|v| match v {
+            rusqlite::types::Value::Null => "NULL".to_owned(),
+            rusqlite::types::Value::Integer(i) => i.to_string(),
+            rusqlite::types::Value::Real(r) => r.to_string(),
+            rusqlite::types::Value::Text(t) => t,
+            rusqlite::types::Value::Blob(b) => format!("<{} bytes>", b.len()),
+        })
+    })
+    .collect()
+}
