@@ -1,7 +1,7 @@
 // Public types of @auto-engineer/message-store: the names and shapes of the
 // TypeScript package 0.12.1, plus the error classes this package adds.
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: upstream's message bus types data as Record<string, any>; unknown would break code written against it
 type DefaultRecord = Record<string, any>;
 
 /** A command, as the auto-engineer message bus defines it. */

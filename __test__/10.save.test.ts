@@ -1,9 +1,9 @@
 // SPEC "Data model" and "Writing" 2, 4, 6: what a save stores and how it reads back.
-import { stores } from './support/stores';
+
 import { POSITIONAL_KEYS, STREAM_INFO_KEYS, tick, viaJson } from './support/helpers';
+import { stores } from './support/stores';
 
 describe.each(stores)('$name: saving', ({ create }) => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let store: any;
   beforeEach(() => {
     store = create();
@@ -255,7 +255,7 @@ describe.each(stores)('$name: saving', ({ create }) => {
       const [m] = await store.getMessages('s');
       const back: number[] = m.message.data.numbers;
       expect(back).toHaveLength(numbers.length);
-      back.forEach((n, i) => expect(Object.is(n, numbers[i])).toBe(true));
+      for (const [i, n] of back.entries()) expect(Object.is(n, numbers[i])).toBe(true);
     });
 
     test('strings round-trip exactly: control characters, separators, astral characters, lone surrogates', async () => {
@@ -284,12 +284,14 @@ describe.each(stores)('$name: saving', ({ create }) => {
     });
 
     test('keys with unusual text round-trip, including __proto__ as an own key (no prototype change)', async () => {
-      const data = JSON.parse('{"__proto__": {"polluted": 1}, "": "empty key", "😀": "astral key", "\\ud800": "lone", "a\\"b": 1, "constructor": "c"}');
+      const data = JSON.parse(
+        '{"__proto__": {"polluted": 1}, "": "empty key", "😀": "astral key", "\\ud800": "lone", "a\\"b": 1, "constructor": "c"}',
+      );
       await store.saveMessage('s', { type: 'A', data });
       const [m] = await store.getMessages('s');
       const back = m.message.data;
       expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
-      expect(Object.prototype.hasOwnProperty.call(back, '__proto__')).toBe(true);
+      expect(Object.hasOwn(back, '__proto__')).toBe(true);
       expect(Object.getOwnPropertyDescriptor(back, '__proto__')!.value).toEqual({ polluted: 1 });
       expect(Object.keys(back)).toEqual(['__proto__', '', '😀', '\ud800', 'a"b', 'constructor']);
       expect(back['']).toBe('empty key');

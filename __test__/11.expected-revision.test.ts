@@ -1,7 +1,7 @@
 // SPEC "Writing" 1-3 and the concurrency error classes.
 import { ConcurrencyError, StreamNotFoundError, WrongExpectedRevisionError } from '@auto-engineer/message-store';
-import { stores } from './support/stores';
 import { expectRejectedAndUnchanged, probe } from './support/helpers';
+import { stores } from './support/stores';
 
 async function caught(promise: Promise<unknown>): Promise<any> {
   try {
@@ -22,7 +22,6 @@ describe('error classes', () => {
 });
 
 describe.each(stores)('$name: expectedRevision', ({ create }) => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let store: any;
   beforeEach(() => {
     store = create();
@@ -207,12 +206,7 @@ describe.each(stores)('$name: expectedRevision', ({ create }) => {
     ])('%p', async (rev, description) => {
       await store.saveMessage('s', { type: 'A' });
       await expectRejectedAndUnchanged(store, () => store.saveMessage('s', { type: 'B' }, rev), TypeError, prefix + description);
-      await expectRejectedAndUnchanged(
-        store,
-        () => store.saveMessages('new', [{ type: 'B' }], rev),
-        TypeError,
-        prefix + description,
-      );
+      await expectRejectedAndUnchanged(store, () => store.saveMessages('new', [{ type: 'B' }], rev), TypeError, prefix + description);
       expect((await probe(store)).position).toBe(2n);
     });
   });

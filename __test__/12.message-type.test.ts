@@ -1,9 +1,9 @@
 // SPEC "Writing" 5: how each message's type is decided.
-import { stores } from './support/stores';
+
 import { expectRejectedAndUnchanged } from './support/helpers';
+import { stores } from './support/stores';
 
 describe.each(stores)('$name: messageType', ({ create }) => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let store: any;
   beforeEach(() => {
     store = create();

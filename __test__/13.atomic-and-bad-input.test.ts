@@ -1,7 +1,8 @@
 // SPEC "Writing" 7 (all or nothing; TypeErrors naming the argument) and
 // "Order and concurrency" (never a synchronous throw).
-import { stores } from './support/stores';
+
 import { expectRejectedAndUnchanged, observe, probe } from './support/helpers';
+import { stores } from './support/stores';
 
 const circular = () => {
   const c: any = { a: 1 };
@@ -38,12 +39,24 @@ const badSaves: Array<[string, (s: any) => Promise<unknown>, string]> = [
   ['messages undefined', (s) => s.saveMessages('s'), 'messages must be an array of messages, got undefined'],
   ['messages null', (s) => s.saveMessages('s', null), 'messages must be an array of messages, got null'],
   ['messages[1] null', (s) => s.saveMessages('s', [{ type: 'A' }, null]), 'messages[1] must be an object with a string "type", got null'],
-  // eslint-disable-next-line no-sparse-arrays
-  ['messages[0] a hole', (s) => s.saveMessages('s', [, { type: 'A' }]), 'messages[0] must be an object with a string "type", got undefined'],
-  ['messages[2] a string', (s) => s.saveMessages('s', [{ type: 'A' }, { type: 'B' }, 'C']), 'messages[2] must be an object with a string "type", got the string "C"'],
+  [
+    'messages[0] a hole',
+    // biome-ignore lint/suspicious/noSparseArray: a hole in the array is the bad input under test
+    (s) => s.saveMessages('s', [, { type: 'A' }]),
+    'messages[0] must be an object with a string "type", got undefined',
+  ],
+  [
+    'messages[2] a string',
+    (s) => s.saveMessages('s', [{ type: 'A' }, { type: 'B' }, 'C']),
+    'messages[2] must be an object with a string "type", got the string "C"',
+  ],
   ['messages[0] an array', (s) => s.saveMessages('s', [[]]), 'messages[0] must be an object with a string "type", got an array'],
   ['messages[0].type undefined', (s) => s.saveMessages('s', [{ data: {} }]), 'messages[0].type must be a string, got undefined'],
-  ['messages[1].type a number', (s) => s.saveMessages('s', [{ type: 'A' }, { type: 5 }]), 'messages[1].type must be a string, got the number 5'],
+  [
+    'messages[1].type a number',
+    (s) => s.saveMessages('s', [{ type: 'A' }, { type: 5 }]),
+    'messages[1].type must be a string, got the number 5',
+  ],
   ['messages[0].type null', (s) => s.saveMessages('s', [{ type: null }]), 'messages[0].type must be a string, got null'],
   ['message an array', (s) => s.saveMessage('s', []), 'message must be an object with a string "type", got an array'],
   ['message undefined', (s) => s.saveMessage('s'), 'message must be an object with a string "type", got undefined'],
@@ -51,46 +64,174 @@ const badSaves: Array<[string, (s: any) => Promise<unknown>, string]> = [
   ['message a string', (s) => s.saveMessage('s', 'abc'), 'message must be an object with a string "type", got the string "abc"'],
   ['message a function', (s) => s.saveMessage('s', () => 1), 'message must be an object with a string "type", got a function'],
   ['message.type missing', (s) => s.saveMessage('s', { data: {} }), 'message.type must be a string, got undefined'],
-  ['a function in data', (s) => s.saveMessages('s', [{ type: 'A', data: { f() {} } }]), 'messages[0].data.f is a function, which JSON cannot hold'],
-  ['a function in data (saveMessage)', (s) => s.saveMessage('s', { type: 'A', data: { f() {} } }), 'message.data.f is a function, which JSON cannot hold'],
-  ['a bigint in data', (s) => s.saveMessages('s', [{ type: 'A', data: { b: 1n } }]), 'messages[0].data.b is a bigint, which JSON cannot hold'],
-  ['a symbol in data', (s) => s.saveMessages('s', [{ type: 'A', data: { s: Symbol('x') } }]), 'messages[0].data.s is a symbol, which JSON cannot hold'],
-  ['a bigint deep in arrays', (s) => s.saveMessages('s', [{ type: 'A' }, { type: 'B', data: { arr: [1, [2, { q: 1n }]] } }]), 'messages[1].data.arr[1][1].q is a bigint, which JSON cannot hold'],
-  ['a function in an array', (s) => s.saveMessage('s', { type: 'A', data: { a: [() => 1] } }), 'message.data.a[0] is a function, which JSON cannot hold'],
+  [
+    'a function in data',
+    (s) => s.saveMessages('s', [{ type: 'A', data: { f() {} } }]),
+    'messages[0].data.f is a function, which JSON cannot hold',
+  ],
+  [
+    'a function in data (saveMessage)',
+    (s) => s.saveMessage('s', { type: 'A', data: { f() {} } }),
+    'message.data.f is a function, which JSON cannot hold',
+  ],
+  [
+    'a bigint in data',
+    (s) => s.saveMessages('s', [{ type: 'A', data: { b: 1n } }]),
+    'messages[0].data.b is a bigint, which JSON cannot hold',
+  ],
+  [
+    'a symbol in data',
+    (s) => s.saveMessages('s', [{ type: 'A', data: { s: Symbol('x') } }]),
+    'messages[0].data.s is a symbol, which JSON cannot hold',
+  ],
+  [
+    'a bigint deep in arrays',
+    (s) => s.saveMessages('s', [{ type: 'A' }, { type: 'B', data: { arr: [1, [2, { q: 1n }]] } }]),
+    'messages[1].data.arr[1][1].q is a bigint, which JSON cannot hold',
+  ],
+  [
+    'a function in an array',
+    (s) => s.saveMessage('s', { type: 'A', data: { a: [() => 1] } }),
+    'message.data.a[0] is a function, which JSON cannot hold',
+  ],
   ['data itself a bigint', (s) => s.saveMessage('s', { type: 'A', data: 10n }), 'message.data is a bigint, which JSON cannot hold'],
-  ['a function in another field', (s) => s.saveMessage('s', { type: 'A', meta: () => 1 }), 'message.meta is a function, which JSON cannot hold'],
+  [
+    'a function in another field',
+    (s) => s.saveMessage('s', { type: 'A', meta: () => 1 }),
+    'message.meta is a function, which JSON cannot hold',
+  ],
   ['a bigint requestId', (s) => s.saveMessage('s', { type: 'A', requestId: 1n }), 'message.requestId is a bigint, which JSON cannot hold'],
-  ['a circular reference', (s) => s.saveMessages('s', [{ type: 'A', data: circular() }]), 'messages[0].data.self is a circular reference, which JSON cannot hold'],
-  ['a deeper circular reference', (s) => s.saveMessages('s', [{ type: 'A', data: deepCircular() }]), 'messages[0].data.a.b.back is a circular reference, which JSON cannot hold'],
-  ['an array containing itself', (s) => s.saveMessage('s', { type: 'A', data: arrayCircular() }), 'message.data.list[1] is a circular reference, which JSON cannot hold'],
-  ['a message referring to itself', (s) => s.saveMessage('s', (() => { const m: any = { type: 'A' }; m.self = m; return m; })()), 'message.self is a circular reference, which JSON cannot hold'],
-  ['data nested 1001 levels (message counted)', (s) => s.saveMessages('s', [{ type: 'A', data: nested(1000) }]), `messages[0].data.${xs(999)} is nested more than 1000 levels deep`],
-  ['timestamp a string', (s) => s.saveMessages('s', [{ type: 'A', timestamp: '2020-01-01' }]), 'messages[0].timestamp must be a valid Date, got the string "2020-01-01"'],
-  ['timestamp a number', (s) => s.saveMessages('s', [{ type: 'A', timestamp: 5 }]), 'messages[0].timestamp must be a valid Date, got the number 5'],
-  ['timestamp an invalid Date', (s) => s.saveMessages('s', [{ type: 'A', timestamp: new Date(NaN) }]), 'messages[0].timestamp must be a valid Date, got a Date'],
+  [
+    'a circular reference',
+    (s) => s.saveMessages('s', [{ type: 'A', data: circular() }]),
+    'messages[0].data.self is a circular reference, which JSON cannot hold',
+  ],
+  [
+    'a deeper circular reference',
+    (s) => s.saveMessages('s', [{ type: 'A', data: deepCircular() }]),
+    'messages[0].data.a.b.back is a circular reference, which JSON cannot hold',
+  ],
+  [
+    'an array containing itself',
+    (s) => s.saveMessage('s', { type: 'A', data: arrayCircular() }),
+    'message.data.list[1] is a circular reference, which JSON cannot hold',
+  ],
+  [
+    'a message referring to itself',
+    (s) =>
+      s.saveMessage(
+        's',
+        (() => {
+          const m: any = { type: 'A' };
+          m.self = m;
+          return m;
+        })(),
+      ),
+    'message.self is a circular reference, which JSON cannot hold',
+  ],
+  [
+    'data nested 1001 levels (message counted)',
+    (s) => s.saveMessages('s', [{ type: 'A', data: nested(1000) }]),
+    `messages[0].data.${xs(999)} is nested more than 1000 levels deep`,
+  ],
+  [
+    'timestamp a string',
+    (s) => s.saveMessages('s', [{ type: 'A', timestamp: '2020-01-01' }]),
+    'messages[0].timestamp must be a valid Date, got the string "2020-01-01"',
+  ],
+  [
+    'timestamp a number',
+    (s) => s.saveMessages('s', [{ type: 'A', timestamp: 5 }]),
+    'messages[0].timestamp must be a valid Date, got the number 5',
+  ],
+  [
+    'timestamp an invalid Date',
+    (s) => s.saveMessages('s', [{ type: 'A', timestamp: new Date(NaN) }]),
+    'messages[0].timestamp must be a valid Date, got a Date',
+  ],
   ['timestamp an object', (s) => s.saveMessage('s', { type: 'A', timestamp: {} }), 'message.timestamp must be a valid Date, got an object'],
-  ['timestamp a string (saveMessage)', (s) => s.saveMessage('s', { type: 'A', timestamp: 'x' }), 'message.timestamp must be a valid Date, got the string "x"'],
-  ['timestamp a bigint', (s) => s.saveMessages('s', [{ type: 'A', timestamp: 1n }]), 'messages[0].timestamp must be a valid Date, got the bigint 1n'],
-  ['messageType unknown', (s) => s.saveMessage('s', { type: 'A' }, undefined, 'x'), `messageType must be 'command' or 'event', got the string "x"`],
-  ['expectedRevision a float', (s) => s.saveMessage('s', { type: 'A' }, 0.5), 'expectedRevision must be a bigint or a safe integer number, at least -1, got the number 0.5'],
-  ['expectedRevision NaN', (s) => s.saveMessage('s', { type: 'A' }, NaN), 'expectedRevision must be a bigint or a safe integer number, at least -1, got the number NaN'],
-  ['expectedRevision a string', (s) => s.saveMessages('s', [{ type: 'A' }], '0'), 'expectedRevision must be a bigint or a safe integer number, at least -1, got the string "0"'],
-  ['expectedRevision below -1', (s) => s.saveMessage('s', { type: 'A' }, -2n), 'expectedRevision must be a bigint or a safe integer number, at least -1, got the bigint -2n'],
-  ['data nested 10,000 levels', (s) => s.saveMessage('s', { type: 'A', data: nested(10_000) }), `message.data.${xs(999)} is nested more than 1000 levels deep`],
+  [
+    'timestamp a string (saveMessage)',
+    (s) => s.saveMessage('s', { type: 'A', timestamp: 'x' }),
+    'message.timestamp must be a valid Date, got the string "x"',
+  ],
+  [
+    'timestamp a bigint',
+    (s) => s.saveMessages('s', [{ type: 'A', timestamp: 1n }]),
+    'messages[0].timestamp must be a valid Date, got the bigint 1n',
+  ],
+  [
+    'messageType unknown',
+    (s) => s.saveMessage('s', { type: 'A' }, undefined, 'x'),
+    `messageType must be 'command' or 'event', got the string "x"`,
+  ],
+  [
+    'expectedRevision a float',
+    (s) => s.saveMessage('s', { type: 'A' }, 0.5),
+    'expectedRevision must be a bigint or a safe integer number, at least -1, got the number 0.5',
+  ],
+  [
+    'expectedRevision NaN',
+    (s) => s.saveMessage('s', { type: 'A' }, NaN),
+    'expectedRevision must be a bigint or a safe integer number, at least -1, got the number NaN',
+  ],
+  [
+    'expectedRevision a string',
+    (s) => s.saveMessages('s', [{ type: 'A' }], '0'),
+    'expectedRevision must be a bigint or a safe integer number, at least -1, got the string "0"',
+  ],
+  [
+    'expectedRevision below -1',
+    (s) => s.saveMessage('s', { type: 'A' }, -2n),
+    'expectedRevision must be a bigint or a safe integer number, at least -1, got the bigint -2n',
+  ],
+  [
+    'data nested 10,000 levels',
+    (s) => s.saveMessage('s', { type: 'A', data: nested(10_000) }),
+    `message.data.${xs(999)} is nested more than 1000 levels deep`,
+  ],
 ];
 
 const badReads: Array<[string, (s: any) => Promise<unknown>, string]> = [
   ['getMessages streamId', (s) => s.getMessages(5), 'streamId must be a string, got the number 5'],
-  ['getMessages fromRevision float', (s) => s.getMessages('s', 1.5), 'fromRevision must be a bigint or an integer number, got the number 1.5'],
-  ['getMessages fromRevision string', (s) => s.getMessages('s', '1'), 'fromRevision must be a bigint or an integer number, got the string "1"'],
+  [
+    'getMessages fromRevision float',
+    (s) => s.getMessages('s', 1.5),
+    'fromRevision must be a bigint or an integer number, got the number 1.5',
+  ],
+  [
+    'getMessages fromRevision string',
+    (s) => s.getMessages('s', '1'),
+    'fromRevision must be a bigint or an integer number, got the string "1"',
+  ],
   ['getMessages count string', (s) => s.getMessages('s', undefined, '5'), 'count must be a number, got the string "5"'],
   ['getAllMessages filter string', (s) => s.getAllMessages('x'), 'filter must be an object, got the string "x"'],
   ['getAllMessages count', (s) => s.getAllMessages({}, '5'), 'count must be a number, got the string "5"'],
-  ['getAllCommands filter', (s) => s.getAllCommands({ messageNames: 'A' }), 'filter.messageNames must be an array of strings, got the string "A"'],
-  ['filter.fromPosition a string', (s) => s.getAllMessages({ fromPosition: '1' }), 'filter.fromPosition must be a bigint or an integer number, got the string "1"'],
-  ['filter.fromTimestamp not a Date', (s) => s.getAllMessages({ fromTimestamp: '2020-01-01' }), 'filter.fromTimestamp must be a valid Date, got the string "2020-01-01"'],
-  ['filter.jsonFilter not an object', (s) => s.getAllEvents({ jsonFilter: 'orderId' }), 'filter.jsonFilter must be an object, got the string "orderId"'],
-  ['filter.messageNames with a number', (s) => s.getAllMessages({ messageNames: ['A', 1] }), 'filter.messageNames must be an array of strings, got an array'],
+  [
+    'getAllCommands filter',
+    (s) => s.getAllCommands({ messageNames: 'A' }),
+    'filter.messageNames must be an array of strings, got the string "A"',
+  ],
+  [
+    'filter.fromPosition a string',
+    (s) => s.getAllMessages({ fromPosition: '1' }),
+    'filter.fromPosition must be a bigint or an integer number, got the string "1"',
+  ],
+  [
+    'filter.fromTimestamp not a Date',
+    (s) => s.getAllMessages({ fromTimestamp: '2020-01-01' }),
+    'filter.fromTimestamp must be a valid Date, got the string "2020-01-01"',
+  ],
+  [
+    'filter.jsonFilter not an object',
+    (s) => s.getAllEvents({ jsonFilter: 'orderId' }),
+    'filter.jsonFilter must be an object, got the string "orderId"',
+  ],
+  [
+    'filter.messageNames with a number',
+    (s) => s.getAllMessages({ messageNames: ['A', 1] }),
+    'filter.messageNames must be an array of strings, got an array',
+  ],
   ['getAllEvents count', (s) => s.getAllEvents(undefined, 5n), 'count must be a number, got the bigint 5n'],
   ['getStreamInfo streamId', (s) => s.getStreamInfo(5), 'streamId must be a string, got the number 5'],
   ['endSession sessionId', (s) => s.endSession(5), 'sessionId must be a string, got the number 5'],
@@ -101,7 +242,6 @@ const badReads: Array<[string, (s: any) => Promise<unknown>, string]> = [
 ];
 
 describe.each(stores)('$name: bad input and all-or-nothing', ({ create }) => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let store: any;
   let sessionId: string;
   beforeEach(async () => {
@@ -129,9 +269,17 @@ describe.each(stores)('$name: bad input and all-or-nothing', ({ create }) => {
   test.each([
     ['an inherited type', (s: any) => s.saveMessage('s', Object.create({ type: 'A' })), /^message(\.type)? must be .+, got /],
     ['a non-enumerable type', (s: any) => s.saveMessage('s', nonEnumerableType()), /^message(\.type)? must be .+, got /],
-    ['a toJSON giving no type', (s: any) => s.saveMessage('s', { type: 'A', toJSON: () => ({ x: 1 }) }), /^message(\.type)? must be .+, got /],
+    [
+      'a toJSON giving no type',
+      (s: any) => s.saveMessage('s', { type: 'A', toJSON: () => ({ x: 1 }) }),
+      /^message(\.type)? must be .+, got /,
+    ],
     ['a toJSON giving a number', (s: any) => s.saveMessage('s', { type: 'A', toJSON: () => 5 }), /^message(\.type)? must be .+, got /],
-    ['an inherited type at [1]', (s: any) => s.saveMessages('s', [{ type: 'A' }, Object.create({ type: 'A' })]), /^messages\[1\](\.type)? must be .+, got /],
+    [
+      'an inherited type at [1]',
+      (s: any) => s.saveMessages('s', [{ type: 'A' }, Object.create({ type: 'A' })]),
+      /^messages\[1\](\.type)? must be .+, got /,
+    ],
   ])('save with %s: TypeError naming the argument, nothing changes', async (_label, call, text) => {
     await expectRejectedAndUnchanged(store, () => call(store), TypeError, text);
     expect((await probe(store)).position).toBe(4n);
@@ -146,7 +294,19 @@ describe.each(stores)('$name: bad input and all-or-nothing', ({ create }) => {
     );
     await expectRejectedAndUnchanged(
       store,
-      () => store.saveMessages('s', [{ type: 'A', data: { toJSON: () => { const c: any = {}; c.c = c; return c; } } }]),
+      () =>
+        store.saveMessages('s', [
+          {
+            type: 'A',
+            data: {
+              toJSON: () => {
+                const c: any = {};
+                c.c = c;
+                return c;
+              },
+            },
+          },
+        ]),
       TypeError,
       /^messages\b/,
     );
@@ -158,7 +318,8 @@ describe.each(stores)('$name: bad input and all-or-nothing', ({ create }) => {
       store.saveMessages('new-stream', [{ type: 'Good1' }, { type: 'Good2' }, { type: 'Bad', data: { n: 1n } }]),
     ).rejects.toHaveProperty('message', 'messages[2].data.n is a bigint, which JSON cannot hold');
     await expect(store.saveMessages('s', [{ type: 'Good' }, { notype: true }])).rejects.toHaveProperty(
-      'message', 'messages[1].type must be a string, got undefined',
+      'message',
+      'messages[1].type must be a string, got undefined',
     );
     expect(await observe(store)).toEqual(before);
     expect(await store.getStreamInfo('new-stream')).toBeNull();
@@ -171,10 +332,12 @@ describe.each(stores)('$name: bad input and all-or-nothing', ({ create }) => {
     const sessionBefore = await store.getSessionInfo(sessionId);
     const infoBefore = await store.getStreamInfo('s');
     await expect(store.saveMessages('s', [{ type: 'X' }, { type: 'Y' }], 0n)).rejects.toHaveProperty(
-      'message', 'Expected revision 0 but stream is at revision 1',
+      'message',
+      'Expected revision 0 but stream is at revision 1',
     );
     await expect(store.saveMessage('nope', { type: 'X' }, 2n)).rejects.toHaveProperty(
-      'message', 'Stream nope does not exist, but expected revision 2 was provided',
+      'message',
+      'Stream nope does not exist, but expected revision 2 was provided',
     );
     expect(await store.getSessionInfo(sessionId)).toEqual(sessionBefore);
     expect(await store.getStreamInfo('s')).toEqual(infoBefore);

@@ -4,7 +4,6 @@
 import { stores } from './support/stores';
 
 describe.each(stores)('$name: copies', ({ create }) => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let store: any;
   beforeEach(() => {
     store = create();
@@ -95,7 +94,7 @@ describe.each(stores)('$name: copies', ({ create }) => {
     expect(viaAll[0].message.data).toEqual({ n: 1, list: [1, 2] });
   });
 
-  test('a copy of a returned message is the caller\'s to change', async () => {
+  test("a copy of a returned message is the caller's to change", async () => {
     await store.saveMessage('s', { type: 'A', data: { n: 1, list: [1] } });
     const [m] = await store.getMessages('s');
     const copy = structuredClone(m);

@@ -1,12 +1,5 @@
-// What reads keep and share (lib/cache.js): the objects built for a read are handed
-// out again by later reads, within a bound (option `cacheBytes`), counted in
-// getStats().memoryUsage, and dropped by reset() and dispose(). And the write
-// scheduler's promise (lib/scheduler.js): a store that refuses writes refuses a burst
-// of saves at the cost of one check each, with no native call.
-import * as path from 'node:path';
 import { stores, tempDbPath } from './support/stores';
 
-/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-require-imports */
 const { estimate, SEGMENT } = require('../lib/cache.js');
 const { createStores } = require('../lib/store.js');
 const binding = require('../lib/native.js').load();
@@ -28,11 +21,17 @@ function counting() {
 }
 
 describe.each(stores)('$name: what reads keep', ({ create, durable }) => {
-  const open = (options: object) => (durable ? new (require('@auto-engineer/message-store').SqliteMessageStore)(tempDbPath(), options) : new (require('@auto-engineer/message-store').MemoryMessageStore)(options));
+  const open = (options: object) =>
+    durable
+      ? new (require('@auto-engineer/message-store').SqliteMessageStore)(tempDbPath(), options)
+      : new (require('@auto-engineer/message-store').MemoryMessageStore)(options);
 
   test('memoryUsage grows by the estimate of each message a read keeps, once', async () => {
     const store = create();
-    await store.saveMessages('s', [{ type: 'A', data: { x: 1 } }, { type: 'B', data: { s: 'é' } }]);
+    await store.saveMessages('s', [
+      { type: 'A', data: { x: 1 } },
+      { type: 'B', data: { s: 'é' } },
+    ]);
     const before = (await store.getStats()).memoryUsage;
     await store.getMessages('s');
     const after = (await store.getStats()).memoryUsage;
@@ -118,7 +117,9 @@ describe.each(stores)('$name: what reads keep', ({ create, durable }) => {
       ['10', 'the string "10"'],
       [2 ** 60, `the number ${2 ** 60}`],
     ] as const) {
-      expect(() => open({ cacheBytes: value })).toThrow(new TypeError(`options.cacheBytes must be a whole number of bytes, at least 0, got ${described}`));
+      expect(() => open({ cacheBytes: value })).toThrow(
+        new TypeError(`options.cacheBytes must be a whole number of bytes, at least 0, got ${described}`),
+      );
     }
   });
 });
@@ -154,7 +155,10 @@ describe('a store that refuses writes refuses a burst of saves with no native ca
       const results = await Promise.allSettled(Array.from({ length: n }, (_, i) => store.saveMessage('s', { type: 'B', data: { i } })));
       expect(results.filter((r) => r.status === 'rejected')).toHaveLength(n);
       for (const r of results as PromiseRejectedResult[]) {
-        expect([r.reason.message, r.reason.code]).toEqual(['the store is closed (disposed); open the file again to use it', 'ERR_MESSAGE_STORE_CLOSED']);
+        expect([r.reason.message, r.reason.code]).toEqual([
+          'the store is closed (disposed); open the file again to use it',
+          'ERR_MESSAGE_STORE_CLOSED',
+        ]);
       }
       expect(calls).toEqual(before);
     });

@@ -3,7 +3,6 @@ import { WrongExpectedRevisionError } from '@auto-engineer/message-store';
 import { stores } from './support/stores';
 
 describe.each(stores)('$name: order and concurrency', ({ create }) => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let store: any;
   beforeEach(() => {
     store = create();

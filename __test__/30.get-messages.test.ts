@@ -2,7 +2,6 @@
 import { stores } from './support/stores';
 
 describe.each(stores)('$name: getMessages', ({ create }) => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let store: any;
   const revisions = async (...args: unknown[]) => (await store.getMessages(...args)).map((m: any) => m.revision);
   beforeEach(async () => {

@@ -1,9 +1,9 @@
 // SPEC "Reading": getAllMessages / getAllCommands / getAllEvents and every filter field.
-import { stores } from './support/stores';
+
 import { POSITIONAL_KEYS, tick } from './support/helpers';
+import { stores } from './support/stores';
 
 describe.each(stores)('$name: getAllMessages filters', ({ create }) => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let store: any;
   let session1: string;
   let session2: string;
@@ -124,9 +124,7 @@ describe.each(stores)('$name: getAllMessages filters', ({ create }) => {
     expect(await store.getAllMessages({ requestId: 'c1' })).toEqual([]);
     expect(await store.getAllMessages({ correlationId: 'r1' })).toEqual([]);
     for (const ignored of [undefined, null, '']) {
-      expect(positions(await store.getAllMessages({ correlationId: ignored, requestId: ignored }))).toEqual([
-        1, 2, 3, 4, 5, 6, 7, 8,
-      ]);
+      expect(positions(await store.getAllMessages({ correlationId: ignored, requestId: ignored }))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     }
   });
 
@@ -172,9 +170,7 @@ describe.each(stores)('$name: getAllMessages filters', ({ create }) => {
     expect(await store.getAllMessages({ toTimestamp: new Date(-1) })).toEqual([]);
     expect(await store.getAllMessages({ toTimestamp: new Date(-8.64e15) })).toEqual([]);
     expect(await store.getAllMessages({ fromTimestamp: new Date(8.64e15) })).toEqual([]);
-    expect(positions(await store.getAllMessages({ fromTimestamp: null, toTimestamp: undefined }))).toEqual([
-      1, 2, 3, 4, 5, 6, 7, 8,
-    ]);
+    expect(positions(await store.getAllMessages({ fromTimestamp: null, toTimestamp: undefined }))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   test('the time filters use the save time, not message.timestamp', async () => {
@@ -254,7 +250,11 @@ describe.each(stores)('$name: getAllMessages filters', ({ create }) => {
     // getAllCommands / getAllEvents replace messageType, getSessionMessages replaces sessionId
     // (upstream's `{ ...filter, messageType }`), so those are checked only where they count.
     const calls = [() => store.getAllMessages(filter)];
-    if (!('messageType' in filter)) calls.push(() => store.getAllCommands(filter), () => store.getAllEvents(filter));
+    if (!('messageType' in filter))
+      calls.push(
+        () => store.getAllCommands(filter),
+        () => store.getAllEvents(filter),
+      );
     if (!('sessionId' in filter)) calls.push(() => store.getSessionMessages(session1, filter));
     for (const call of calls) {
       const p = call();

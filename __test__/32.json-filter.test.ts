@@ -3,7 +3,6 @@
 import { stores } from './support/stores';
 
 describe.each(stores)('$name: jsonFilter', ({ create }) => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let store: any;
   const names = async (jsonFilter: unknown, extra: object = {}) =>
     (await store.getAllMessages({ jsonFilter, ...extra })).map((m: any) => m.message.type);
@@ -110,6 +109,7 @@ describe.each(stores)('$name: jsonFilter', ({ create }) => {
       { type: 'e-7', data: { n: 1e-7 } },
       { type: 'min', data: { n: 5e-324 } },
       { type: 'max', data: { n: Number.MAX_VALUE } },
+      // biome-ignore lint/correctness/noPrecisionLoss: a number past 2^53, as JSON.parse would make it, on purpose
       { type: 'huge', data: { n: 12345678901234567890 } },
       { type: 'e21text', data: { n: '1e+21' } },
     ]);
@@ -139,9 +139,32 @@ describe.each(stores)('$name: jsonFilter', ({ create }) => {
   test('{} matches every message whose data is a non-null object or an array', async () => {
     const all = await names({});
     expect(all).toEqual([
-      'str', 'num', 'numStr', 'float', 'zero', 'negZero', 'true', 'false', 'null', 'nan', 'empty', 'emptyStr',
-      'obj', 'objReordered', 'objExtra', 'arr', 'arrReversed', 'arrLonger', 'emptyArr', 'emptyObj', 'dataArray',
-      'dotted', 'unicode', 'big', 'sum', 'proto',
+      'str',
+      'num',
+      'numStr',
+      'float',
+      'zero',
+      'negZero',
+      'true',
+      'false',
+      'null',
+      'nan',
+      'empty',
+      'emptyStr',
+      'obj',
+      'objReordered',
+      'objExtra',
+      'arr',
+      'arrReversed',
+      'arrLonger',
+      'emptyArr',
+      'emptyObj',
+      'dataArray',
+      'dotted',
+      'unicode',
+      'big',
+      'sum',
+      'proto',
     ]);
     expect(all).not.toContain('dataNull');
     expect(all).not.toContain('dataString');

@@ -35,15 +35,20 @@ const badCounts: Array<[unknown, string]> = [
 ];
 
 describe.each(stores)('$name: count', ({ create }) => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let store: any;
   let sessionId: string;
   const positions = (list: any[]) => list.map((m) => Number(m.position));
   beforeEach(async () => {
     store = create();
     sessionId = await store.createSession();
-    await store.saveMessages('events-1', [1, 2, 3, 4, 5].map((i) => ({ type: `T${i}` })));
-    await store.saveMessages('commands-1', [6, 7, 8, 9, 10].map((i) => ({ type: `T${i}` })));
+    await store.saveMessages(
+      'events-1',
+      [1, 2, 3, 4, 5].map((i) => ({ type: `T${i}` })),
+    );
+    await store.saveMessages(
+      'commands-1',
+      [6, 7, 8, 9, 10].map((i) => ({ type: `T${i}` })),
+    );
   });
 
   test.each(cases)('count %s on getMessages', async (_l, count, expected) => {

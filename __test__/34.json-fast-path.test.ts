@@ -28,7 +28,12 @@ describe('the JSON fast path', () => {
     test(`equals JSON.stringify of the object reads (seed ${seed})`, async () => {
       const { store, random, streams } = await randomStore(seed);
       for (const stream of [...streams, 'unknown']) {
-        for (const [from, count] of [[undefined, undefined], [2n, undefined], [undefined, 3], [1n, 2]] as const) {
+        for (const [from, count] of [
+          [undefined, undefined],
+          [2n, undefined],
+          [undefined, 3],
+          [1n, 2],
+        ] as const) {
           const json = await store.getMessagesJson(stream, from, count);
           expect(json).toBe(serving(await store.getMessages(stream, from, count)));
         }

@@ -35,7 +35,11 @@ test('one stream of 200,000 messages works for every read', async () => {
   for (let k = 0; k < 20; k++) {
     await store.saveMessages(
       '$all',
-      Array.from({ length: 10_000 }, (_, i) => ({ type: i % 2 ? 'Evt' : 'Cmd', data: { n: k * 10_000 + i }, requestId: i % 2 ? undefined : `r-${k}-${i}` })),
+      Array.from({ length: 10_000 }, (_, i) => ({
+        type: i % 2 ? 'Evt' : 'Cmd',
+        data: { n: k * 10_000 + i },
+        requestId: i % 2 ? undefined : `r-${k}-${i}`,
+      })),
     );
   }
   expect((await store.getMessages('$all')).length).toBe(200_000);
@@ -43,7 +47,10 @@ test('one stream of 200,000 messages works for every read', async () => {
   expect((await store.getAllCommands()).length).toBe(100_000);
   expect((await store.getAllEvents({ messageNames: ['Evt'] }, 3)).map((m) => m.position)).toEqual([199_996n, 199_998n, 200_000n]);
   expect((await store.getAllMessages({ requestId: 'r-19-9998' })).map((m) => m.revision)).toEqual([199_998n]);
-  expect(JSON.parse(await store.getAllMessagesJson({ fromPosition: 199_999n })).map((m: { position: string }) => m.position)).toEqual(['199999', '200000']);
+  expect(JSON.parse(await store.getAllMessagesJson({ fromPosition: 199_999n })).map((m: { position: string }) => m.position)).toEqual([
+    '199999',
+    '200000',
+  ]);
   expect((await store.getStreamInfo('$all'))?.revision).toBe(199_999n);
   expect((await store.getStats()).totalMessages).toBe(200_000);
 });

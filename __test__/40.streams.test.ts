@@ -1,9 +1,9 @@
 // SPEC "Reading": getStreamInfo and getStreams; stream names as arbitrary strings.
-import { stores } from './support/stores';
+
 import { STREAM_INFO_KEYS, tick } from './support/helpers';
+import { stores } from './support/stores';
 
 describe.each(stores)('$name: streams', ({ create }) => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let store: any;
   beforeEach(() => {
     store = create();
@@ -16,7 +16,10 @@ describe.each(stores)('$name: streams', ({ create }) => {
     await store.saveMessages('c', []);
     await store.saveMessage('b', { type: 'A' });
     await store.saveMessage('a', { type: 'A' });
-    await expect(store.saveMessage('d', { type: 'A' }, 0n)).rejects.toHaveProperty('message', 'Stream d does not exist, but expected revision 0 was provided');
+    await expect(store.saveMessage('d', { type: 'A' }, 0n)).rejects.toHaveProperty(
+      'message',
+      'Stream d does not exist, but expected revision 0 was provided',
+    );
     await expect(store.saveMessage('e', { type: 1 })).rejects.toBeInstanceOf(TypeError);
     await store.getMessages('f');
     await store.getStreamInfo('g');
@@ -98,7 +101,10 @@ describe.each(stores)('$name: streams', ({ create }) => {
     await store.saveMessage('s', { type: 'A' });
     const info = await store.getStreamInfo('s');
     await tick(info.lastUpdated.getTime());
-    await expect(store.saveMessage('s', { type: 'B' }, 5n)).rejects.toHaveProperty('message', 'Expected revision 5 but stream is at revision 0');
+    await expect(store.saveMessage('s', { type: 'B' }, 5n)).rejects.toHaveProperty(
+      'message',
+      'Expected revision 5 but stream is at revision 0',
+    );
     await expect(store.saveMessage('s', { type: 'B', data: 1n })).rejects.toBeInstanceOf(TypeError);
     expect(await store.getStreamInfo('s')).toEqual(info);
   });

@@ -1,9 +1,9 @@
 // SPEC "Sessions" and "Writing" 6.
-import { stores } from './support/stores';
+
 import { SESSION_ID, SESSION_KEYS, STREAM_INFO_KEYS, tick } from './support/helpers';
+import { stores } from './support/stores';
 
 describe.each(stores)('$name: sessions', ({ create }) => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let store: any;
   beforeEach(() => {
     store = create();
@@ -188,7 +188,10 @@ describe.each(stores)('$name: sessions', ({ create }) => {
       s1 = await store.createSession();
       await store.saveMessage('a-commands', { type: 'S1C', requestId: 'r', data: { k: 1 } });
       await store.saveMessage('b', { type: 'S1E', data: { k: 2 } });
-      await store.saveMessages('c', [{ type: 'S1E2', data: { k: 1 } }, { type: 'S1E3', correlationId: 'x' }]);
+      await store.saveMessages('c', [
+        { type: 'S1E2', data: { k: 1 } },
+        { type: 'S1E3', correlationId: 'x' },
+      ]);
       s2 = await store.createSession();
       await store.saveMessage('a-commands', { type: 'S2C' });
       await store.endSession(s2);

@@ -1,9 +1,9 @@
 // SPEC "Whole store": getStats, reset, dispose.
-import { stores } from './support/stores';
+
 import { STATS_KEYS, tick } from './support/helpers';
+import { stores } from './support/stores';
 
 describe.each(stores)('$name: stats, reset, dispose', ({ create, durable }) => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let store: any;
   beforeEach(() => {
     store = create();
@@ -62,8 +62,14 @@ describe.each(stores)('$name: stats, reset, dispose', ({ create, durable }) => {
   test('rejected saves change no total', async () => {
     await store.saveMessage('s', { type: 'A' });
     const before = await store.getStats();
-    await expect(store.saveMessage('s', { type: 'B' }, 3n)).rejects.toHaveProperty('message', 'Expected revision 3 but stream is at revision 0');
-    await expect(store.saveMessage('t', { type: 'B' }, 3n)).rejects.toHaveProperty('message', 'Stream t does not exist, but expected revision 3 was provided');
+    await expect(store.saveMessage('s', { type: 'B' }, 3n)).rejects.toHaveProperty(
+      'message',
+      'Expected revision 3 but stream is at revision 0',
+    );
+    await expect(store.saveMessage('t', { type: 'B' }, 3n)).rejects.toHaveProperty(
+      'message',
+      'Stream t does not exist, but expected revision 3 was provided',
+    );
     await expect(store.saveMessages('t', [{ type: 'B' }, { type: 2 }])).rejects.toBeInstanceOf(TypeError);
     expect(await store.getStats()).toEqual(before);
   });
@@ -102,7 +108,8 @@ describe.each(stores)('$name: stats, reset, dispose', ({ create, durable }) => {
     const [m] = await store.getMessages('s');
     expect([m.revision, m.position, m.sessionId]).toEqual([0n, 1n, 'no-session']);
     await expect(store.saveMessage(`session-${id}`, { type: 'E' }, 0n)).rejects.toHaveProperty(
-      'message', `Stream session-${id} does not exist, but expected revision 0 was provided`,
+      'message',
+      `Stream session-${id} does not exist, but expected revision 0 was provided`,
     );
   });
 

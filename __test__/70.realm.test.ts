@@ -1,11 +1,11 @@
 // Jest runs each test file in its own vm context: everything returned must belong to
 // this file's realm, so the usual matchers work.
+
+import * as vm from 'node:vm';
 import { ConcurrencyError, StreamNotFoundError, WrongExpectedRevisionError } from '@auto-engineer/message-store';
-import * as vm from 'vm';
 import { stores } from './support/stores';
 
 describe.each(stores)('$name: results belong to the caller realm', ({ create }) => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let store: any;
   let id: string;
   beforeEach(async () => {

@@ -21,7 +21,6 @@ describe('import by package name', () => {
 });
 
 describe.each(stores)('$name: Quick Start', ({ create }) => {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   let store: any;
   beforeEach(() => {
     store = create();

@@ -7,7 +7,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 const { targets } = require('../scripts/platforms/targets.js');
 const { optionalDependencies } = require('../scripts/platforms/pack.js');
 const { problems } = require('../scripts/platforms/inspect.js');
@@ -20,10 +19,17 @@ type Parsed = { triple: string; platformArchABI: string; platform: string; arch:
 // napi's own reading of each triple (its CLI is ESM inside, which jest does not load).
 const parsed: Record<string, Parsed> = Object.fromEntries(
   JSON.parse(
-    execFileSync(process.execPath, ['-e', "const { parseTriple } = require('@napi-rs/cli'); console.log(JSON.stringify(require('./package.json').napi.targets.map(parseTriple)))"], {
-      cwd: path.resolve(__dirname, '..'),
-      encoding: 'utf8',
-    }),
+    execFileSync(
+      process.execPath,
+      [
+        '-e',
+        "const { parseTriple } = require('@napi-rs/cli'); console.log(JSON.stringify(require('./package.json').napi.targets.map(parseTriple)))",
+      ],
+      {
+        cwd: path.resolve(__dirname, '..'),
+        encoding: 'utf8',
+      },
+    ),
   ).map((p: Parsed) => [p.triple, p]),
 );
 
@@ -125,7 +131,9 @@ describe('the loader', () => {
 });
 
 describe('the structural checks of binaries no machine here runs', () => {
-  const elf = fs.readFileSync(path.resolve(__dirname, `../message-store.${native.tupleFor(process.platform, process.arch, native.runningLibc())}.node`));
+  const elf = fs.readFileSync(
+    path.resolve(__dirname, `../message-store.${native.tupleFor(process.platform, process.arch, native.runningLibc())}.node`),
+  );
   it('refuse a file of another format', () => {
     expect(problems(elf, { format: 'mach-o', arch: 'arm64', minMacos: '11.0', adhoc: true })).toEqual(['format: not Mach-O 64-bit']);
     expect(problems(elf, { format: 'pe', arch: 'x64' })).toEqual(['format: not PE']);

@@ -2,8 +2,9 @@
 // becomes a rejected promise, and the store stays usable and unchanged. The panic is
 // triggered through a build made with the cargo feature `test-hooks`
 // (`pnpm build:test-hooks`), which the shipped build never has.
-import * as path from 'node:path';
+
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 const testBuild = path.resolve(__dirname, '../.tmp/test-hooks/message-store.linux-x64-gnu.node');
 
@@ -62,7 +63,12 @@ describe('a Rust panic', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
     const stopped =
       'message store write failed: a save acknowledged earlier did not reach the engine (internal error: deliberate panic for the tests (feature test-hooks)); the store refuses every call until reset()';
-    for (const call of [() => store.getAllMessages(), () => store.getStats(), () => store.saveMessage('a', { type: 'A2' }), () => store.getStreams()]) {
+    for (const call of [
+      () => store.getAllMessages(),
+      () => store.getStats(),
+      () => store.saveMessage('a', { type: 'A2' }),
+      () => store.getStreams(),
+    ]) {
       const error = await call().then(
         () => null,
         (e: Error) => e,

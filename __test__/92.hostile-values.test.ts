@@ -141,7 +141,13 @@ describe('strings from every plane, lone surrogates and control characters', () 
     for (const [i, s] of STRINGS.entries()) {
       const info = await store.getStreamInfo(s);
       expect(info).not.toBeNull();
-      expect([info!.streamId, info!.revision, info!.messageCount, info!.firstPosition, info!.lastPosition]).toEqual([s, 0n, 1, BigInt(i + 1), BigInt(i + 1)]);
+      expect([info!.streamId, info!.revision, info!.messageCount, info!.firstPosition, info!.lastPosition]).toEqual([
+        s,
+        0n,
+        1,
+        BigInt(i + 1),
+        BigInt(i + 1),
+      ]);
     }
   });
 
@@ -213,6 +219,7 @@ test('the message type comes from the characters of the stream id, not from its 
 const NUMBERS: Record<string, unknown> = {
   negativeZero: -0,
   above2to53: 2 ** 53 + 2,
+  // biome-ignore lint/correctness/noPrecisionLoss: the rounding is what the test is about
   notSafe: 9007199254740993, // the literal rounds to 2^53
   twoTo64: 2 ** 64,
   e308: 1e308,
@@ -249,6 +256,7 @@ test('numbers round trip as JSON gives them: -0 becomes 0, huge and tiny numbers
   expect(Object.is((read[0].message as any).top, 0)).toBe(true);
   expect(data.above2to53).toBe(9007199254740994);
   expect(data.notSafe).toBe(9007199254740992);
+  // biome-ignore lint/correctness/noPrecisionLoss: 2^64 is exact as a double; the literal is what JSON.parse gives
   expect(data.twoTo64).toBe(18446744073709551616);
   expect(data.e308).toBe(1e308);
   expect(data.maxValue).toBe(Number.MAX_VALUE);
@@ -276,6 +284,7 @@ test('numbers as jsonFilter values match the numbers JSON would store, whatever 
   expect(positions(await store.getAllMessages({ jsonFilter: { n: 0 } }))).toEqual([1n, 2n]);
   expect(positions(await store.getAllMessages({ jsonFilter: { n: -0 } }))).toEqual([1n, 2n]);
   expect(positions(await store.getAllMessages({ jsonFilter: { n: 9007199254740994 } }))).toEqual([3n]);
+  // biome-ignore lint/correctness/noPrecisionLoss: 2^64 is exact as a double; the literal is what JSON.parse gives
   expect(positions(await store.getAllMessages({ jsonFilter: { n: 18446744073709551616 } }))).toEqual([4n]);
   expect(positions(await store.getAllMessages({ jsonFilter: { n: 1e308 } }))).toEqual([5n]);
   expect(positions(await store.getAllMessages({ jsonFilter: { n: -0.0000001 } }))).toEqual([6n]);
@@ -298,9 +307,32 @@ const KEYS_TEXT =
   '"toJSON":"j","a":12,"0":13," 3":14,"3 ":15,"1e3":16,"-0":17,"\\ud800":18,"😀":19}';
 // The order JSON.parse gives: integer-like keys ascending, then the rest as written.
 const KEYS_ORDER = [
-  '0', '1', '2', '10', '4294967294',
-  'b', '-1', '01', '1.5', '4294967295', '9007199254740993', '', '__proto__', 'constructor', 'prototype',
-  'toString', 'hasOwnProperty', 'valueOf', 'toJSON', 'a', ' 3', '3 ', '1e3', '-0', '\ud800', '😀',
+  '0',
+  '1',
+  '2',
+  '10',
+  '4294967294',
+  'b',
+  '-1',
+  '01',
+  '1.5',
+  '4294967295',
+  '9007199254740993',
+  '',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  'toJSON',
+  'a',
+  ' 3',
+  '3 ',
+  '1e3',
+  '-0',
+  '\ud800',
+  '😀',
 ]; // prettier-ignore
 
 test('hostile and numeric-like keys keep their values and the key order JSON.parse gives', async () => {
@@ -308,24 +340,53 @@ test('hostile and numeric-like keys keep their values and the key order JSON.par
   const keyed = JSON.parse(KEYS_TEXT);
   expect(Object.keys(keyed)).toEqual(KEYS_ORDER);
   const data = { ...JSON.parse(KEYS_TEXT), nested: JSON.parse(KEYS_TEXT), list: [JSON.parse(KEYS_TEXT), {}] };
-  const message = JSON.parse('{"type":"Keys","10":1,"2":2,"constructor":"c","toString":"t","hasOwnProperty":"h","valueOf":"v","":"e","requestId":"r"}');
+  const message = JSON.parse(
+    '{"type":"Keys","10":1,"2":2,"constructor":"c","toString":"t","hasOwnProperty":"h","valueOf":"v","":"e","requestId":"r"}',
+  );
   message.data = data;
   await store.saveMessage('keys', message);
   await store.saveMessages('keys', [message]);
   const read = await store.getMessages('keys');
   for (const m of read) {
     expectExactly(m.message, expectedMessage(message, m.timestamp));
-    expect(Object.keys(m.message)).toEqual(['2', '10', 'type', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', '', 'requestId', 'data', 'timestamp']);
+    expect(Object.keys(m.message)).toEqual([
+      '2',
+      '10',
+      'type',
+      'constructor',
+      'toString',
+      'hasOwnProperty',
+      'valueOf',
+      '',
+      'requestId',
+      'data',
+      'timestamp',
+    ]);
     const d = m.message.data as any;
     expect(Object.keys(d)).toEqual([...KEYS_ORDER, 'nested', 'list']);
     expect(Object.keys(d.nested)).toEqual(KEYS_ORDER);
     expect(Object.keys(d.list[0])).toEqual(KEYS_ORDER);
-    expect([d.constructor, d.prototype, d.toString, d.hasOwnProperty, d.valueOf, d.toJSON, d[''], d['4294967295']]).toEqual(['c', 'p', 't', 'h', 'v', 'j', 11, 9]);
+    expect([d.constructor, d.prototype, d.toString, d.hasOwnProperty, d.valueOf, d.toJSON, d[''], d['4294967295']]).toEqual([
+      'c',
+      'p',
+      't',
+      'h',
+      'v',
+      'j',
+      11,
+      9,
+    ]);
     expect(Object.getPrototypeOf(d)).toBe(Object.prototype);
   }
   expect(await store.getMessagesJson('keys')).toBe(serving(read));
   // The same keys in jsonFilter.
-  expect(positions(await store.getAllMessages({ jsonFilter: { constructor: 'c', toString: 't', hasOwnProperty: 'h', '': 11, '4294967295': 9, '-0': 17 } }))).toEqual([1n, 2n]);
+  expect(
+    positions(
+      await store.getAllMessages({
+        jsonFilter: { constructor: 'c', toString: 't', hasOwnProperty: 'h', '': 11, '4294967295': 9, '-0': 17 },
+      }),
+    ),
+  ).toEqual([1n, 2n]);
   // An object value: upstream's === never matches it; ours may compare deeply.
   expect([[], [1n, 2n]]).toContainEqual(positions(await store.getAllMessages({ jsonFilter: JSON.parse('{"__proto__":{"x":1}}') })));
   expect(positions(await store.getAllMessages({ jsonFilter: { constructor: 'x' } }))).toEqual([]);
@@ -369,14 +430,14 @@ describe('no prototype pollution', () => {
 
   afterEach(() => {
     expect(({} as any).polluted).toBeUndefined();
-    expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted')).toBe(false);
+    expect(Object.hasOwn(Object.prototype, 'polluted')).toBe(false);
     expect(([] as any).polluted).toBeUndefined();
   });
 
   /** `read`: an object a read returned, frozen (shared by every read); else one JSON.parse made. */
   function expectOwnProto(o: any, value: unknown, read = true) {
     expect(Object.getPrototypeOf(o)).toBe(Object.prototype);
-    expect(Object.prototype.hasOwnProperty.call(o, '__proto__')).toBe(true);
+    expect(Object.hasOwn(o, '__proto__')).toBe(true);
     const descriptor = Object.getOwnPropertyDescriptor(o, '__proto__')!;
     expect(descriptor).toStrictEqual({ value, writable: !read, enumerable: true, configurable: !read });
     expect(o.polluted).toBeUndefined();
@@ -384,7 +445,9 @@ describe('no prototype pollution', () => {
 
   test('"__proto__" in data and as a message key is stored and read as an own property', async () => {
     const store = new MemoryMessageStore();
-    const message = JSON.parse(`{"type":"Poison","__proto__":{"polluted":1},"data":${poison.replace('}}', '},"nested":{"__proto__":{"polluted":2}}}')}}`);
+    const message = JSON.parse(
+      `{"type":"Poison","__proto__":{"polluted":1},"data":${poison.replace('}}', '},"nested":{"__proto__":{"polluted":2}}}')}}`,
+    );
     expect(Object.keys(message)).toEqual(['type', '__proto__', 'data']);
     await store.saveMessage('poison', message);
     await store.saveMessages('poison', [message, { type: 'P2', data: JSON.parse(poison) }]);
@@ -417,6 +480,7 @@ describe('no prototype pollution', () => {
     await store.saveMessage('poison', JSON.parse(`{"type":"Poison","data":${poison}}`));
     const [first] = await store.getMessages('poison');
     // The own property, not Object.prototype: frozen, so the write throws.
+    // biome-ignore lint/suspicious/noProto: the test writes through an own property named __proto__, on purpose
     expect(() => ((first.message.data as any).__proto__.polluted = 99)).toThrow(TypeError);
     const [again] = await store.getMessages('poison');
     expectOwnProto(again.message.data, { polluted: 1 });
@@ -424,10 +488,17 @@ describe('no prototype pollution', () => {
 
   test('"__proto__" in filters, stream ids, types and ids pollutes nothing', async () => {
     const store = new MemoryMessageStore();
-    await store.saveMessage('__proto__', { type: '__proto__', correlationId: '__proto__', requestId: '__proto__', data: JSON.parse(poison) });
+    await store.saveMessage('__proto__', {
+      type: '__proto__',
+      correlationId: '__proto__',
+      requestId: '__proto__',
+      data: JSON.parse(poison),
+    });
     expect([[], [1n]]).toContainEqual(positions(await store.getAllMessages({ jsonFilter: JSON.parse(poison) })));
     expect(positions(await store.getAllMessages({ jsonFilter: JSON.parse('{"__proto__":"x"}') }))).toEqual([]);
-    expect(positions(await store.getAllMessages({ streamId: '__proto__', messageNames: ['__proto__'], correlationId: '__proto__' }))).toEqual([1n]);
+    expect(
+      positions(await store.getAllMessages({ streamId: '__proto__', messageNames: ['__proto__'], correlationId: '__proto__' })),
+    ).toEqual([1n]);
     expect(await store.getStreams()).toEqual(['__proto__']);
     const [m] = await store.getMessages('__proto__');
     expect(m.streamId).toBe('__proto__');
@@ -515,7 +586,10 @@ describe('a 16 MiB message', () => {
     expect(firstDifference(keys, Object.keys(data))).toBe(-1);
     expect((m.message.data as any)['key-0449999']).toBe(`value 449999 ${pad}`);
     expect((m.message.data as any)['key-0000000']).toBe(0);
-    expect(positions(await store.getAllMessages({ jsonFilter: { 'key-0123456': 123456, 'key-0000001': `value 1 ${pad}` } }))).toEqual([2n, 3n]);
+    expect(positions(await store.getAllMessages({ jsonFilter: { 'key-0123456': 123456, 'key-0000001': `value 1 ${pad}` } }))).toEqual([
+      2n,
+      3n,
+    ]);
   });
 });
 
@@ -546,9 +620,23 @@ describe('a 100,000-message batch', () => {
   }
 
   const badEnds: Array<[string, (messages: any[]) => void, string | RegExp, any]> = [
-    ['a bigint in the last message\'s data', (ms) => (ms[N - 1].data = { b: 1n }), `messages[${N - 1}].data.b is a bigint, which JSON cannot hold`, TypeError],
+    [
+      "a bigint in the last message's data",
+      (ms) => (ms[N - 1].data = { b: 1n }),
+      `messages[${N - 1}].data.b is a bigint, which JSON cannot hold`,
+      TypeError,
+    ],
     ['the last message null', (ms) => (ms[N - 1] = null), `messages[${N - 1}] must be an object with a string "type", got null`, TypeError],
-    ['a circular reference in the last message', (ms) => { const c: any = {}; c.c = c; ms[N - 1].data = c; }, `messages[${N - 1}].data.c is a circular reference, which JSON cannot hold`, TypeError],
+    [
+      'a circular reference in the last message',
+      (ms) => {
+        const c: any = {};
+        c.c = c;
+        ms[N - 1].data = c;
+      },
+      `messages[${N - 1}].data.c is a circular reference, which JSON cannot hold`,
+      TypeError,
+    ],
     // Passes the JavaScript checks (a string on the first read), then JSON.stringify
     // reads a number: only the native side can refuse it.
     [
@@ -579,7 +667,12 @@ describe('a 100,000-message batch', () => {
 
   test('with the wrong expected revision saves nothing', async () => {
     const store = await storeWithHistory();
-    await expectRejectedAndUnchanged(store, () => store.saveMessages('existing', batch(), 1n), Error, 'Expected revision 1 but stream is at revision 2');
+    await expectRejectedAndUnchanged(
+      store,
+      () => store.saveMessages('existing', batch(), 1n),
+      Error,
+      'Expected revision 1 but stream is at revision 2',
+    );
     await expectRejectedAndUnchanged(
       store,
       () => store.saveMessages('brand-new', batch(), 0n),
@@ -598,7 +691,13 @@ describe('a 100,000-message batch', () => {
     let bad = -1;
     for (let i = 0; i < N && bad < 0; i++) {
       const m = read[i];
-      if (m.position !== BigInt(i + 1) || m.revision !== BigInt(i) || (m.message.data as any).i !== i || m.message.type !== messages[i].type || m.streamId !== 'big')
+      if (
+        m.position !== BigInt(i + 1) ||
+        m.revision !== BigInt(i) ||
+        (m.message.data as any).i !== i ||
+        m.message.type !== messages[i].type ||
+        m.streamId !== 'big'
+      )
         bad = i;
     }
     expect(bad).toBe(-1);
@@ -613,7 +712,12 @@ describe('a 100,000-message batch', () => {
 
     const all = await store.getAllMessages();
     expect(all.length).toBe(N);
-    expect(firstDifference(all.map((m) => m.position), read.map((m) => m.position))).toBe(-1);
+    expect(
+      firstDifference(
+        all.map((m) => m.position),
+        read.map((m) => m.position),
+      ),
+    ).toBe(-1);
     expect(positions(await store.getAllMessages({ correlationId: 'c-3' }, 2))).toEqual([99_992n, 99_999n]);
 
     await store.saveMessage('big', { type: 'Next' }, 99_999n);

@@ -1,8 +1,8 @@
 // Issue 4, item 5: no native memory leaks. Runs scripts/leak-check.js (which runs each
 // phase in a fresh child process with --expose-gc) once, and checks its exit code and
 // its report, one line per phase. See the script for what each phase measures.
-import { execFile } from 'child_process';
-import * as path from 'path';
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
 
 const script = path.resolve(__dirname, '..', 'scripts', 'leak-check.js');
 
@@ -36,7 +36,9 @@ test('the script exits 0 and prints its summary line', () => {
 
 test('reset: 50 rounds of 100,000 messages, RSS after each within 15% of the first round', () => {
   const line = phaseLine('reset');
-  expect(line).toMatch(/^leak-check: reset rounds=50 messages\/round=100000 .* first=[\d.]+MB min=[\d.]+MB max=[\d.]+MB .*ratio=[\d.]+ ok$/);
+  expect(line).toMatch(
+    /^leak-check: reset rounds=50 messages\/round=100000 .* first=[\d.]+MB min=[\d.]+MB max=[\d.]+MB .*ratio=[\d.]+ ok$/,
+  );
   const ratio = Number(/ratio=([\d.]+)/.exec(line!)![1]);
   expect(ratio).toBeGreaterThanOrEqual(0.85);
   expect(ratio).toBeLessThanOrEqual(1.15);

@@ -2,9 +2,10 @@
 // each with its own store, work at the same time without sharing anything; a worker
 // that exits or is terminated while it holds a store full of messages does not crash
 // the main process, which carries on (new workers, new stores, its own store intact).
+
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { MemoryMessageStore } from '@auto-engineer/message-store';
-import * as path from 'path';
-import { Worker } from 'worker_threads';
 
 const pkg = path.resolve(__dirname, '..');
 
@@ -45,14 +46,19 @@ let mainSnapshot: unknown;
 
 beforeAll(async () => {
   mainStore = new MemoryMessageStore();
-  await mainStore.saveMessages('orders', range(100).map((i) => ({ type: 'Main', data: { i } })));
+  await mainStore.saveMessages(
+    'orders',
+    range(100).map((i) => ({ type: 'Main', data: { i } })),
+  );
   await mainStore.saveMessage('shared-name', { type: 'MainOnly', data: { from: 'main' } });
   mainSnapshot = { all: await mainStore.getAllMessages(), streams: await mainStore.getStreams(), stats: await mainStore.getStats() };
 });
 
 afterEach(async () => {
   // The main thread's store is unaffected by anything a worker did.
-  expect({ all: await mainStore.getAllMessages(), streams: await mainStore.getStreams(), stats: await mainStore.getStats() }).toEqual(mainSnapshot);
+  expect({ all: await mainStore.getAllMessages(), streams: await mainStore.getStreams(), stats: await mainStore.getStats() }).toEqual(
+    mainSnapshot,
+  );
   // And the main thread can still make and use a new store.
   const fresh = new MemoryMessageStore();
   await fresh.saveMessage('orders', { type: 'Fresh', data: { ok: true } });
@@ -135,11 +141,24 @@ test('two workers, each with its own store, save to the same stream name at the 
     })();
   `;
   const [a, b] = await Promise.all([runWorker(code, { id: 'A', n: N, barrier }), runWorker(code, { id: 'B', n: N, barrier })]);
-  for (const [id, out] of [['A', a], ['B', b]] as const) {
+  for (const [id, out] of [
+    ['A', a],
+    ['B', b],
+  ] as const) {
     expect(out.error).toBeUndefined();
     expect(out.exitCode).toBe(0);
     const r = out.messages[0];
-    expect({ id: r.id, count: r.count, allCount: r.allCount, first: r.first, last: r.last, lastRevision: r.lastRevision, mismatches: r.mismatches, foreign: r.foreign, streams: r.streams }).toEqual({
+    expect({
+      id: r.id,
+      count: r.count,
+      allCount: r.allCount,
+      first: r.first,
+      last: r.last,
+      lastRevision: r.lastRevision,
+      mismatches: r.mismatches,
+      foreign: r.foreign,
+      streams: r.streams,
+    }).toEqual({
       id,
       count: N,
       allCount: N,
@@ -211,7 +230,7 @@ test('worker.terminate() of an idle worker holding a store ends it cleanly', asy
     })();
   `,
     {},
-    (m, w) => void w.terminate(),
+    (_m, w) => void w.terminate(),
   );
   expect(out.error).toBeUndefined();
   expect(out.exitCode).toBe(1);
@@ -232,7 +251,7 @@ test('worker.terminate() of a worker busy saving and reading ends it cleanly', a
     })();
   `,
     {},
-    (m, w) => void setTimeout(() => void w.terminate(), 50),
+    (_m, w) => void setTimeout(() => void w.terminate(), 50),
   );
   expect(out.error).toBeUndefined();
   expect(out.exitCode).toBe(1);
@@ -292,7 +311,7 @@ test("a worker's store memory is freed when the worker ends, exits or is termina
     })();
   `;
   const once = async (how: string) => {
-    const out = await runWorker(code, { how }, (m, w) => void (how === 'terminate' && w.terminate()));
+    const out = await runWorker(code, { how }, (_m, w) => void (how === 'terminate' && w.terminate()));
     expect(out.exitCode).toBe(how === 'terminate' ? 1 : 0);
     return out.messages[0] as number;
   };

@@ -20,18 +20,17 @@
 // The last describe holds what the model found: a requestId that JSON does not write as
 // itself made an event of a command; the store now refuses it (README, "Inputs that are
 // refused"), and the generator leaves those inputs to that describe.
-import fc from 'fast-check';
+
 import {
+  ConcurrencyError,
   MemoryMessageStore,
   SqliteMessageStore,
-  ConcurrencyError,
   StreamNotFoundError,
   WrongExpectedRevisionError,
 } from '@auto-engineer/message-store';
-import { Model, type Outcome, type ExpectedError } from './support/model';
+import fc from 'fast-check';
+import { type ExpectedError, Model, type Outcome } from './support/model';
 import { tempDbPath } from './support/stores';
-
-/* eslint-disable @typescript-eslint/no-explicit-any */
 
 // ---------------------------------------------------------------------------------
 // Operation records: plain data, turned into real arguments (Dates, cycles, functions,
@@ -142,9 +141,29 @@ function buildMessage(m: Msg): unknown {
 // toJSON may give undefined or '') is refused with a TypeError, which the model does not
 // state; those values are tested on their own in the last describe.
 const EXCLUDE_REQUEST_IDS_JSON_CHANGES = true;
-const REQUEST_IDS_JSON_CHANGES: V[] = [['n', NaN], ['n', Infinity], ['n', -Infinity], ['tojson', 'undefined']];
+const REQUEST_IDS_JSON_CHANGES: V[] = [
+  ['n', NaN],
+  ['n', Infinity],
+  ['n', -Infinity],
+  ['tojson', 'undefined'],
+];
 
-const STRINGS = ['', 'a', 'v', 'ord-1', 'ord-2', 'é', '😀', 'quote"d', "it's", 'back\\slash', 'line\nbreak', '\ud800', '\u0000', 'x'.repeat(41)];
+const STRINGS = [
+  '',
+  'a',
+  'v',
+  'ord-1',
+  'ord-2',
+  'é',
+  '😀',
+  'quote"d',
+  "it's",
+  'back\\slash',
+  'line\nbreak',
+  '\ud800',
+  '\u0000',
+  'x'.repeat(41),
+];
 const KEYS = ['k', 'orderId', 'n', 'a', '0', 'length', '__proto__', 'ключ', 'quo"te', '', '\ud800', 'back\\slash'];
 const TYPES = ['A', 'B', 'CreateUser', 'Créé', 'q"uote', '😀', '', '\ud800', 'c\u0001'];
 const STREAMS = [
@@ -178,6 +197,7 @@ const scalar: fc.Arbitrary<V> = oneof(
   {
     weight: 3,
     arbitrary: fc
+      // biome-ignore lint/correctness/noPrecisionLoss: numbers past 2^53 are among the values under test
       .constantFrom(0, -0, 1, -1, 2, 2.5, 1e21, 5e-324, 2 ** 53 + 2, NaN, Infinity, 0.1 + 0.2, 1e-7, 12345678901234567890)
       .map((n): V => ['n', n]),
   },
@@ -205,15 +225,36 @@ const value: fc.Arbitrary<V> = fc.letrec<{ v: V }>((tie) => ({
 /** A value holding something JSON cannot hold, somewhere. */
 const poison: fc.Arbitrary<V> = fc
   .tuple(fc.constantFrom<V>(['bigint'], ['fn'], ['sym'], ['circ'], ['deep'], ['tojson', 'bigint']), fc.constantFrom(0, 1, 2), value)
-  .map(([bad, where, other]): V =>
-    where === 0 ? bad : where === 1 ? ['obj', [['k', other], ['bad', bad]]] : ['arr', [other, ['obj', [['in', bad]]]]],
+  .map(
+    ([bad, where, other]): V =>
+      where === 0
+        ? bad
+        : where === 1
+          ? [
+              'obj',
+              [
+                ['k', other],
+                ['bad', bad],
+              ],
+            ]
+          : ['arr', [other, ['obj', [['in', bad]]]]],
   );
 
 const dataArb = oneof({ weight: 30, arbitrary: value }, { weight: 1, arbitrary: poison });
 
 const requestIdArb: fc.Arbitrary<V> = oneof(
   { weight: 6, arbitrary: fc.constantFrom('req-1', 'req-2', '', 'ord-1', '0').map((s): V => ['s', s]) },
-  { weight: 1, arbitrary: fc.constantFrom<V>(['null'], ['undef'], ['n', 0], ['b', false], ['obj', []], ...(EXCLUDE_REQUEST_IDS_JSON_CHANGES ? [] : REQUEST_IDS_JSON_CHANGES)) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<V>(
+      ['null'],
+      ['undef'],
+      ['n', 0],
+      ['b', false],
+      ['obj', []],
+      ...(EXCLUDE_REQUEST_IDS_JSON_CHANGES ? [] : REQUEST_IDS_JSON_CHANGES),
+    ),
+  },
 );
 const correlationIdArb: fc.Arbitrary<V> = oneof(
   { weight: 6, arbitrary: fc.constantFrom('c-1', 'c-2', '', '😀', '1').map((s): V => ['s', s]) },
@@ -248,10 +289,30 @@ const goodMessage: fc.Arbitrary<Msg> = fc
 
 const messageArb: fc.Arbitrary<Msg> = oneof(
   { weight: 80, arbitrary: goodMessage },
-  { weight: 1, arbitrary: fc.constantFrom<Msg>(['raw', ['null']], ['raw', ['n', 5]], ['raw', ['s', 'abc']], ['raw', ['arr', []]], ['raw', ['fn']], ['raw', ['date', 0]], ['raw', ['undef']]) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<Msg>(
+      ['raw', ['null']],
+      ['raw', ['n', 5]],
+      ['raw', ['s', 'abc']],
+      ['raw', ['arr', []]],
+      ['raw', ['fn']],
+      ['raw', ['date', 0]],
+      ['raw', ['undef']],
+    ),
+  },
 );
 
-const badArg: fc.Arbitrary<V> = fc.constantFrom<V>(['n', 5], ['null'], ['undef'], ['obj', []], ['bigint'], ['b', true], ['arr', []], ['s', 'x']);
+const badArg: fc.Arbitrary<V> = fc.constantFrom<V>(
+  ['n', 5],
+  ['null'],
+  ['undef'],
+  ['obj', []],
+  ['bigint'],
+  ['b', true],
+  ['arr', []],
+  ['s', 'x'],
+);
 
 const streamRef: fc.Arbitrary<StreamRef> = oneof(
   { weight: 20, arbitrary: fc.constantFrom(...STREAMS.slice(0, 5)).map((s): StreamRef => ['lit', s]) },
@@ -325,15 +386,32 @@ const integerArb = (bad: boolean): fc.Arbitrary<V | ['big', bigint] | Near> =>
     {
       weight: 4,
       arbitrary: fc.constantFrom<V | ['big', bigint]>(
-        ['big', 0n], ['big', 1n], ['big', 2n], ['big', 3n], ['big', -1n], ['big', -5n], ['big', 10n ** 30n], ['big', -(10n ** 30n)],
-        ['n', 0], ['n', 1], ['n', 3], ['n', 5], ['n', -1], ['n', 2 ** 53 + 2], ['n', 1e21], ['n', -1e21],
+        ['big', 0n],
+        ['big', 1n],
+        ['big', 2n],
+        ['big', 3n],
+        ['big', -1n],
+        ['big', -5n],
+        ['big', 10n ** 30n],
+        ['big', -(10n ** 30n)],
+        ['n', 0],
+        ['n', 1],
+        ['n', 3],
+        ['n', 5],
+        ['n', -1],
+        ['n', 2 ** 53 + 2],
+        ['n', 1e21],
+        ['n', -1e21],
       ),
     },
     {
       weight: 8,
       arbitrary: fc.tuple(fc.nat(), fc.constantFrom(-1, 0, 0, 1), fc.boolean()).map(([k, d, n]): Near => ['near', k, d, n]),
     },
-    { weight: bad ? 0.5 : 0, arbitrary: fc.constantFrom<V | ['big', bigint]>(['n', 1.5], ['s', '1'], ['n', NaN], ['n', Infinity], ['b', true], ['date', 0]) },
+    {
+      weight: bad ? 0.5 : 0,
+      arbitrary: fc.constantFrom<V | ['big', bigint]>(['n', 1.5], ['s', '1'], ['n', NaN], ['n', Infinity], ['b', true], ['date', 0]),
+    },
   );
 
 /** An integer argument: `size` is the number of messages it ranges over (positions start at 1, revisions at 0). */
@@ -458,9 +536,13 @@ const plainOps: Array<{ weight: number; arbitrary: fc.Arbitrary<Op> }> = [
     arbitrary: fc.record({
       op: fc.constant('query' as const),
       dt: dtArb,
-      method: fc.constantFrom('getAllMessages', 'getAllCommands', 'getAllEvents', 'getAllMessagesJson', 'getSessionMessages') as fc.Arbitrary<
-        'getAllMessages' | 'getAllCommands' | 'getAllEvents' | 'getAllMessagesJson' | 'getSessionMessages'
-      >,
+      method: fc.constantFrom(
+        'getAllMessages',
+        'getAllCommands',
+        'getAllEvents',
+        'getAllMessagesJson',
+        'getSessionMessages',
+      ) as fc.Arbitrary<'getAllMessages' | 'getAllCommands' | 'getAllEvents' | 'getAllMessagesJson' | 'getSessionMessages'>,
       session: sessionRef,
       filter: filterArb,
       count: countArb,
@@ -468,10 +550,20 @@ const plainOps: Array<{ weight: number; arbitrary: fc.Arbitrary<Op> }> = [
   },
   {
     weight: 8,
-    arbitrary: fc.record({ op: fc.constant('getMessages' as const), dt: dtArb, json: fc.boolean(), stream: streamRef, from: integerArb(true), count: countArb }),
+    arbitrary: fc.record({
+      op: fc.constant('getMessages' as const),
+      dt: dtArb,
+      json: fc.boolean(),
+      stream: streamRef,
+      from: integerArb(true),
+      count: countArb,
+    }),
   },
   { weight: 4, arbitrary: fc.record({ op: fc.constant('getStreamInfo' as const), dt: dtArb, stream: streamRef }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constantFrom('getSessionInfo' as const, 'endSession' as const), dt: dtArb, session: sessionRef }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ op: fc.constantFrom('getSessionInfo' as const, 'endSession' as const), dt: dtArb, session: sessionRef }),
+  },
   {
     weight: 3,
     arbitrary: fc.record({ op: fc.constantFrom('getStreams' as const, 'getSessions' as const, 'getStats' as const), dt: dtArb }),
@@ -495,7 +587,11 @@ const opArb: fc.Arbitrary<Op> = oneof(
   { weight: 4, arbitrary: fc.record({ op: fc.constant('createSession' as const), dt: dtArb }) },
   {
     weight: 2,
-    arbitrary: fc.record({ op: fc.constant('burst' as const), dt: fc.constant(0), ops: fc.array(oneof(...plainOps), { minLength: 2, maxLength: 6 }) }),
+    arbitrary: fc.record({
+      op: fc.constant('burst' as const),
+      dt: fc.constant(0),
+      ops: fc.array(oneof(...plainOps), { minLength: 2, maxLength: 6 }),
+    }),
   },
 );
 
@@ -641,7 +737,19 @@ function scribbleInput(value: unknown) {
 
 const START = 1_700_000_000_000;
 let clock = START;
-const counters = { sequences: 0, steps: 0, calls: 0, bursts: 0, rejected: 0, typeErrors: 0, concurrencyErrors: 0, nonEmptyReads: 0, emptyReads: 0, refusedWrites: 0, ops: {} as Record<string, number> };
+const counters = {
+  sequences: 0,
+  steps: 0,
+  calls: 0,
+  bursts: 0,
+  rejected: 0,
+  typeErrors: 0,
+  concurrencyErrors: 0,
+  nonEmptyReads: 0,
+  emptyReads: 0,
+  refusedWrites: 0,
+  ops: {} as Record<string, number>,
+};
 
 function resolveStream(ref: StreamRef, model: Model): unknown {
   const ids = model.sessionIds();
@@ -753,7 +861,13 @@ function invoke(label: string, call: () => any): Promise<Settled> {
   );
 }
 
-function start(store: any, model: Model, op: Exclude<Op, { op: 'createSession' | 'burst' }>, label: string, revisionOf: (id: string) => bigint): Started {
+function start(
+  store: any,
+  model: Model,
+  op: Exclude<Op, { op: 'createSession' | 'burst' }>,
+  label: string,
+  revisionOf: (id: string) => bigint,
+): Started {
   clock += op.dt;
   const now = clock;
   const kind = op.op === 'query' ? op.method : op.op;
@@ -884,7 +998,10 @@ async function step(store: any, model: Model, op: Op, index: number) {
     // saves with the same expectation race as un-awaited saves do.
     counters.bursts += 1;
     const before = new Map<string, bigint>();
-    const snapshot = (id: string) => (before.has(id) ? before.get(id)! : (before.set(id, model.revisionOf(id)), before.get(id)!));
+    const snapshot = (id: string) => {
+      if (!before.has(id)) before.set(id, model.revisionOf(id));
+      return before.get(id)!;
+    };
     for (const id of model.streamIds()) snapshot(id);
     const all: Started[] = op.ops.map((sub, i) =>
       start(store, model, sub as Exclude<Op, { op: 'createSession' | 'burst' }>, `${label} call ${i} (${sub.op})`, snapshot),
@@ -967,7 +1084,6 @@ describe.each(models)('$name against the model of SPEC.md', ({ create, durable, 
   });
   afterAll(() => {
     nowSpy.mockRestore();
-    // eslint-disable-next-line no-console
     console.log(
       `model-based: ${counters.sequences} sequences, ${counters.steps} steps, ${counters.calls} calls ` +
         `(${counters.bursts} steps were bursts of un-awaited calls; shrinking runs included when a property failed)\n` +
@@ -1006,7 +1122,9 @@ describe('a requestId JSON would not keep', () => {
     await expect(store.saveMessage('plain', { type: 'A', data: {}, requestId: requestId as any })).rejects.toThrow(
       new TypeError(`message.requestId must be a string or another value JSON writes as itself, got ${described}`),
     );
-    await expect(store.saveMessages('plain', [{ type: 'A' }, { type: 'B', requestId: requestId as any }])).rejects.toBeInstanceOf(TypeError);
+    await expect(store.saveMessages('plain', [{ type: 'A' }, { type: 'B', requestId: requestId as any }])).rejects.toBeInstanceOf(
+      TypeError,
+    );
     expect(await store.getStreams()).toEqual([]);
     expect((await store.getStats()).totalMessages).toBe(0);
     await store.saveMessage('plain', { type: 'A', data: {}, requestId: 0 as any });

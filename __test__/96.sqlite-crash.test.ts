@@ -18,12 +18,11 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SqliteMessageStore } from '@auto-engineer/message-store';
-import { tempDbPath } from './support/stores';
 import { rng } from './support/random';
+import { tempDbPath } from './support/stores';
 
 const CHILD = path.join(__dirname, 'support', 'crash-child.js');
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
 interface Acked {
@@ -71,7 +70,6 @@ class Seen {
   newest = -Infinity;
 }
 
-
 /**
  * Runs one child on `file` and kills it `delay` ms after it starts (or, with
  * `afterReady`, after it reports the store open). Returns the lines it completed.
@@ -117,7 +115,13 @@ function record(ledger: Ledger, lines: Json[]) {
     if (line.s !== undefined) {
       ledger.saves += 1;
       for (const m of line.m) {
-        const ack = { stream: line.s, text: JSON.stringify(m), hasTimestamp: m.timestamp !== undefined, sessionId: line.x, messageType: line.t };
+        const ack = {
+          stream: line.s,
+          text: JSON.stringify(m),
+          hasTimestamp: m.timestamp !== undefined,
+          sessionId: line.x,
+          messageType: line.t,
+        };
         ledger.messages.set(m.data.id, ack);
         ledger.fresh.set(m.data.id, ack);
       }
@@ -137,7 +141,13 @@ function fail(what: string, detail: unknown): never {
  * must be unchanged, the new ones are checked one by one against the acknowledgements
  * in `acks`. With a new `Seen` and every acknowledgement, a check from scratch.
  */
-async function verify(file: string, ledger: Ledger, seen: Seen, acks: Map<string, Acked>, options: { compareOld: boolean; compareJson: boolean }) {
+async function verify(
+  file: string,
+  ledger: Ledger,
+  seen: Seen,
+  acks: Map<string, Acked>,
+  options: { compareOld: boolean; compareJson: boolean },
+) {
   const store = new SqliteMessageStore(file);
   try {
     // The messages checked before are unchanged, to the byte (on some checks: at a few
@@ -147,7 +157,10 @@ async function verify(file: string, ledger: Ledger, seen: Seen, acks: Map<string
       if (text !== seen.text) {
         let i = 0;
         while (text[i] === seen.text[i]) i++;
-        fail(`messages checked before have changed, from character ${i}`, { before: seen.text.slice(i - 200, i + 200), now: text.slice(i - 200, i + 200) });
+        fail(`messages checked before have changed, from character ${i}`, {
+          before: seen.text.slice(i - 200, i + 200),
+          now: text.slice(i - 200, i + 200),
+        });
       }
     }
     const fresh = await store.getAllMessages({ fromPosition: BigInt(seen.held + 1) });
@@ -163,16 +176,21 @@ async function verify(file: string, ledger: Ledger, seen: Seen, acks: Map<string
       const s = seen.streams.get(m.streamId);
       const expected = s ? s.revision + 1n : 0n;
       if (m.revision !== expected) fail(`revision gap in ${m.streamId} (expected ${expected})`, m);
-      if (s) (s.revision = expected), (s.messageCount += 1), (s.lastPosition = m.position);
-      else seen.streams.set(m.streamId, { revision: 0n, messageCount: 1, firstPosition: m.position, lastPosition: m.position });
+      if (s) {
+        s.revision = expected;
+        s.messageCount += 1;
+        s.lastPosition = m.position;
+      } else seen.streams.set(m.streamId, { revision: 0n, messageCount: 1, firstPosition: m.position, lastPosition: m.position });
       const id = m.message.data.id;
       if (seen.ids.has(id)) fail('duplicate message id', m);
       seen.ids.add(id);
       byId.set(id, m);
       const c = seen.sessions.get(m.sessionId) ?? { messageCount: 0, commandCount: 0, eventCount: 0 };
       c.messageCount += 1;
-      if (m.messageType === 'command') (c.commandCount += 1), (seen.commands += 1);
-      else c.eventCount += 1;
+      if (m.messageType === 'command') {
+        c.commandCount += 1;
+        seen.commands += 1;
+      } else c.eventCount += 1;
       seen.sessions.set(m.sessionId, c);
       const t = m.timestamp.getTime();
       if (t < seen.oldest) seen.oldest = t;
@@ -181,7 +199,8 @@ async function verify(file: string, ledger: Ledger, seen: Seen, acks: Map<string
     // The JSON read and the object read agree on the new messages.
     if (options.compareJson) {
       const tail: string = await store.getAllMessagesJson({ fromPosition: BigInt(seen.held + 1) });
-      if (tail !== JSON.stringify(fresh, (_k, v) => (typeof v === 'bigint' ? String(v) : v))) fail('getAllMessagesJson and getAllMessages disagree', seen.held);
+      if (tail !== JSON.stringify(fresh, (_k, v) => (typeof v === 'bigint' ? String(v) : v)))
+        fail('getAllMessagesJson and getAllMessages disagree', seen.held);
       seen.text = tail === '[]' ? seen.text : seen.held === 0 ? tail : `${seen.text.slice(0, -1)},${tail.slice(1)}`;
     }
 
@@ -196,7 +215,11 @@ async function verify(file: string, ledger: Ledger, seen: Seen, acks: Map<string
     }
     for (const [b, ms] of batches) {
       const size = ms[0].message.data.size;
-      if (ms.length !== size) fail(`partial batch ${b}: ${ms.length} of ${size} messages`, ms.map((m) => m.position));
+      if (ms.length !== size)
+        fail(
+          `partial batch ${b}: ${ms.length} of ${size} messages`,
+          ms.map((m) => m.position),
+        );
       for (let i = 0; i < ms.length; i++) {
         if (ms[i].message.data.index !== i || ms[i].position !== ms[0].position + BigInt(i) || ms[i].streamId !== ms[0].streamId) {
           fail(`batch ${b} not whole and in order`, ms[i]);
@@ -207,7 +230,8 @@ async function verify(file: string, ledger: Ledger, seen: Seen, acks: Map<string
     // Every acknowledged message is there and equal.
     for (const [id, ack] of acks) {
       const m = byId.get(id);
-      if (m === undefined) fail(seen.ids.has(id) ? 'an acknowledged message was already in the file' : 'an acknowledged message is lost', { id, ...ack });
+      if (m === undefined)
+        fail(seen.ids.has(id) ? 'an acknowledged message was already in the file' : 'an acknowledged message is lost', { id, ...ack });
       // A message saved without a timestamp gets the save time, as its last key.
       const want = ack.hasTimestamp ? ack.text : `${ack.text.slice(0, -1)},"timestamp":${JSON.stringify(m.timestamp)}}`;
       if (m.streamId !== ack.stream || JSON.stringify(m.message) !== want) {
@@ -223,7 +247,12 @@ async function verify(file: string, ledger: Ledger, seen: Seen, acks: Map<string
       const info = await store.getStreamInfo(s);
       if (info === null) fail('a listed stream has no info', s);
       const want = seen.streams.get(s) ?? { revision: -1n, messageCount: 0, firstPosition: 0n, lastPosition: 0n };
-      const got = { revision: info.revision, messageCount: info.messageCount, firstPosition: info.firstPosition, lastPosition: info.lastPosition };
+      const got = {
+        revision: info.revision,
+        messageCount: info.messageCount,
+        firstPosition: info.firstPosition,
+        lastPosition: info.lastPosition,
+      };
       if (info.streamId !== s || JSON.stringify(got, big) !== JSON.stringify(want, big)) fail(`stream info of ${s}`, { got, want });
     }
 
@@ -279,7 +308,8 @@ async function crashLoop(durability: string, kills: number, seed: number) {
     const ready = result.lines.find((l) => l.ready);
     if (!ready) beforeReady += 1;
     // The new child found exactly what the last check found.
-    if (ready && ready.positions !== seen.held) fail(`child ${run} opened ${ready.positions} messages, the last check found ${seen.held}`, ready);
+    if (ready && ready.positions !== seen.held)
+      fail(`child ${run} opened ${ready.positions} messages, the last check found ${seen.held}`, ready);
     record(ledger, result.lines);
     const t = Date.now();
     await verify(file, ledger, seen, ledger.fresh, { compareOld: run % 5 === 4 || run === kills - 1, compareJson: true });

@@ -8,10 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { SqliteMessageStore } from '@auto-engineer/message-store';
-import { tempDbPath } from './support/stores';
 import { rng } from './support/random';
+import { tempDbPath } from './support/stores';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
 const N = 100_000;
@@ -164,7 +163,8 @@ describe('SqliteMessageStore: restart', () => {
       expect(after.streamMessages).toEqual(before.streamMessages);
       expect(after.sessions).toEqual(before.sessions);
       expect(after.sessionInfos).toEqual(before.sessionInfos);
-      for (let i = 0; i < before.sessionMessages.length; i++) expectSame(after.sessionMessages[i], before.sessionMessages[i], `getSessionMessages of session ${i}`);
+      for (let i = 0; i < before.sessionMessages.length; i++)
+        expectSame(after.sessionMessages[i], before.sessionMessages[i], `getSessionMessages of session ${i}`);
       for (const [key, value] of Object.entries(before.queries)) expectSame((after.queries as Json)[key], value as Json[], key);
 
       // Writing continues where it stopped, outside any session, with the revisions checked.
@@ -175,7 +175,9 @@ describe('SqliteMessageStore: restart', () => {
       const [a, b] = await store.getAllMessages({ fromPosition: BigInt(N + 1) });
       expect(a).toMatchObject({ streamId: 'orders-1', position: BigInt(N + 1), revision: rev + 1n, sessionId: 'no-session' });
       expect(b).toMatchObject({ streamId: 'new-after-restart', position: BigInt(N + 2), revision: 0n, sessionId: 'no-session' });
-      await expect(store.saveMessage('orders-1', { type: 'Stale', data: {} }, rev)).rejects.toThrow(`Expected revision ${rev} but stream is at revision ${rev + 1n}`);
+      await expect(store.saveMessage('orders-1', { type: 'Stale', data: {} }, rev)).rejects.toThrow(
+        `Expected revision ${rev} but stream is at revision ${rev + 1n}`,
+      );
       const lastSession = before.sessions[before.sessions.length - 1];
       expect(await store.getSessionInfo(lastSession.sessionId)).toEqual(before.sessionInfos[before.sessionInfos.length - 1]);
       const session = await store.createSession();
@@ -187,7 +189,9 @@ describe('SqliteMessageStore: restart', () => {
       await store.dispose();
       for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
     }
-    console.log(`restart test: ${N.toLocaleString('en-US')} messages, ${sessions.length} sessions, ${before.streams.length} streams; reopened in ${reopenMs} ms`);
+    console.log(
+      `restart test: ${N.toLocaleString('en-US')} messages, ${sessions.length} sessions, ${before.streams.length} streams; reopened in ${reopenMs} ms`,
+    );
   });
 });
 
@@ -196,7 +200,10 @@ describe('SqliteMessageStore: reset() empties the file', () => {
     const file = tempDbPath();
     let store = new SqliteMessageStore(file);
     await store.createSession();
-    await store.saveMessages('s', [{ type: 'A', data: {} }, { type: 'B', data: {} }]);
+    await store.saveMessages('s', [
+      { type: 'A', data: {} },
+      { type: 'B', data: {} },
+    ]);
     await store.saveMessage('t', { type: 'C', data: {} });
     await store.reset();
     await store.dispose();
@@ -224,7 +231,10 @@ describe('SqliteMessageStore: reset() empties the file', () => {
     const file = tempDbPath();
     let store = new SqliteMessageStore(file);
     await store.saveMessage('old', { type: 'Old', data: {} });
-    const dropped = store.saveMessages('dropped', [{ type: 'X', data: {} }, { type: 'Y', data: {} }]);
+    const dropped = store.saveMessages('dropped', [
+      { type: 'X', data: {} },
+      { type: 'Y', data: {} },
+    ]);
     const reset = store.reset();
     const kept = store.saveMessage('kept', { type: 'Kept', data: {} });
     await Promise.all([dropped, reset, kept]);
@@ -240,34 +250,43 @@ describe('SqliteMessageStore: reset() empties the file', () => {
   // queued or under way. Whatever the timing, the file ends as the store does.
   const waits: [string, () => Promise<unknown>][] = [
     ['in the same turn', async () => {}],
-    ['a few microtasks later', async () => {
-      for (let i = 0; i < 5; i++) await Promise.resolve();
-    }],
+    [
+      'a few microtasks later',
+      async () => {
+        for (let i = 0; i < 5; i++) await Promise.resolve();
+      },
+    ],
     ['in the next turn', () => new Promise((resolve) => setImmediate(resolve))],
     ['1 ms later', () => new Promise((resolve) => setTimeout(resolve, 1))],
   ];
   describe.each(['process', 'power'])("durability '%s'", (durability) => {
-    test.each(waits)('a reset %s after a save that is not awaited: the file ends with only what came after the reset', async (_name, wait) => {
-      const file = tempDbPath();
-      let store = new SqliteMessageStore(file, { durability: durability as 'process' | 'power' });
-      await store.createSession();
-      await store.saveMessage('old', { type: 'Old', data: {} });
-      const dropped = store.saveMessages('dropped', Array.from({ length: 500 }, (_, i) => ({ type: 'X', data: { i } })));
-      const results: Promise<unknown>[] = [dropped];
-      await wait();
-      results.push(store.reset());
-      results.push(store.saveMessage('kept', { type: 'Kept', data: {} }));
-      await Promise.all(results);
-      const live = await store.getAllMessages();
-      await store.dispose();
-      store = new SqliteMessageStore(file);
-      const all = await store.getAllMessages();
-      expect(all).toEqual(live);
-      expect(all).toMatchObject([{ streamId: 'kept', position: 1n, revision: 0n, sessionId: 'no-session' }]);
-      expect(await store.getStreams()).toEqual(['kept']);
-      expect(await store.getSessions()).toEqual([]);
-      await store.dispose();
-    });
+    test.each(waits)(
+      'a reset %s after a save that is not awaited: the file ends with only what came after the reset',
+      async (_name, wait) => {
+        const file = tempDbPath();
+        let store = new SqliteMessageStore(file, { durability: durability as 'process' | 'power' });
+        await store.createSession();
+        await store.saveMessage('old', { type: 'Old', data: {} });
+        const dropped = store.saveMessages(
+          'dropped',
+          Array.from({ length: 500 }, (_, i) => ({ type: 'X', data: { i } })),
+        );
+        const results: Promise<unknown>[] = [dropped];
+        await wait();
+        results.push(store.reset());
+        results.push(store.saveMessage('kept', { type: 'Kept', data: {} }));
+        await Promise.all(results);
+        const live = await store.getAllMessages();
+        await store.dispose();
+        store = new SqliteMessageStore(file);
+        const all = await store.getAllMessages();
+        expect(all).toEqual(live);
+        expect(all).toMatchObject([{ streamId: 'kept', position: 1n, revision: 0n, sessionId: 'no-session' }]);
+        expect(await store.getStreams()).toEqual(['kept']);
+        expect(await store.getSessions()).toEqual([]);
+        await store.dispose();
+      },
+    );
   });
 });
 
@@ -293,7 +312,10 @@ describe('SqliteMessageStore: one writer at a time', () => {
     const pkg = path.resolve(__dirname, '..');
     const child = spawn(
       process.execPath,
-      ['-e', `const { SqliteMessageStore } = require(${JSON.stringify(pkg)}); const s = new SqliteMessageStore(${JSON.stringify(file)}); s.saveMessage('s', { type: 'A', data: {} }).then(() => console.log('ready')); setInterval(() => {}, 1000);`],
+      [
+        '-e',
+        `const { SqliteMessageStore } = require(${JSON.stringify(pkg)}); const s = new SqliteMessageStore(${JSON.stringify(file)}); s.saveMessage('s', { type: 'A', data: {} }).then(() => console.log('ready')); setInterval(() => {}, 1000);`,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     try {
@@ -316,7 +338,11 @@ describe('SqliteMessageStore: one writer at a time', () => {
 });
 
 describe('SqliteMessageStore: a file that is not ours is refused and left untouched', () => {
-  const siblings = (file: string) => fs.readdirSync(path.dirname(file)).filter((f) => f.startsWith(path.basename(file))).sort();
+  const siblings = (file: string) =>
+    fs
+      .readdirSync(path.dirname(file))
+      .filter((f) => f.startsWith(path.basename(file)))
+      .sort();
 
   function expectRefused(file: string, pattern: RegExp) {
     const bytes = fs.readFileSync(file);
@@ -335,7 +361,9 @@ describe('SqliteMessageStore: a file that is not ours is refused and left untouc
     const file = tempDbPath();
     fs.writeFileSync(file, 'hello, this is my shopping list\n- milk\n- eggs\n');
     const error = expectRefused(file, /is not a message-store file \(not a SQLite database\); it was left untouched/);
-    expect(error.message).toBe(`cannot open the message store: ${file} is not a message-store file (not a SQLite database); it was left untouched`);
+    expect(error.message).toBe(
+      `cannot open the message store: ${file} is not a message-store file (not a SQLite database); it was left untouched`,
+    );
   });
 
   test('100 random bytes', () => {
@@ -346,7 +374,7 @@ describe('SqliteMessageStore: a file that is not ours is refused and left untouc
     expectRefused(file, /is not a message-store file \(not a SQLite database\); it was left untouched/);
   });
 
-  test('SQLite\'s header followed by garbage', () => {
+  test("SQLite's header followed by garbage", () => {
     const file = tempDbPath();
     fs.writeFileSync(file, Buffer.concat([Buffer.from('SQLite format 3\0'), crypto.randomBytes(4080)]));
     expectRefused(file, /is not a message-store file|does not replay/);
@@ -357,14 +385,16 @@ describe('SqliteMessageStore: a file that is not ours is refused and left untouc
   const sql = (file: string, text: string): string[] => {
     const testBuild = path.resolve(__dirname, '../.tmp/test-hooks/message-store.linux-x64-gnu.node');
     if (!fs.existsSync(testBuild)) throw new Error(`missing ${testBuild}: run \`pnpm build:test-hooks\` first`);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(testBuild).testSql(file, text);
   };
 
-  test('another application\'s SQLite database', () => {
+  test("another application's SQLite database", () => {
     const file = tempDbPath();
     expect(sql(file, "CREATE TABLE todo (id INTEGER PRIMARY KEY, what TEXT); INSERT INTO todo (what) VALUES ('milk');")).toEqual([]);
-    expectRefused(file, /is not a message-store file \(a SQLite database of another application \(application_id 0\)\); it was left untouched/);
+    expectRefused(
+      file,
+      /is not a message-store file \(a SQLite database of another application \(application_id 0\)\); it was left untouched/,
+    );
     expect(sql(file, 'SELECT what FROM todo')).toEqual(['milk']);
   });
 
@@ -414,19 +444,25 @@ describe('SqliteMessageStore: constructor arguments', () => {
     expect(fs.existsSync(file)).toBe(false);
   });
 
-  test.each([[undefined], [null], [{}], [{ durability: undefined }], [{ durability: 'process' }], [{ durability: 'power' }]])('options %p are accepted: the store saves, and the file has it on reopening', async (options) => {
-    const file = tempDbPath();
-    const store = new SqliteMessageStore(file, options as Json);
-    await store.saveMessages('s', [{ type: 'A', data: {} }, { type: 'B', data: { n: 1 } }]);
-    await store.dispose();
-    const again = new SqliteMessageStore(file);
-    const read = await again.getMessages('s');
-    expect(read.map((m) => [m.message.type, m.revision, m.position])).toEqual([
-      ['A', 0n, 1n],
-      ['B', 1n, 2n],
-    ]);
-    await again.dispose();
-  });
+  test.each([[undefined], [null], [{}], [{ durability: undefined }], [{ durability: 'process' }], [{ durability: 'power' }]])(
+    'options %p are accepted: the store saves, and the file has it on reopening',
+    async (options) => {
+      const file = tempDbPath();
+      const store = new SqliteMessageStore(file, options as Json);
+      await store.saveMessages('s', [
+        { type: 'A', data: {} },
+        { type: 'B', data: { n: 1 } },
+      ]);
+      await store.dispose();
+      const again = new SqliteMessageStore(file);
+      const read = await again.getMessages('s');
+      expect(read.map((m) => [m.message.type, m.revision, m.position])).toEqual([
+        ['A', 0n, 1n],
+        ['B', 1n, 2n],
+      ]);
+      await again.dispose();
+    },
+  );
 
   test('a path in a folder that does not exist: a clear Error', () => {
     const file = path.join(path.dirname(tempDbPath()), 'no-such-folder', 'x.db');

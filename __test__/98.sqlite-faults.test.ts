@@ -12,11 +12,9 @@ const testBuild = path.resolve(__dirname, '../.tmp/test-hooks/message-store.linu
 // The classes over the test build, with the native handle of the last store opened.
 function storesOverTestBuild() {
   if (!fs.existsSync(testBuild)) throw new Error(`missing ${testBuild}: run \`pnpm build:test-hooks\` first`);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const real = require(testBuild);
   const opened: unknown[] = [];
   const native = { ...real, openSqlite: (...args: unknown[]) => opened[opened.push(real.openSqlite(...args)) - 1] };
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { createStores } = require('../lib/store.js');
   return { ...createStores(native), limitPages: (pages: number) => real.testLimitPages(opened.at(-1), pages) };
 }
@@ -26,7 +24,10 @@ for (const durability of ['process', 'power'] as const) {
     const { SqliteMessageStore, limitPages } = storesOverTestBuild();
     const file = tempDbPath();
     const store = new SqliteMessageStore(file, { durability });
-    await store.saveMessages('orders', [{ type: 'A', data: { n: 1 } }, { type: 'B', data: { n: 2 } }]);
+    await store.saveMessages('orders', [
+      { type: 'A', data: { n: 1 } },
+      { type: 'B', data: { n: 2 } },
+    ]);
     const id = await store.createSession();
     await store.saveMessage('orders', { type: 'C', data: { n: 3 } });
 
@@ -39,7 +40,8 @@ for (const durability of ['process', 'power'] as const) {
     await expect(second).rejects.toThrow(cause);
     await expect(first).rejects.toHaveProperty('code', 'ERR_MESSAGE_STORE_WRITE_FAILED');
 
-    const refused = /^message store write failed: writes are refused since an earlier write failed \(.*database or disk is full.*\); reopen the file$/;
+    const refused =
+      /^message store write failed: writes are refused since an earlier write failed \(.*database or disk is full.*\); reopen the file$/;
     await expect(store.saveMessage('orders', { type: 'E' })).rejects.toThrow(refused);
     await expect(store.createSession()).rejects.toThrow(refused);
     await expect(store.endSession(id)).rejects.toThrow(refused);
@@ -58,7 +60,9 @@ for (const durability of ['process', 'power'] as const) {
     expect(await reopened.getStreams()).toEqual(['orders', `session-${id}`]);
     expect((await reopened.getSessionInfo(id)).messageCount).toBe(1);
     await reopened.saveMessage('orders', { type: 'After' });
-    expect((await reopened.getMessages('orders')).map((m: { revision: bigint; position: bigint }) => [m.revision, m.position]).at(-1)).toEqual([3n, 4n]);
+    expect(
+      (await reopened.getMessages('orders')).map((m: { revision: bigint; position: bigint }) => [m.revision, m.position]).at(-1),
+    ).toEqual([3n, 4n]);
     await reopened.dispose();
   });
 }

@@ -133,7 +133,10 @@ function routes(store) {
         cachedGraph = await graph();
         lastMessageCount = totalMessages;
       }
-      return send(cachedGraph, cachedGraph.nodes.reduce((sum, node) => sum + node.runs, 0));
+      return send(
+        cachedGraph,
+        cachedGraph.nodes.reduce((sum, node) => sum + node.runs, 0),
+      );
     },
   };
 }

@@ -16,7 +16,11 @@ const { execFileSync } = require('node:child_process');
 const os = require('node:os');
 const path = require('node:path');
 
-const list = (text) => text.split(',').filter((x) => x.trim() !== '').map(Number);
+const list = (text) =>
+  text
+    .split(',')
+    .filter((x) => x.trim() !== '')
+    .map(Number);
 const clientSizes = list(process.env.BENCH_CLIENT ?? '10000,100000,1000000').filter((x) => x > 0);
 const sizes = list(process.env.BENCH_SIZES ?? '10000,100000,1000000');
 const oneStream = Number(process.env.BENCH_ONE_STREAM ?? 10_000_000);
@@ -36,7 +40,11 @@ function trial(args, heapMB) {
   } catch (e) {
     // A trial that died may have printed its figures so far (the client's do): keep
     // them, with why it stopped.
-    const printed = String(e.stdout || '').trim().split('\n').map(parseLine).filter(Boolean);
+    const printed = String(e.stdout || '')
+      .trim()
+      .split('\n')
+      .map(parseLine)
+      .filter(Boolean);
     const failure = printed.find((r) => r.error);
     const reason = failure ? failure.error : `${e.message.split('\n')[0]}${e.signal ? ` (${e.signal})` : ''}`;
     const partial = printed.filter((r) => !r.error).pop();
@@ -102,7 +110,9 @@ function clientTable() {
   ];
   const cell = (r, key, fmt, mbKey) =>
     r[key] === undefined
-      ? r.error ? 'FAILED' : 'n/a'
+      ? r.error
+        ? 'FAILED'
+        : 'n/a'
       : `${fmt(r[key])}${mbKey ? ` (${Math.round(r[mbKey]).toLocaleString('en-US')})` : ''}`;
   const lines = [];
   lines.push(
@@ -111,7 +121,9 @@ function clientTable() {
       `rates, baseline ÷ ours for memory; above 1 means ours is better. B/msg: RSS growth over the empty store ÷ N.`,
     '',
   );
-  lines.push(`| request | ${columns.map((c) => `${label(c.n)} ours | ${label(c.n)} baseline | ${label(c.n)} ours ÷ baseline`).join(' | ')} |`);
+  lines.push(
+    `| request | ${columns.map((c) => `${label(c.n)} ours | ${label(c.n)} baseline | ${label(c.n)} ours ÷ baseline`).join(' | ')} |`,
+  );
   lines.push(`|---|${columns.map(() => '---:|---:|---:').join('|')}|`);
   for (const [name, key, fmt, better, mbKey] of clientRows) {
     const cells = columns.map((c) => {
@@ -200,7 +212,14 @@ if (sqliteOn) {
   const cell = (c, key, fmt, note) => (c.error ? 'FAILED' : `${fmt(c[key])}${note ? ` ${note(c)}` : ''}`);
   const sqliteRows = [
     ['`saveMessage`, msg/s (awaited one by one)', 'awaited', fmtRate, (c) => `(${n(c.awaitedN)} saves)`, '≥ 30,000', ''],
-    ['1,000 `saveMessage` issued together, msg/s', 'together', fmtRate, (c) => `(median of ${c.togetherGroups} groups)`, '≥ 300,000', '≥ 50× awaited'],
+    [
+      '1,000 `saveMessage` issued together, msg/s',
+      'together',
+      fmtRate,
+      (c) => `(median of ${c.togetherGroups} groups)`,
+      '≥ 300,000',
+      '≥ 50× awaited',
+    ],
     ['… ÷ awaited one by one', 'ratio', (x) => `${Math.round(x)}×`, null, '', '≥ 50×'],
     ['`saveMessages` ×100, msg/s', 'batch100', fmtRate, (c) => `(${n(c.batchN)} messages)`, '≥ 500,000', ''],
     ['… of which waiting for the commit, ns per message', 'commitNs', (x) => Math.round(x).toLocaleString('en-US'), null, '', ''],
@@ -227,5 +246,7 @@ if (sqliteOn) {
   }
 }
 
-const cpu = (os.cpus()[0] || {}).model || 'unknown CPU';
-console.log(`\nMachine: ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
+const cpu = os.cpus()[0]?.model || 'unknown CPU';
+console.log(
+  `\nMachine: ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
+);

@@ -52,7 +52,10 @@ async function load(n, save) {
   const pending = [];
   generate(n, (stream, message) => {
     chunk.push([stream, message]);
-    if (chunk.length === CHUNK) pending.push(chunk), (chunk = []);
+    if (chunk.length === CHUNK) {
+      pending.push(chunk);
+      chunk = [];
+    }
   });
   if (chunk.length) pending.push(chunk);
   for (const c of pending) {
@@ -69,7 +72,10 @@ const saveOneByOne = (store) => async (chunk) => {
 const saveBatches = (store, size) => async (chunk) => {
   for (let i = 0; i < chunk.length; i += size) {
     const batch = chunk.slice(i, i + size);
-    await store.saveMessages(batch[0][0], batch.map((e) => e[1]));
+    await store.saveMessages(
+      batch[0][0],
+      batch.map((e) => e[1]),
+    );
   }
 };
 
@@ -81,7 +87,7 @@ const saveExpected = (store, revisions) => async (chunk) => {
   }
 };
 
-function memoryNow(store, stats) {
+function memoryNow(_store, stats) {
   const m = process.memoryUsage();
   return m.heapUsed + m.external + (stats ? stats.memoryUsage : 0);
 }
@@ -146,7 +152,7 @@ async function oneStream(n) {
   const store = new MemoryMessageStore();
   const batch = [];
   let spent = 0n;
-  let k = 0;
+  let _k = 0;
   generate(n, (_stream, message) => {
     batch.push(message);
     if (batch.length === 1000) {
@@ -154,7 +160,7 @@ async function oneStream(n) {
       store.saveMessages('$all', batch);
       spent += process.hrtime.bigint() - t;
       batch.length = 0;
-      k++;
+      _k++;
     }
   });
   if (batch.length) await store.saveMessages('$all', batch);
@@ -204,12 +210,18 @@ async function togetherRate(store, groups) {
 /** `saveMessages` of 100 messages, awaited one by one: msg/s, and ns per message spent after the call returned. */
 async function batchRate(store, n) {
   const all = messagesOf(n);
-  await store.saveMessages('warm-up', all.slice(0, 100).map((e) => e[1]));
+  await store.saveMessages(
+    'warm-up',
+    all.slice(0, 100).map((e) => e[1]),
+  );
   let waiting = 0n;
   const t = process.hrtime.bigint();
   for (let i = 0; i < all.length; i += 100) {
     const batch = all.slice(i, i + 100);
-    const pending = store.saveMessages(batch[0][0], batch.map((e) => e[1]));
+    const pending = store.saveMessages(
+      batch[0][0],
+      batch.map((e) => e[1]),
+    );
     const w = process.hrtime.bigint();
     await pending;
     waiting += process.hrtime.bigint() - w;
@@ -302,10 +314,17 @@ async function sqlite(durability, n) {
       const chunks = [];
       generate(n, (stream, message) => {
         chunk.push([stream, message]);
-        if (chunk.length === 1000) chunks.push(chunk), (chunk = []);
+        if (chunk.length === 1000) {
+          chunks.push(chunk);
+          chunk = [];
+        }
       });
       if (chunk.length) chunks.push(chunk);
-      for (const c of chunks) await store.saveMessages(c[0][0], c.map((e) => e[1]));
+      for (const c of chunks)
+        await store.saveMessages(
+          c[0][0],
+          c.map((e) => e[1]),
+        );
       chunks.length = 0;
       await store.dispose();
     }
@@ -424,7 +443,11 @@ async function client(which, n) {
   // Each run first saves one more command (untimed), as POST /command does, so each
   // finds the pipeline's cache stale. This route comes last but one and 'nothing new'
   // last, so every other route answers over the same n messages in both stores.
-  await route('pipelineAfterSave', () => server.pipeline(), () => server.save(...bus.nextCommand()));
+  await route(
+    'pipelineAfterSave',
+    () => server.pipeline(),
+    () => server.save(...bus.nextCommand()),
+  );
   await route('pipelineCached', () => server.pipeline());
 
   const rssReads = settledRss();
@@ -448,6 +471,6 @@ async function client(which, n) {
           : await workload(n);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 })().catch((e) => {
-  process.stdout.write(`${JSON.stringify({ error: String(e && e.stack) })}\n`);
+  process.stdout.write(`${JSON.stringify({ error: String(e?.stack) })}\n`);
   process.exit(1);
 });

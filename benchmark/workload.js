@@ -10,8 +10,18 @@ const { rng } = require('../__test__/support/prng');
 
 const STREAMS = 1000;
 const NAMES = [
-  'CreateUser', 'UpdateUser', 'DeleteUser', 'PlaceOrder', 'ShipOrder', 'CancelOrder',
-  'UserCreated', 'UserUpdated', 'OrderPlaced', 'OrderShipped', 'OrderCancelled', 'PaymentTaken',
+  'CreateUser',
+  'UpdateUser',
+  'DeleteUser',
+  'PlaceOrder',
+  'ShipOrder',
+  'CancelOrder',
+  'UserCreated',
+  'UserUpdated',
+  'OrderPlaced',
+  'OrderShipped',
+  'OrderCancelled',
+  'PaymentTaken',
 ];
 const SPECIAL = 'orders-special';
 

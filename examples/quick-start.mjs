@@ -25,13 +25,22 @@ const recentCommands = await store.getAllCommands({
   fromTimestamp: new Date(Date.now() - 3_600_000),
   messageNames: ['CreateUser', 'UpdateUser'],
 });
-assert.deepEqual(recentCommands.map((m) => m.message.type), ['CreateUser']);
+assert.deepEqual(
+  recentCommands.map((m) => m.message.type),
+  ['CreateUser'],
+);
 
 await store.saveMessage('orders-123', { type: 'PlaceOrder', data: { orderId: 'ord-1' }, correlationId: 'corr-456' });
 const correlated = await store.getAllMessages({ correlationId: 'corr-456' });
-assert.deepEqual(correlated.map((m) => [m.streamId, m.position]), [['orders-123', 2n]]);
+assert.deepEqual(
+  correlated.map((m) => [m.streamId, m.position]),
+  [['orders-123', 2n]],
+);
 const byOrder = await store.getAllMessages({ jsonFilter: { orderId: 'ord-1' } });
-assert.deepEqual(byOrder.map((m) => m.message.type), ['PlaceOrder']);
+assert.deepEqual(
+  byOrder.map((m) => m.message.type),
+  ['PlaceOrder'],
+);
 
 try {
   await store.saveMessage('orders-123', { type: 'ShipOrder', data: { orderId: 'ord-1' } }, BigInt(-1));

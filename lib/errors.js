@@ -66,7 +66,7 @@ function withCode(message, code) {
  * wrote it, and how to read the stream's revision now.
  */
 function fromNative(error, save = {}) {
-  switch (error && error.code) {
+  switch (error?.code) {
     case CODES.notFound:
       return new StreamNotFoundError(save.streamId, save.expectedRevision);
     case CODES.wrongRevision:
@@ -83,7 +83,7 @@ function fromNative(error, save = {}) {
       return withCode(String(error.message), error.code);
     default:
       // A Rust panic, caught at the boundary: the store refused the call and is intact.
-      return new Error(`@auto-engineer/message-store: internal error: ${error && error.message}`);
+      return new Error(`@auto-engineer/message-store: internal error: ${error?.message}`);
   }
 }
 

@@ -72,14 +72,14 @@ function load() {
     try {
       return require(override);
     } catch (e) {
-      throw new Error(`@auto-engineer/message-store: NAPI_RS_NATIVE_LIBRARY_PATH names ${override}, which does not load: ${e.message.split('\n')[0]}`);
+      throw new Error(
+        `@auto-engineer/message-store: NAPI_RS_NATIVE_LIBRARY_PATH names ${override}, which does not load: ${e.message.split('\n')[0]}`,
+      );
     }
   }
   const libc = process.platform === 'linux' ? runningLibc() : undefined;
   const tuple = tupleFor(process.platform, process.arch, libc);
-  const binding =
-    attempt(path.join(__dirname, '..', `message-store.${tuple}.node`)) ||
-    attempt(`@auto-engineer/message-store-${tuple}`);
+  const binding = attempt(path.join(__dirname, '..', `message-store.${tuple}.node`)) || attempt(`@auto-engineer/message-store-${tuple}`);
   if (binding) return binding;
   throw new Error(
     `@auto-engineer/message-store: cannot load its native binary for ${platformKey(process.platform, process.arch, libc)} ` +

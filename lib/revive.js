@@ -10,7 +10,8 @@
 
 const { estimate } = require('./cache');
 
-const SHARED = 'a message read from the store is shared by every read and cannot be changed; copy it first (new Date(date), structuredClone(message))';
+const SHARED =
+  'a message read from the store is shared by every read and cannot be changed; copy it first (new Date(date), structuredClone(message))';
 
 /**
  * A Date whose setters throw. It is a `Date` to every test users write

@@ -265,7 +265,6 @@ class WriteScheduler {
     this.#revisions.clear();
   }
 
-
   /** Throws what a save would be refused for in REFUSING. */
   assertWritable() {
     if (this.#refusal !== null) throw this.#refusal();
@@ -343,7 +342,7 @@ class WriteScheduler {
       return Promise.reject(this.#failed(e));
     }
     return task.then(noop, (e) => {
-      throw this.#failed({ code: 'ERR_MESSAGE_STORE_WRITE_FAILED', message: e && e.message });
+      throw this.#failed({ code: 'ERR_MESSAGE_STORE_WRITE_FAILED', message: e?.message });
     });
   }
 

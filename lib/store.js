@@ -91,7 +91,18 @@ function createStores(native) {
         return this.#save(streamId, stream, text, false, 1, expectedRevision, expected, kind, now, check.settled(messages[0]));
       }
       const text = check.stringify(checked, 'messages');
-      return this.#save(streamId, stream, text, true, messages.length, expectedRevision, expected, kind, now, messages.every(check.settled));
+      return this.#save(
+        streamId,
+        stream,
+        text,
+        true,
+        messages.length,
+        expectedRevision,
+        expected,
+        kind,
+        now,
+        messages.every(check.settled),
+      );
     }
 
     /**
@@ -194,7 +205,10 @@ function createStores(native) {
 
     async getStreamInfo(streamId) {
       const stream = check.name('streamId', streamId);
-      return revive.streamInfo(streamId, this.#call(() => native.streamInfo(this.#store, stream)));
+      return revive.streamInfo(
+        streamId,
+        this.#call(() => native.streamInfo(this.#store, stream)),
+      );
     }
 
     async getStreams() {

@@ -269,7 +269,7 @@ function stringify(value, path) {
   try {
     return JSON.stringify(value);
   } catch (e) {
-    throw new TypeError(`${path} cannot be stored as JSON: ${e && e.message}`);
+    throw new TypeError(`${path} cannot be stored as JSON: ${e?.message}`);
   }
 }
 

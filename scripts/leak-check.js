@@ -34,8 +34,8 @@
 // Prints one line per phase and a final `leak-check: PASS|FAIL (...)` line; exits 1 on
 // any failure, 2 when run without --expose-gc.
 
-const path = require('path');
-const { spawnSync } = require('child_process');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
 
 const PHASES = ['reset', 'drop', 'dispose', 'churn', 'tight'];
 const TUNABLE = 'glibc.malloc.mmap_threshold=131072';
@@ -233,7 +233,10 @@ function runAll() {
     for (const l of lines) console.log(l);
     if (child.status !== 0) {
       failed.push(phase);
-      if (lines.length === 0) console.log(`leak-check: ${phase} crashed (status ${child.status}, signal ${child.signal}): ${`${child.stderr}`.trim().slice(-500)}`);
+      if (lines.length === 0)
+        console.log(
+          `leak-check: ${phase} crashed (status ${child.status}, signal ${child.signal}): ${`${child.stderr}`.trim().slice(-500)}`,
+        );
     }
   }
   const time = ((Date.now() - started) / 1000).toFixed(1);
@@ -254,7 +257,7 @@ if (phase === undefined) {
   runAll();
 } else if (PHASES.includes(phase)) {
   runPhase(phase).catch((e) => {
-    console.log(`leak-check: ${phase} FAILED: ${e && e.stack}`);
+    console.log(`leak-check: ${phase} FAILED: ${e?.stack}`);
     process.exitCode = 1;
   });
 } else {

@@ -57,10 +57,7 @@ struct Snapshot {
 }
 
 fn snapshot(e: &Engine) -> Snapshot {
-    let streams = e
-        .stream_names()
-        .map(|n| (n.literal().to_owned(), e.stream_info(n)))
-        .collect();
+    let streams = e.stream_names().map(|n| (n.literal().to_owned(), e.stream_info(n))).collect();
     Snapshot {
         stats: e.stats(),
         streams,
@@ -87,7 +84,14 @@ fn positions_are_gapless_across_streams_and_revisions_count_per_stream() {
     let o = ok(e.save_json_array(&s("c"), r#" [ {"type":"C1"} ] "#, None, None, T0 + 3));
     assert_eq!(o, SaveOutcome { revision: 0, first_position: 6, count: 1 });
 
-    let expected = [("a", 0, "A1", T0), ("a", 1, "A2", T0), ("b", 0, "B1", T0 + 1), ("a", 2, "A3", T0 + 2), ("a", 3, "A4", T0 + 2), ("c", 0, "C1", T0 + 3)];
+    let expected = [
+        ("a", 0, "A1", T0),
+        ("a", 1, "A2", T0),
+        ("b", 0, "B1", T0 + 1),
+        ("a", 2, "A3", T0 + 2),
+        ("a", 3, "A4", T0 + 2),
+        ("c", 0, "C1", T0 + 3),
+    ];
     assert_eq!(e.len(), expected.len());
     assert!(!e.is_empty());
     for (i, (stream, revision, name, time)) in expected.iter().enumerate() {
@@ -110,11 +114,25 @@ fn positions_are_gapless_across_streams_and_revisions_count_per_stream() {
     assert_eq!(e.stream_revision(&s("zzz")), None);
     assert_eq!(
         e.stream_info(&s("a")),
-        Some(StreamInfo { revision: 3, message_count: 4, first_position: 1, last_position: 5, created_at: T0, last_updated: T0 + 2 })
+        Some(StreamInfo {
+            revision: 3,
+            message_count: 4,
+            first_position: 1,
+            last_position: 5,
+            created_at: T0,
+            last_updated: T0 + 2
+        })
     );
     assert_eq!(
         e.stream_info(&s("b")),
-        Some(StreamInfo { revision: 0, message_count: 1, first_position: 3, last_position: 3, created_at: T0 + 1, last_updated: T0 + 1 })
+        Some(StreamInfo {
+            revision: 0,
+            message_count: 1,
+            first_position: 3,
+            last_position: 3,
+            created_at: T0 + 1,
+            last_updated: T0 + 1
+        })
     );
     assert_eq!(e.stream_info(&s("zzz")), None);
 }
@@ -228,7 +246,11 @@ fn message_kind_is_inferred_by_spec_writing_rule_5() {
         ("orders", r#"{"type":"A","correlationId":"c"}"#, None, Event),
     ];
     for (stream, message, given, want) in cases {
-        assert_eq!(kind_of_save(stream, message, *given), *want, "stream {stream:?}, message {message}, given {given:?}");
+        assert_eq!(
+            kind_of_save(stream, message, *given),
+            *want,
+            "stream {stream:?}, message {message}, given {given:?}"
+        );
     }
 }
 
@@ -256,7 +278,10 @@ fn message_kind_is_not_fooled_by_the_escapes_of_control_characters() {
         .filter_map(|(stream, message, want)| {
             let got = kind_of_save(stream, message, None);
             (got != *want).then(|| {
-                format!("stream {stream:?} (literal {}), message {message}: want {want:?}, got {got:?}", s(stream).literal())
+                format!(
+                    "stream {stream:?} (literal {}), message {message}: want {want:?}, got {got:?}",
+                    s(stream).literal()
+                )
             })
         })
         .collect();
@@ -331,9 +356,19 @@ fn expected_revision_is_checked_as_spec_writing_rules_1_to_3_say() {
 fn an_empty_batch_creates_the_stream_and_nothing_else() {
     let mut e = Engine::new();
     assert_eq!(e.save(&s("empty"), &[], None, None, T0), Ok(SaveOutcome { revision: -1, first_position: 1, count: 0 }));
-    assert_eq!(e.save_json_array(&s("empty2"), " [ ] ", Some(-1), None, T0 + 1), Ok(SaveOutcome { revision: -1, first_position: 1, count: 0 }));
+    assert_eq!(
+        e.save_json_array(&s("empty2"), " [ ] ", Some(-1), None, T0 + 1),
+        Ok(SaveOutcome { revision: -1, first_position: 1, count: 0 })
+    );
     assert_eq!(names(&e), lits(&["empty", "empty2"]));
-    let info = StreamInfo { revision: -1, message_count: 0, first_position: 0, last_position: 0, created_at: T0, last_updated: T0 };
+    let info = StreamInfo {
+        revision: -1,
+        message_count: 0,
+        first_position: 0,
+        last_position: 0,
+        created_at: T0,
+        last_updated: T0,
+    };
     assert_eq!(e.stream_info(&s("empty")), Some(info));
     assert_eq!(e.stream_revision(&s("empty")), Some(-1));
     assert_eq!(e.read_stream(&s("empty"), None, None), &[] as &[u32]);
@@ -343,11 +378,24 @@ fn an_empty_batch_creates_the_stream_and_nothing_else() {
 
     // On an existing stream: the revision, positions and last update stay.
     ok(e.save(&s("full"), &[r#"{"type":"A"}"#], None, None, T0 + 2));
-    assert_eq!(e.save(&s("full"), &[], None, None, T0 + 10), Ok(SaveOutcome { revision: 0, first_position: 2, count: 0 }));
-    assert_eq!(e.save(&s("full"), &[], Some(0), None, T0 + 11), Ok(SaveOutcome { revision: 0, first_position: 2, count: 0 }));
+    assert_eq!(
+        e.save(&s("full"), &[], None, None, T0 + 10),
+        Ok(SaveOutcome { revision: 0, first_position: 2, count: 0 })
+    );
+    assert_eq!(
+        e.save(&s("full"), &[], Some(0), None, T0 + 11),
+        Ok(SaveOutcome { revision: 0, first_position: 2, count: 0 })
+    );
     assert_eq!(
         e.stream_info(&s("full")),
-        Some(StreamInfo { revision: 0, message_count: 1, first_position: 1, last_position: 1, created_at: T0 + 2, last_updated: T0 + 2 })
+        Some(StreamInfo {
+            revision: 0,
+            message_count: 1,
+            first_position: 1,
+            last_position: 1,
+            created_at: T0 + 2,
+            last_updated: T0 + 2
+        })
     );
     let st = e.stats();
     assert_eq!((st.oldest_message, st.newest_message), (Some(T0 + 2), Some(T0 + 2)), "empty batches are no messages");
@@ -405,8 +453,14 @@ fn an_invalid_message_refuses_the_whole_batch_and_changes_nothing() {
     let session_stream = format!("session-{}", serde_json::from_str::<String>(session.literal()).unwrap());
     assert_eq!(names(&e), lits(&["a", &session_stream, "b"]));
     assert_eq!(e.session_info(&session).unwrap().message_count, 1);
-    assert_eq!(e.save(&s("a"), &[good], None, None, T0 + 4), Ok(SaveOutcome { revision: 2, first_position: 4, count: 1 }));
-    assert_eq!(e.save(&s("fresh"), &[good], None, None, T0 + 4), Ok(SaveOutcome { revision: 0, first_position: 5, count: 1 }));
+    assert_eq!(
+        e.save(&s("a"), &[good], None, None, T0 + 4),
+        Ok(SaveOutcome { revision: 2, first_position: 4, count: 1 })
+    );
+    assert_eq!(
+        e.save(&s("fresh"), &[good], None, None, T0 + 4),
+        Ok(SaveOutcome { revision: 0, first_position: 5, count: 1 })
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -464,8 +518,20 @@ fn read_stream_takes_revisions_from_then_the_last_limit() {
 /// | 8   | misc          | Note        | null      | null          | null                                   | 5000 | S2      |
 fn filter_store() -> (Engine, JsonString, JsonString) {
     let mut e = Engine::new();
-    ok(e.save(&s("user-commands"), &[r#"{"type":"CreateUser","data":{"orderId":"o1","n":1},"requestId":"req-1","correlationId":"corr-1"}"#], None, None, 1000));
-    ok(e.save(&s("user-events"), &[r#"{"type":"UserCreated","data":{"orderId":"o1","nested":{"a":[1,2]}},"correlationId":"corr-1"}"#], None, None, 1000));
+    ok(e.save(
+        &s("user-commands"),
+        &[r#"{"type":"CreateUser","data":{"orderId":"o1","n":1},"requestId":"req-1","correlationId":"corr-1"}"#],
+        None,
+        None,
+        1000,
+    ));
+    ok(e.save(
+        &s("user-events"),
+        &[r#"{"type":"UserCreated","data":{"orderId":"o1","nested":{"a":[1,2]}},"correlationId":"corr-1"}"#],
+        None,
+        None,
+        1000,
+    ));
     let s1 = e.create_session(1500);
     ok(e.save(
         &s("orders"),
@@ -544,7 +610,8 @@ fn query_honours_every_filter_field() {
     assert_eq!(q(req("corr-1")), none);
 
     // fromPosition / toPosition, inclusive.
-    let range = |from: Option<i64>, to: Option<i64>| Filter { from_position: from, to_position: to, ..Filter::default() };
+    let range =
+        |from: Option<i64>, to: Option<i64>| Filter { from_position: from, to_position: to, ..Filter::default() };
     assert_eq!(q(range(Some(3), None)), vec![3, 4, 5, 6, 7, 8]);
     assert_eq!(q(range(None, Some(2))), vec![1, 2]);
     assert_eq!(q(range(Some(2), Some(4))), vec![2, 3, 4]);
@@ -592,10 +659,21 @@ fn query_honours_every_filter_field() {
     // Combinations: all must hold.
     assert_eq!(q(Filter { kind: Some(MessageKind::Command), stream: Some(s("orders")), ..Filter::default() }), vec![3]);
     assert_eq!(q(Filter { session: Some(s1.clone()), names: Some(vec![s("Ping")]), ..Filter::default() }), vec![5]);
-    assert_eq!(q(Filter { correlation_id: Some(s("corr-1")), kind: Some(MessageKind::Event), ..Filter::default() }), vec![2]);
-    assert_eq!(q(Filter { from_position: Some(2), json: Some(vec![eq("orderId", r#""o2""#)]), ..Filter::default() }), vec![3, 4]);
     assert_eq!(
-        q(Filter { session: Some(no_session()), names: Some(vec![s("Ping"), s("Note"), s("CreateUser")]), to_time: Some(4000), ..Filter::default() }),
+        q(Filter { correlation_id: Some(s("corr-1")), kind: Some(MessageKind::Event), ..Filter::default() }),
+        vec![2]
+    );
+    assert_eq!(
+        q(Filter { from_position: Some(2), json: Some(vec![eq("orderId", r#""o2""#)]), ..Filter::default() }),
+        vec![3, 4]
+    );
+    assert_eq!(
+        q(Filter {
+            session: Some(no_session()),
+            names: Some(vec![s("Ping"), s("Note"), s("CreateUser")]),
+            to_time: Some(4000),
+            ..Filter::default()
+        }),
         vec![1, 6]
     );
     assert_eq!(q(Filter { stream: Some(s("orders")), request_id: Some(s("req-1")), ..Filter::default() }), none);
@@ -626,8 +704,14 @@ fn query_limit_keeps_the_last_matches() {
     assert_eq!(q(Filter::default(), 8), vec![1, 2, 3, 4, 5, 6, 7, 8]);
     assert_eq!(q(Filter::default(), 100), vec![1, 2, 3, 4, 5, 6, 7, 8]);
     assert_eq!(q(Filter { kind: Some(MessageKind::Event), ..Filter::default() }, 3), vec![5, 7, 8]);
-    assert_eq!(q(Filter { names: Some(vec![s("CreateUser"), s("OrderPlaced"), s("Ping")]), ..Filter::default() }, 2), vec![5, 6]);
-    assert_eq!(q(Filter { names: Some(vec![s("CreateUser"), s("OrderPlaced"), s("Ping")]), ..Filter::default() }, 3), vec![4, 5, 6]);
+    assert_eq!(
+        q(Filter { names: Some(vec![s("CreateUser"), s("OrderPlaced"), s("Ping")]), ..Filter::default() }, 2),
+        vec![5, 6]
+    );
+    assert_eq!(
+        q(Filter { names: Some(vec![s("CreateUser"), s("OrderPlaced"), s("Ping")]), ..Filter::default() }, 3),
+        vec![4, 5, 6]
+    );
     assert_eq!(q(Filter { session: Some(s1), ..Filter::default() }, 2), vec![4, 5]);
     assert_eq!(q(Filter { to_position: Some(5), json: Some(vec![]), ..Filter::default() }, 2), vec![3, 4]);
     assert_eq!(q(Filter { to_time: Some(2000), ..Filter::default() }, 3), vec![2, 3, 4]);
@@ -652,7 +736,9 @@ fn time_filters_hold_when_save_times_go_backwards() {
     for (t, name) in [(300, "A"), (100, "B"), (200, "C"), (100, "D"), (400, "E")] {
         ok(e.save(&s("s"), &[&format!(r#"{{"type":"{name}"}}"#)], None, None, t));
     }
-    let q = |from: Option<i64>, to: Option<i64>| pos(&e.query(&Filter { from_time: from, to_time: to, ..Filter::default() }, None));
+    let q = |from: Option<i64>, to: Option<i64>| {
+        pos(&e.query(&Filter { from_time: from, to_time: to, ..Filter::default() }, None))
+    };
     assert_eq!(q(Some(150), None), vec![1, 3, 5]);
     assert_eq!(q(None, Some(200)), vec![2, 3, 4]);
     assert_eq!(q(Some(100), Some(100)), vec![2, 4]);
@@ -688,18 +774,38 @@ fn sessions_stamp_messages_count_them_and_have_a_stream() {
     assert_eq!(e.current_session(), Some(&id));
     assert_eq!(
         e.session_info(&id),
-        Some(&SessionInfo { session_id: id.clone(), started_at: T0 + 10, message_count: 0, command_count: 0, event_count: 0, last_activity: T0 + 10 })
+        Some(&SessionInfo {
+            session_id: id.clone(),
+            started_at: T0 + 10,
+            message_count: 0,
+            command_count: 0,
+            event_count: 0,
+            last_activity: T0 + 10
+        })
     );
     let session_stream = s(&format!("session-{raw}"));
     assert_eq!(names(&e), vec![s("before").literal().to_owned(), session_stream.literal().to_owned()]);
     assert_eq!(
         e.stream_info(&session_stream),
-        Some(StreamInfo { revision: -1, message_count: 0, first_position: 0, last_position: 0, created_at: T0 + 10, last_updated: T0 + 10 })
+        Some(StreamInfo {
+            revision: -1,
+            message_count: 0,
+            first_position: 0,
+            last_position: 0,
+            created_at: T0 + 10,
+            last_updated: T0 + 10
+        })
     );
     assert_eq!(e.stats().total_streams, 2);
     assert_eq!(e.stats().total_sessions, 1);
 
-    ok(e.save(&s("orders"), &[r#"{"type":"C","requestId":"r"}"#, r#"{"type":"E"}"#, r#"{"type":"E2"}"#], None, None, T0 + 20));
+    ok(e.save(
+        &s("orders"),
+        &[r#"{"type":"C","requestId":"r"}"#, r#"{"type":"E"}"#, r#"{"type":"E2"}"#],
+        None,
+        None,
+        T0 + 20,
+    ));
     ok(e.save(&s("x-commands"), &[r#"{"type":"C2"}"#], None, None, T0 + 30));
     ok(e.save(&s("x-commands"), &[], None, None, T0 + 40));
     for p in 2..=5 {
@@ -707,7 +813,14 @@ fn sessions_stamp_messages_count_them_and_have_a_stream() {
     }
     assert_eq!(
         e.session_info(&id),
-        Some(&SessionInfo { session_id: id.clone(), started_at: T0 + 10, message_count: 4, command_count: 2, event_count: 2, last_activity: T0 + 30 })
+        Some(&SessionInfo {
+            session_id: id.clone(),
+            started_at: T0 + 10,
+            message_count: 4,
+            command_count: 2,
+            event_count: 2,
+            last_activity: T0 + 30
+        })
     );
     // The session stream stays empty; the messages are found by session id.
     assert_eq!(e.stream_info(&session_stream).unwrap().message_count, 0);
@@ -736,7 +849,14 @@ fn sessions_stamp_messages_count_them_and_have_a_stream() {
     assert_eq!(e.current_session(), None);
     assert_eq!(
         e.session_info(&id2),
-        Some(&SessionInfo { session_id: id2.clone(), started_at: T0 + 50, message_count: 1, command_count: 0, event_count: 1, last_activity: T0 + 90 })
+        Some(&SessionInfo {
+            session_id: id2.clone(),
+            started_at: T0 + 50,
+            message_count: 1,
+            command_count: 0,
+            event_count: 1,
+            last_activity: T0 + 90
+        })
     );
     ok(e.save(&s("orders"), &[r#"{"type":"E4"}"#], None, None, T0 + 100));
     assert_eq!(e.message(7).unwrap().session, None);
@@ -774,7 +894,16 @@ fn stats_count_everything_and_memory_follows_what_is_held() {
     let mut e = Engine::new();
     assert_eq!(
         e.stats(),
-        Stats { total_messages: 0, total_commands: 0, total_events: 0, total_streams: 0, total_sessions: 0, memory_usage: 0, oldest_message: None, newest_message: None }
+        Stats {
+            total_messages: 0,
+            total_commands: 0,
+            total_events: 0,
+            total_streams: 0,
+            total_sessions: 0,
+            memory_usage: 0,
+            oldest_message: None,
+            newest_message: None
+        }
     );
     ok(e.save(&s("a-commands"), &[r#"{"type":"A"}"#, r#"{"type":"B"}"#], None, None, 500));
     let first = e.stats();
@@ -786,7 +915,15 @@ fn stats_count_everything_and_memory_follows_what_is_held() {
     ok(e.save(&s("empty"), &[], None, None, 50));
     let st = e.stats();
     assert_eq!(
-        (st.total_messages, st.total_commands, st.total_events, st.total_streams, st.total_sessions, st.oldest_message, st.newest_message),
+        (
+            st.total_messages,
+            st.total_commands,
+            st.total_events,
+            st.total_streams,
+            st.total_sessions,
+            st.oldest_message,
+            st.newest_message
+        ),
         (5, 4, 1, 5, 1, Some(200), Some(900))
     );
     assert!(st.memory_usage >= first.memory_usage);
@@ -794,7 +931,11 @@ fn stats_count_everything_and_memory_follows_what_is_held() {
     // Memory holds at least the stored text and grows with it.
     let mut last = e.stats().memory_usage;
     for i in 0..2000u64 {
-        let msg = format!(r#"{{"type":"Bulk","data":{{"i":{i},"pad":"{}"}},"correlationId":"c{}","requestId":"r{i}"}}"#, "x".repeat((i % 50) as usize), i % 7);
+        let msg = format!(
+            r#"{{"type":"Bulk","data":{{"i":{i},"pad":"{}"}},"correlationId":"c{}","requestId":"r{i}"}}"#,
+            "x".repeat((i % 50) as usize),
+            i % 7
+        );
         ok(e.save(&s(&format!("bulk-{}", i % 13)), &[&msg], None, None, 1000 + i as i64));
         let now = e.stats().memory_usage;
         assert!(now >= last, "memory went down after save {i}: {last} -> {now}");
@@ -818,7 +959,16 @@ fn reset_empties_everything_and_positions_restart_at_1() {
     e.reset();
     assert_eq!(
         e.stats(),
-        Stats { total_messages: 0, total_commands: 0, total_events: 0, total_streams: 0, total_sessions: 0, memory_usage: 0, oldest_message: None, newest_message: None }
+        Stats {
+            total_messages: 0,
+            total_commands: 0,
+            total_events: 0,
+            total_streams: 0,
+            total_sessions: 0,
+            memory_usage: 0,
+            oldest_message: None,
+            newest_message: None
+        }
     );
     assert!(e.is_empty());
     assert_eq!(e.len(), 0);
@@ -836,7 +986,10 @@ fn reset_empties_everything_and_positions_restart_at_1() {
     assert_eq!(e.messages_json(&[]), "[]");
 
     // The same stream starts over: revision 0 at position 1, outside any session.
-    assert_eq!(e.save(&s("b"), &[r#"{"type":"D"}"#], Some(-1), None, 50), Ok(SaveOutcome { revision: 0, first_position: 1, count: 1 }));
+    assert_eq!(
+        e.save(&s("b"), &[r#"{"type":"D"}"#], Some(-1), None, 50),
+        Ok(SaveOutcome { revision: 0, first_position: 1, count: 1 })
+    );
     let m = e.message(1).unwrap();
     assert_eq!((m.revision, m.position, m.session, m.time), (0, 1, None, 50));
     assert_eq!(pos(&e.query(&Filter { from_time: Some(50), to_time: Some(50), ..Filter::default() }, None)), vec![1]);
@@ -855,7 +1008,13 @@ fn reset_empties_everything_and_positions_restart_at_1() {
 #[test]
 fn messages_json_writes_positional_messages_exactly() {
     let mut e = Engine::new();
-    ok(e.save(&s("user-commands"), &[r#"{"type":"CreateUser","data":{"name":"Alice"},"requestId":"req-123"}"#], None, None, T0));
+    ok(e.save(
+        &s("user-commands"),
+        &[r#"{"type":"CreateUser","data":{"name":"Alice"},"requestId":"req-123"}"#],
+        None,
+        None,
+        T0,
+    ));
     let id = e.create_session(T0 + 1);
     ok(e.save(
         &s("weird \"name\"\n😀"),

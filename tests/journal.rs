@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use message_store::engine::{Engine, Filter, JsonString, MessageKind, SaveOutcome, SessionInfo, Stats, StreamInfo, NO_SESSION};
+use message_store::engine::{
+    Engine, Filter, JsonString, MessageKind, SaveOutcome, SessionInfo, Stats, StreamInfo, NO_SESSION,
+};
 use message_store::journal::{Durability, Journal, JournalError};
 
 /// 2023-11-14T22:13:20.123Z
@@ -27,7 +29,8 @@ impl TempDb {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("message-store-journal-{tag}-{}-{n}-{nanos}.db", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("message-store-journal-{tag}-{}-{n}-{nanos}.db", std::process::id()));
         let db = TempDb(path);
         db.remove_all();
         db
@@ -96,9 +99,25 @@ struct StatsNoMemory {
 }
 
 fn stats(e: &Engine) -> StatsNoMemory {
-    let Stats { total_messages, total_commands, total_events, total_streams, total_sessions, memory_usage: _, oldest_message, newest_message } =
-        e.stats();
-    StatsNoMemory { total_messages, total_commands, total_events, total_streams, total_sessions, oldest_message, newest_message }
+    let Stats {
+        total_messages,
+        total_commands,
+        total_events,
+        total_streams,
+        total_sessions,
+        memory_usage: _,
+        oldest_message,
+        newest_message,
+    } = e.stats();
+    StatsNoMemory {
+        total_messages,
+        total_commands,
+        total_events,
+        total_streams,
+        total_sessions,
+        oldest_message,
+        newest_message,
+    }
 }
 
 /// Everything observable about a store: all messages as served, stats, streams in
@@ -119,7 +138,14 @@ fn snapshot(e: &Engine) -> Snapshot {
     let json = |f: &Filter| e.messages_json(&e.query(f, None));
     let streams = e
         .stream_names()
-        .map(|n| (n.literal().to_owned(), e.stream_info(n), e.stream_revision(n), e.messages_json(e.read_stream(n, None, None))))
+        .map(|n| {
+            (
+                n.literal().to_owned(),
+                e.stream_info(n),
+                e.stream_revision(n),
+                e.messages_json(e.read_stream(n, None, None)),
+            )
+        })
         .collect();
     let sessions = e
         .sessions()
@@ -162,12 +188,7 @@ fn names(e: &Engine) -> Vec<String> {
 /// Stream names with quotes, backslashes, unicode and lone surrogates, as
 /// `JSON.stringify` writes them.
 fn odd_names() -> Vec<JsonString> {
-    vec![
-        s(r#"quo"ted\back"#),
-        s("ünïcødé 流 🚀"),
-        lit(r#""\ud800""#),
-        lit(r#""lone \udc00 low and \ud83d""#),
-    ]
+    vec![s(r#"quo"ted\back"#), s("ünïcødé 流 🚀"), lit(r#""\ud800""#), lit(r#""lone \udc00 low and \ud83d""#)]
 }
 
 /// Builds a store that uses every feature a journal must keep. Returns it with the
@@ -194,11 +215,20 @@ fn populate(e: &mut Engine) -> (JsonString, JsonString) {
         SaveOutcome { revision: 3, first_position: 2, count: 3 }
     );
     for (i, name) in odd_names().iter().enumerate() {
-        let o = ok(e.save(name, &[r#"{"type":"A","data":{"where":"odd"}}"#], None, Some(MessageKind::Event), T0 + 2 + i as i64));
+        let o = ok(e.save(
+            name,
+            &[r#"{"type":"A","data":{"where":"odd"}}"#],
+            None,
+            Some(MessageKind::Event),
+            T0 + 2 + i as i64,
+        ));
         assert_eq!(o.first_position, 5 + i as u64);
     }
     // An empty save creates an empty stream.
-    assert_eq!(ok(e.save(&s("empty"), &[], None, None, T0 + 7)), SaveOutcome { revision: -1, first_position: 9, count: 0 });
+    assert_eq!(
+        ok(e.save(&s("empty"), &[], None, None, T0 + 7)),
+        SaveOutcome { revision: -1, first_position: 9, count: 0 }
+    );
 
     let first = e.create_session(T0 + 10);
     ok(e.save(&s("user-commands"), &[r#"{"type":"Cmd","data":{}}"#, r#"{"type":"Cmd2"}"#], None, None, T0 + 11));
@@ -243,7 +273,14 @@ fn a_reopened_file_rebuilds_the_same_store() {
     let session_stream = |id: &JsonString| s(&format!("session-{}", &id.literal()[1..id.literal().len() - 1]));
     let mut expected_names = vec![s("orders")];
     expected_names.extend(odd_names());
-    expected_names.extend([s("empty"), session_stream(&first), s("user-commands"), s("user-events"), session_stream(&second), s("empty-in-session")]);
+    expected_names.extend([
+        s("empty"),
+        session_stream(&first),
+        s("user-commands"),
+        s("user-events"),
+        session_stream(&second),
+        s("empty-in-session"),
+    ]);
     assert_eq!(names(&e), expected_names.iter().map(|n| n.literal().to_owned()).collect::<Vec<_>>());
     assert_eq!(e.current_session(), Some(&second));
     let before = snapshot(&e);
@@ -259,29 +296,70 @@ fn a_reopened_file_rebuilds_the_same_store() {
     // Spot checks with exact values.
     assert_eq!(
         e.stream_info(&s("orders")),
-        Some(StreamInfo { revision: 5, message_count: 6, first_position: 1, last_position: 13, created_at: T0, last_updated: T0 + 5 })
+        Some(StreamInfo {
+            revision: 5,
+            message_count: 6,
+            first_position: 1,
+            last_position: 13,
+            created_at: T0,
+            last_updated: T0 + 5
+        })
     );
     assert_eq!(
         e.stream_info(&s("empty")),
-        Some(StreamInfo { revision: -1, message_count: 0, first_position: 0, last_position: 0, created_at: T0 + 7, last_updated: T0 + 7 })
+        Some(StreamInfo {
+            revision: -1,
+            message_count: 0,
+            first_position: 0,
+            last_position: 0,
+            created_at: T0 + 7,
+            last_updated: T0 + 7
+        })
     );
     assert_eq!(
         e.stream_info(&lit(r#""\ud800""#)),
-        Some(StreamInfo { revision: 0, message_count: 1, first_position: 7, last_position: 7, created_at: T0 + 4, last_updated: T0 + 4 })
+        Some(StreamInfo {
+            revision: 0,
+            message_count: 1,
+            first_position: 7,
+            last_position: 7,
+            created_at: T0 + 4,
+            last_updated: T0 + 4
+        })
     );
     let sessions: Vec<SessionInfo> = e.sessions().cloned().collect();
     assert_eq!(
         sessions,
         vec![
-            SessionInfo { session_id: first.clone(), started_at: T0 + 10, message_count: 3, command_count: 2, event_count: 1, last_activity: T0 + 13 },
-            SessionInfo { session_id: second.clone(), started_at: T0 + 20, message_count: 2, command_count: 1, event_count: 1, last_activity: T0 + 21 },
+            SessionInfo {
+                session_id: first.clone(),
+                started_at: T0 + 10,
+                message_count: 3,
+                command_count: 2,
+                event_count: 1,
+                last_activity: T0 + 13
+            },
+            SessionInfo {
+                session_id: second.clone(),
+                started_at: T0 + 20,
+                message_count: 2,
+                command_count: 1,
+                event_count: 1,
+                last_activity: T0 + 21
+            },
         ]
     );
     let m = e.message(2).unwrap();
-    assert_eq!(m.text, r#"{"type":"T","data":{"s":"\udc00 é"},"timestamp":"2020-01-01T00:00:00.000Z","correlationId":"c-1"}"#);
+    assert_eq!(
+        m.text,
+        r#"{"type":"T","data":{"s":"\udc00 é"},"timestamp":"2020-01-01T00:00:00.000Z","correlationId":"c-1"}"#
+    );
     assert_eq!(m.time, T0 + 1);
     let m = e.message(3).unwrap();
-    assert_eq!(m.text, r#"{"type":"B","data":null,"correlationId":"c-1","requestId":"","timestamp":"2023-11-14T22:13:20.124Z"}"#);
+    assert_eq!(
+        m.text,
+        r#"{"type":"B","data":null,"correlationId":"c-1","requestId":"","timestamp":"2023-11-14T22:13:20.124Z"}"#
+    );
     assert_eq!(m.kind, MessageKind::Event);
     assert_eq!(e.message(11).unwrap().session, Some(&first));
     assert_eq!(e.message(12).unwrap().session, None);
@@ -290,8 +368,14 @@ fn a_reopened_file_rebuilds_the_same_store() {
     assert_eq!(e.message(1).unwrap().session, None);
 
     // Saves continue at the next position and revision; sessions continue too.
-    assert_eq!(ok(e.save(&s("orders"), &[r#"{"type":"G"}"#], Some(5), None, T0 + 30)), SaveOutcome { revision: 6, first_position: 15, count: 1 });
-    assert_eq!(ok(e.save(&s("new"), &[r#"{"type":"H"}"#], Some(-1), None, T0 + 31)), SaveOutcome { revision: 0, first_position: 16, count: 1 });
+    assert_eq!(
+        ok(e.save(&s("orders"), &[r#"{"type":"G"}"#], Some(5), None, T0 + 30)),
+        SaveOutcome { revision: 6, first_position: 15, count: 1 }
+    );
+    assert_eq!(
+        ok(e.save(&s("new"), &[r#"{"type":"H"}"#], Some(-1), None, T0 + 31)),
+        SaveOutcome { revision: 0, first_position: 16, count: 1 }
+    );
     // An old session touched after reopening: only its lastActivity changes.
     e.end_session(&first, T0 + 32);
     let third = e.create_session(T0 + 33);
@@ -351,15 +435,33 @@ fn incremental_writes_add_up_to_the_same_store() {
     drop(e);
     let (_j, e) = open(&db);
     assert_eq!(snapshot(&e), reopened(before));
-    assert_eq!(names(&e), [s("a"), s("b"), s(&format!("session-{}", &sid.literal()[1..sid.literal().len() - 1])), s("c")].map(|n| n.literal().to_owned()));
+    assert_eq!(
+        names(&e),
+        [s("a"), s("b"), s(&format!("session-{}", &sid.literal()[1..sid.literal().len() - 1])), s("c")]
+            .map(|n| n.literal().to_owned())
+    );
     assert_eq!(e.len(), 5);
     assert_eq!(
         e.session_info(&sid),
-        Some(&SessionInfo { session_id: sid.clone(), started_at: T0 + 3, message_count: 1, command_count: 0, event_count: 1, last_activity: T0 + 5 })
+        Some(&SessionInfo {
+            session_id: sid.clone(),
+            started_at: T0 + 3,
+            message_count: 1,
+            command_count: 0,
+            event_count: 1,
+            last_activity: T0 + 5
+        })
     );
     assert_eq!(
         e.stream_info(&s("b")),
-        Some(StreamInfo { revision: 1, message_count: 2, first_position: 4, last_position: 5, created_at: T0 + 2, last_updated: T0 + 4 })
+        Some(StreamInfo {
+            revision: 1,
+            message_count: 2,
+            first_position: 4,
+            last_position: 5,
+            created_at: T0 + 2,
+            last_updated: T0 + 4
+        })
     );
 }
 
@@ -406,20 +508,34 @@ fn clear_empties_the_file_and_positions_restart_at_one() {
     assert!(e.is_empty());
     assert_eq!(
         stats(&e),
-        StatsNoMemory { total_messages: 0, total_commands: 0, total_events: 0, total_streams: 0, total_sessions: 0, oldest_message: None, newest_message: None }
+        StatsNoMemory {
+            total_messages: 0,
+            total_commands: 0,
+            total_events: 0,
+            total_streams: 0,
+            total_sessions: 0,
+            oldest_message: None,
+            newest_message: None
+        }
     );
     assert_eq!(e.stats().memory_usage, 0);
     assert_eq!(names(&e), Vec::<String>::new());
     assert_eq!(e.sessions().count(), 0);
     assert_eq!(e.query(&Filter::default(), None), Vec::<u32>::new());
-    assert_eq!(ok(e.save(&s("orders"), &[r#"{"type":"Z"}"#], Some(-1), None, T0 + 50)), SaveOutcome { revision: 0, first_position: 1, count: 1 });
+    assert_eq!(
+        ok(e.save(&s("orders"), &[r#"{"type":"Z"}"#], Some(-1), None, T0 + 50)),
+        SaveOutcome { revision: 0, first_position: 1, count: 1 }
+    );
     j.write(&e).unwrap();
 
     // Clear then new saves in the same open journal.
     j.clear().unwrap();
     e.reset();
     let sid = e.create_session(T0 + 60);
-    assert_eq!(ok(e.save(&s("fresh"), &[r#"{"type":"Y"}"#, r#"{"type":"Y2"}"#], None, None, T0 + 61)), SaveOutcome { revision: 1, first_position: 1, count: 2 });
+    assert_eq!(
+        ok(e.save(&s("fresh"), &[r#"{"type":"Y"}"#, r#"{"type":"Y2"}"#], None, None, T0 + 61)),
+        SaveOutcome { revision: 1, first_position: 1, count: 2 }
+    );
     j.write(&e).unwrap();
     let before = snapshot(&e);
     drop(j);
@@ -540,7 +656,8 @@ fn write_v1_file(db: &TempDb, e: &Engine) {
     .unwrap();
     for ix in 0..e.stream_count() {
         let (name, created) = e.stream_at(ix).unwrap();
-        conn.execute("INSERT INTO streams VALUES (?1, ?2, ?3)", rusqlite::params![ix as i64, name.literal(), created]).unwrap();
+        conn.execute("INSERT INTO streams VALUES (?1, ?2, ?3)", rusqlite::params![ix as i64, name.literal(), created])
+            .unwrap();
     }
     for ix in 0..e.session_count() {
         let s = e.session_at(ix).unwrap();
@@ -572,7 +689,10 @@ fn a_version_1_file_is_migrated_to_chunks_and_reads_the_same() {
     let (mut j, mut e) = open(&db);
     assert_eq!(snapshot(&e), reopened(want));
     // Positions go on from the migrated ones.
-    assert_eq!(ok(e.save(&s("after"), &[r#"{"type":"Z"}"#], None, None, T0 + 99)).first_position, original.len() as u64 + 1);
+    assert_eq!(
+        ok(e.save(&s("after"), &[r#"{"type":"Z"}"#], None, None, T0 + 99)).first_position,
+        original.len() as u64 + 1
+    );
     j.write(&e).unwrap();
     drop(j);
 
@@ -629,12 +749,16 @@ fn a_damaged_compressed_chunk_is_refused_as_not_replaying() {
     let cases: [(&str, &str); 3] = [
         ("UPDATE chunks SET bodies = substr(bodies, 1, length(bodies) / 2)", "chunk 1 does not decompress"),
         ("UPDATE chunks SET encoding = 7", "chunk 1 has encoding 7"),
-        ("UPDATE chunks SET meta = substr(meta, 1, length(meta) - 21), count = count - 1", "chunk 1 does not decompress"),
+        (
+            "UPDATE chunks SET meta = substr(meta, 1, length(meta) - 21), count = count - 1",
+            "chunk 1 does not decompress",
+        ),
     ];
     for (edit, reason) in cases {
         let db = TempDb::new("damaged-lz4");
         let (mut j, mut e) = open(&db);
-        let messages: Vec<String> = (0..200).map(|i| format!(r#"{{"type":"M","data":{{"i":{i},"note":"the same words again"}}}}"#)).collect();
+        let messages: Vec<String> =
+            (0..200).map(|i| format!(r#"{{"type":"M","data":{{"i":{i},"note":"the same words again"}}}}"#)).collect();
         let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
         ok(e.save(&s("a"), &refs, None, None, T0));
         j.write(&e).unwrap();
@@ -711,7 +835,8 @@ fn fill_the_disk(db: &TempDb) -> (Journal, Engine, Snapshot) {
     j.set_max_pages(1).unwrap(); // SQLite keeps the limit at no less than the current size
 
     let body = "x".repeat(1000);
-    let messages: Vec<String> = (0..200).map(|i| format!(r#"{{"type":"Big","data":{{"i":{i},"pad":"{body}"}}}}"#)).collect();
+    let messages: Vec<String> =
+        (0..200).map(|i| format!(r#"{{"type":"Big","data":{{"i":{i},"pad":"{body}"}}}}"#)).collect();
     let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
     ok(e.save(&s("big"), &refs, None, None, T0 + 100));
     ok(e.save(&s("orders"), &[r#"{"type":"After"}"#], None, None, T0 + 101));
@@ -740,7 +865,10 @@ fn a_full_disk_fails_the_write_and_the_file_keeps_exactly_what_was_committed() {
     assert_eq!(e.stream_info(&s("big")), None);
     assert_eq!(e.stream_revision(&s("orders")), Some(5));
     // Positions continue from the last committed one.
-    assert_eq!(ok(e.save(&s("orders"), &[r#"{"type":"Next"}"#], Some(5), None, T0 + 200)), SaveOutcome { revision: 6, first_position: 15, count: 1 });
+    assert_eq!(
+        ok(e.save(&s("orders"), &[r#"{"type":"Next"}"#], Some(5), None, T0 + 200)),
+        SaveOutcome { revision: 6, first_position: 15, count: 1 }
+    );
     j.write(&e).unwrap();
 }
 
@@ -815,9 +943,13 @@ fn a_thousand_message_batch_is_written_whole() {
     let (mut j, mut e) = open(&db);
     ok(e.save(&s("before"), &[r#"{"type":"First"}"#], None, None, T0));
     j.write(&e).unwrap();
-    let messages: Vec<String> = (0..1000).map(|i| format!(r#"{{"type":"M","data":{{"i":{i}}},"correlationId":"c-{}"}}"#, i % 7)).collect();
+    let messages: Vec<String> =
+        (0..1000).map(|i| format!(r#"{{"type":"M","data":{{"i":{i}}},"correlationId":"c-{}"}}"#, i % 7)).collect();
     let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
-    assert_eq!(ok(e.save(&s("batch-events"), &refs, Some(-1), None, T0 + 1)), SaveOutcome { revision: 999, first_position: 2, count: 1000 });
+    assert_eq!(
+        ok(e.save(&s("batch-events"), &refs, Some(-1), None, T0 + 1)),
+        SaveOutcome { revision: 999, first_position: 2, count: 1000 }
+    );
     j.write(&e).unwrap();
     let before = snapshot(&e);
     drop(j);
@@ -841,13 +973,26 @@ fn a_thousand_message_batch_is_written_whole() {
     assert_eq!(e.len(), 1001);
     assert_eq!(
         e.stream_info(&s("batch-events")),
-        Some(StreamInfo { revision: 999, message_count: 1000, first_position: 2, last_position: 1001, created_at: T0 + 1, last_updated: T0 + 1 })
+        Some(StreamInfo {
+            revision: 999,
+            message_count: 1000,
+            first_position: 2,
+            last_position: 1001,
+            created_at: T0 + 1,
+            last_updated: T0 + 1
+        })
     );
     assert_eq!(e.read_stream(&s("batch-events"), None, None).len(), 1000);
     for (k, &i) in e.read_stream(&s("batch-events"), None, None).iter().enumerate() {
         let m = e.message(i as u64 + 1).unwrap();
         assert_eq!(m.revision, k as i64);
-        assert_eq!(m.text, format!(r#"{{"type":"M","data":{{"i":{k}}},"correlationId":"c-{}","timestamp":"2023-11-14T22:13:20.124Z"}}"#, k % 7));
+        assert_eq!(
+            m.text,
+            format!(
+                r#"{{"type":"M","data":{{"i":{k}}},"correlationId":"c-{}","timestamp":"2023-11-14T22:13:20.124Z"}}"#,
+                k % 7
+            )
+        );
     }
     assert_eq!(e.query(&Filter { correlation_id: Some(s("c-3")), ..Filter::default() }, None).len(), 143);
 }

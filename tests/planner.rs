@@ -79,7 +79,8 @@ fn random_value(rng: &mut Rng, depth: u32) -> String {
         7 | 8 => {
             let n = rng.below(4);
             let keys = ["a", "b", "c"];
-            let mut entries: Vec<String> = keys[..n.min(3)].iter().map(|k| format!("{}:{}", lit(k), random_value(rng, depth + 1))).collect();
+            let mut entries: Vec<String> =
+                keys[..n.min(3)].iter().map(|k| format!("{}:{}", lit(k), random_value(rng, depth + 1))).collect();
             rng.shuffle(&mut entries);
             format!("{{{}}}", entries.join(","))
         }
@@ -163,7 +164,6 @@ impl Model {
     }
 }
 
-
 /// SPEC Writing rule 5, on the decoded stream name and message.
 fn infer_kind(stream: &str, message: &Value, given: Option<MessageKind>) -> MessageKind {
     if let Some(k) = given {
@@ -203,7 +203,8 @@ const STREAM_POOL: &[&str] = &[
     "payment-events-2",
     "😀",
 ];
-const NAME_POOL: &[&str] = &["CreateUser", "UserCreated", "PlaceOrder", "OrderPlaced", "Ping", "Ünï 😀", "with \"q\"", ""];
+const NAME_POOL: &[&str] =
+    &["CreateUser", "UserCreated", "PlaceOrder", "OrderPlaced", "Ping", "Ünï 😀", "with \"q\"", ""];
 const REQUEST_POOL: &[&str] = &["req-0", "req-1", "req-2", "req-3", "req-4", "5"];
 const CORRELATION_POOL: &[&str] = &["corr-0", "corr-1", "corr-2", "corr-3", "7"];
 
@@ -249,7 +250,16 @@ impl Builder {
         let mut names = NAME_POOL.to_vec();
         rng.shuffle(&mut names);
         names.truncate(3 + rng.below(NAME_POOL.len() - 2));
-        Builder { rng, engine: Engine::new(), model: Model::default(), streams, names, unique: 0, time: 1_700_000_000_000, seed }
+        Builder {
+            rng,
+            engine: Engine::new(),
+            model: Model::default(),
+            streams,
+            names,
+            unique: 0,
+            time: 1_700_000_000_000,
+            seed,
+        }
     }
 
     fn next_time(&mut self, times: Times, op: usize, ops: usize) -> i64 {
@@ -351,7 +361,14 @@ impl Builder {
         let id = self.engine.create_session(now);
         assert!(self.model.sessions.iter().all(|s| s.id != id), "seed {}: session id {id:?} given twice", self.seed);
         let raw: String = serde_json::from_str(id.literal()).unwrap();
-        self.model.sessions.push(ModelSession { id, started_at: now, messages: 0, commands: 0, events: 0, last_activity: now });
+        self.model.sessions.push(ModelSession {
+            id,
+            started_at: now,
+            messages: 0,
+            commands: 0,
+            events: 0,
+            last_activity: now,
+        });
         self.model.current = Some(self.model.sessions.len() - 1);
         let name = format!("session-{raw}");
         if self.model.stream_ix(&name).is_none() {
@@ -376,7 +393,11 @@ impl Builder {
                 }
             }
             None => {
-                let unknown = if self.rng.pct(50) { JsonString::new("session-1-unknown") } else { JsonString::from_literal(NO_SESSION).unwrap() };
+                let unknown = if self.rng.pct(50) {
+                    JsonString::new("session-1-unknown")
+                } else {
+                    JsonString::from_literal(NO_SESSION).unwrap()
+                };
                 self.engine.end_session(&unknown, now);
             }
         }
@@ -473,7 +494,12 @@ impl Builder {
         let six = match self.model.stream_ix(&stream) {
             Some(i) => i,
             None => {
-                self.model.streams.push(ModelStream { name: stream.clone(), positions: vec![], created_at: now, last_updated: now });
+                self.model.streams.push(ModelStream {
+                    name: stream.clone(),
+                    positions: vec![],
+                    created_at: now,
+                    last_updated: now,
+                });
                 self.model.streams.len() - 1
             }
         };
@@ -541,7 +567,14 @@ fn check_model(b: &Builder) {
     assert_eq!(names, want, "seed {seed}: streams in creation order");
     for s in &m.streams {
         let info = e.stream_info(&JsonString::new(&s.name)).unwrap();
-        let got = (info.revision, info.message_count, info.first_position, info.last_position, info.created_at, info.last_updated);
+        let got = (
+            info.revision,
+            info.message_count,
+            info.first_position,
+            info.last_position,
+            info.created_at,
+            info.last_updated,
+        );
         let want = (
             s.positions.len() as i64 - 1,
             s.positions.len() as u64,
@@ -572,7 +605,13 @@ fn check_model(b: &Builder) {
     let commands = m.messages.iter().filter(|x| x.kind == MessageKind::Command).count() as u64;
     assert_eq!(
         (st.total_messages, st.total_commands, st.total_events, st.total_streams, st.total_sessions),
-        (m.messages.len() as u64, commands, m.messages.len() as u64 - commands, m.streams.len() as u64, m.sessions.len() as u64),
+        (
+            m.messages.len() as u64,
+            commands,
+            m.messages.len() as u64 - commands,
+            m.streams.len() as u64,
+            m.sessions.len() as u64
+        ),
         "seed {seed}: stats"
     );
     assert_eq!(st.oldest_message, m.messages.iter().map(|x| x.time).min(), "seed {seed}: oldest");
@@ -623,7 +662,10 @@ fn js_get<'a>(data: &'a Value, key: &str, len_holder: &'a mut Value) -> Option<&
             if key == "length" {
                 *len_holder = Value::from(items.len());
                 Some(len_holder)
-            } else if !key.is_empty() && key.bytes().all(|c| c.is_ascii_digit()) && (key == "0" || !key.starts_with('0')) {
+            } else if !key.is_empty()
+                && key.bytes().all(|c| c.is_ascii_digit())
+                && (key == "0" || !key.starts_with('0'))
+            {
                 key.parse::<usize>().ok().and_then(|i| items.get(i))
             } else {
                 None
@@ -761,7 +803,8 @@ fn random_filter(rng: &mut Rng, b: &Builder, rows: &[Row]) -> (Filter, Vec<&'sta
     if rng.pct(p) {
         // Mostly the streams that get messages; sometimes any (session streams stay
         // empty), sometimes an unknown one. Never "" (the caller drops empty ids).
-        let busy: Vec<&ModelStream> = m.streams.iter().filter(|s| !s.name.is_empty() && !s.positions.is_empty()).collect();
+        let busy: Vec<&ModelStream> =
+            m.streams.iter().filter(|s| !s.name.is_empty() && !s.positions.is_empty()).collect();
         let any: Vec<&ModelStream> = m.streams.iter().filter(|s| !s.name.is_empty()).collect();
         let name = match rng.below(10) {
             0 => "no-such-stream".to_owned(),
@@ -812,7 +855,8 @@ fn random_filter(rng: &mut Rng, b: &Builder, rows: &[Row]) -> (Filter, Vec<&'sta
     );
     // Times near those saved, where an off-by-one or a wrong binary search shows,
     // and often the times on either side of a save that went backwards.
-    let backwards: Vec<i64> = rows.windows(2).filter(|w| w[1].time < w[0].time).flat_map(|w| [w[0].time, w[1].time]).collect();
+    let backwards: Vec<i64> =
+        rows.windows(2).filter(|w| w[1].time < w[0].time).flat_map(|w| [w[0].time, w[1].time]).collect();
     let time = |rng: &mut Rng| {
         if !backwards.is_empty() && rng.pct(30) {
             rng.pick(&backwards) + rng.range(-1, 1)
@@ -864,7 +908,10 @@ fn random_conditions(rng: &mut Rng, rows: &[Row]) -> Vec<JsonCondition> {
                     JsonCondition::Equals { key: JsonString::new("length"), value: items.len().to_string() }
                 } else {
                     let i = rng.below(items.len());
-                    JsonCondition::Equals { key: JsonString::new(&i.to_string()), value: serde_json::to_string(&items[i]).unwrap() }
+                    JsonCondition::Equals {
+                        key: JsonString::new(&i.to_string()),
+                        value: serde_json::to_string(&items[i]).unwrap(),
+                    }
                 }
             }
             (6, _) => JsonCondition::Absent { key: JsonString::new(rng.pick_str(DATA_KEYS)) },
@@ -965,7 +1012,10 @@ fn report(name: &str, cov: &Coverage) {
         "jsonFilter",
     ] {
         let (used, matched) = cov.fields.get(field).copied().unwrap_or_default();
-        assert!(used >= 20 && matched >= 5, "{name}: field {field} exercised too little: used {used}, matched {matched}");
+        assert!(
+            used >= 20 && matched >= 5,
+            "{name}: field {field} exercised too little: used {used}, matched {matched}"
+        );
     }
 }
 
@@ -973,7 +1023,17 @@ fn report(name: &str, cov: &Coverage) {
 fn monotonic_stores_answer_like_the_reference() {
     let mut cov = Coverage::default();
     for seed in [1, 2, 3, 4, 5, 6, 0xDEAD_BEEF, 0x5EED_0000_0000_0001] {
-        run(Config { seed, ops: 400, times: Times::Monotonic, reset_at: None, filters: 300, checkpoints: vec![40, 200] }, &mut cov);
+        run(
+            Config {
+                seed,
+                ops: 400,
+                times: Times::Monotonic,
+                reset_at: None,
+                filters: 300,
+                checkpoints: vec![40, 200],
+            },
+            &mut cov,
+        );
     }
     report("monotonic", &cov);
 }
@@ -982,10 +1042,23 @@ fn monotonic_stores_answer_like_the_reference() {
 fn stores_with_times_going_backwards_answer_like_the_reference() {
     let mut cov = Coverage::default();
     for seed in [11, 12, 13, 14] {
-        run(Config { seed, ops: 400, times: Times::Jumpy, reset_at: None, filters: 300, checkpoints: vec![150] }, &mut cov);
+        run(
+            Config { seed, ops: 400, times: Times::Jumpy, reset_at: None, filters: 300, checkpoints: vec![150] },
+            &mut cov,
+        );
     }
     for (seed, by) in [(21, 150), (22, 1), (23, 2), (24, 1), (25, 30)] {
-        run(Config { seed, ops: 400, times: Times::OneJumpBack(by), reset_at: None, filters: 300, checkpoints: vec![199, 201] }, &mut cov);
+        run(
+            Config {
+                seed,
+                ops: 400,
+                times: Times::OneJumpBack(by),
+                reset_at: None,
+                filters: 300,
+                checkpoints: vec![199, 201],
+            },
+            &mut cov,
+        );
     }
     report("non-monotonic", &cov);
 }
@@ -993,7 +1066,9 @@ fn stores_with_times_going_backwards_answer_like_the_reference() {
 #[test]
 fn stores_reset_midway_answer_like_the_reference() {
     let mut cov = Coverage::default();
-    for (seed, times) in [(31, Times::Monotonic), (32, Times::Jumpy), (33, Times::OneJumpBack(40)), (34, Times::OneJumpBack(1))] {
+    for (seed, times) in
+        [(31, Times::Monotonic), (32, Times::Jumpy), (33, Times::OneJumpBack(40)), (34, Times::OneJumpBack(1))]
+    {
         run(Config { seed, ops: 400, times, reset_at: Some(120), filters: 250, checkpoints: vec![250] }, &mut cov);
     }
     report("reset", &cov);
@@ -1002,16 +1077,34 @@ fn stores_reset_midway_answer_like_the_reference() {
 #[test]
 fn larger_stores_answer_like_the_reference() {
     let mut cov = Coverage::default();
-    run(Config { seed: 41, ops: 3000, times: Times::Monotonic, reset_at: None, filters: 400, checkpoints: vec![] }, &mut cov);
-    run(Config { seed: 42, ops: 3000, times: Times::Jumpy, reset_at: None, filters: 400, checkpoints: vec![] }, &mut cov);
-    run(Config { seed: 43, ops: 3000, times: Times::OneJumpBack(1), reset_at: None, filters: 400, checkpoints: vec![1499] }, &mut cov);
+    run(
+        Config { seed: 41, ops: 3000, times: Times::Monotonic, reset_at: None, filters: 400, checkpoints: vec![] },
+        &mut cov,
+    );
+    run(
+        Config { seed: 42, ops: 3000, times: Times::Jumpy, reset_at: None, filters: 400, checkpoints: vec![] },
+        &mut cov,
+    );
+    run(
+        Config {
+            seed: 43,
+            ops: 3000,
+            times: Times::OneJumpBack(1),
+            reset_at: None,
+            filters: 400,
+            checkpoints: vec![1499],
+        },
+        &mut cov,
+    );
     report("larger", &cov);
 }
 
 #[test]
 fn the_reference_itself_reads_fields_as_the_spec_says() {
     // A few fixed cases, so that a wrong reference cannot agree with a wrong engine.
-    let msg: Value = serde_json::from_str(r#"{"type":"A","data":{"n":2,"o":{"a":1,"b":[1,2]}},"requestId":5,"correlationId":"c"}"#).unwrap();
+    let msg: Value =
+        serde_json::from_str(r#"{"type":"A","data":{"n":2,"o":{"a":1,"b":[1,2]}},"requestId":5,"correlationId":"c"}"#)
+            .unwrap();
     let eq = |k: &str, v: &str| Cond::Equals(k.into(), serde_json::from_str(v).unwrap());
     let absent = |k: &str| Cond::Absent(k.into());
     let one = prepare(&[JsonCondition::Equals { key: JsonString::new("n"), value: "2".into() }]);

@@ -235,9 +235,15 @@ enum TimePick {
 enum CondPick {
     /// A condition that holds for the `data` of some message: one of its keys (or,
     /// for an array, an index or `length`) with its value.
-    FromRow { row: u32, key: u32 },
+    FromRow {
+        row: u32,
+        key: u32,
+    },
     /// `None`: a key no message has.
-    Equals { key: Option<usize>, value: String },
+    Equals {
+        key: Option<usize>,
+        value: String,
+    },
     Absent(usize),
 }
 
@@ -362,9 +368,7 @@ fn field_mask() -> BoxedStrategy<u16> {
 }
 
 fn filter_spec() -> BoxedStrategy<FilterSpec> {
-    let id = |pool: &'static [&'static str], unknown: &'static str| {
-        prop_oneof![6 => select(pool).prop_map(str::to_owned), 1 => Just(unknown.to_owned())]
-    };
+    let id = |pool: &'static [&'static str], unknown: &'static str| prop_oneof![6 => select(pool).prop_map(str::to_owned), 1 => Just(unknown.to_owned())];
     (
         field_mask(),
         prop_oneof![Just(MessageKind::Command), Just(MessageKind::Event)],
@@ -377,22 +381,24 @@ fn filter_spec() -> BoxedStrategy<FilterSpec> {
         (time_pick(), time_pick()),
         vec(cond_pick(), 0..4),
     )
-        .prop_map(|(mask, kind, names, stream, session, correlation_id, request_id, (from_p, to_p), (from_t, to_t), json)| {
-            let on = |i: usize| mask & (1 << i) != 0;
-            FilterSpec {
-                kind: on(0).then_some(kind),
-                names: on(1).then_some(names),
-                stream: on(2).then_some(stream),
-                session: on(3).then_some(session),
-                correlation_id: on(4).then_some(correlation_id),
-                request_id: on(5).then_some(request_id),
-                from_position: on(6).then_some(from_p),
-                to_position: on(7).then_some(to_p),
-                from_time: on(8).then_some(from_t),
-                to_time: on(9).then_some(to_t),
-                json: on(10).then_some(json),
-            }
-        })
+        .prop_map(
+            |(mask, kind, names, stream, session, correlation_id, request_id, (from_p, to_p), (from_t, to_t), json)| {
+                let on = |i: usize| mask & (1 << i) != 0;
+                FilterSpec {
+                    kind: on(0).then_some(kind),
+                    names: on(1).then_some(names),
+                    stream: on(2).then_some(stream),
+                    session: on(3).then_some(session),
+                    correlation_id: on(4).then_some(correlation_id),
+                    request_id: on(5).then_some(request_id),
+                    from_position: on(6).then_some(from_p),
+                    to_position: on(7).then_some(to_p),
+                    from_time: on(8).then_some(from_t),
+                    to_time: on(9).then_some(to_t),
+                    json: on(10).then_some(json),
+                }
+            },
+        )
         .boxed()
 }
 
@@ -533,7 +539,6 @@ fn judge(text: &str) -> Option<bool> {
     }
 }
 
-
 /// The last `limit` items.
 fn last<T>(mut v: Vec<T>, limit: Option<usize>) -> Vec<T> {
     if let Some(n) = limit {
@@ -563,7 +568,10 @@ fn snapshot(e: &Engine) -> Snapshot {
     let kind = |k| e.query(&Filter { kind: Some(k), ..Filter::default() }, None);
     Snapshot {
         stats: e.stats(),
-        streams: e.stream_names().map(|n| (n.clone(), e.stream_info(n), e.read_stream(n, None, None).to_vec())).collect(),
+        streams: e
+            .stream_names()
+            .map(|n| (n.clone(), e.stream_info(n), e.read_stream(n, None, None).to_vec()))
+            .collect(),
         sessions: e.sessions().cloned().collect(),
         current: e.current_session().cloned(),
         messages: (1..=e.len() as u64)
@@ -672,7 +680,8 @@ fn run_case(case: &Case, cov: &mut Coverage) -> Outcome {
             }
             Op::Query(spec, limit) => {
                 let rows = rows(&st.engine);
-                check_query(&st, &rows, spec, *limit, cov).map_err(|e| TestCaseError::fail(format!("step {n}: {e}")))?;
+                check_query(&st, &rows, spec, *limit, cov)
+                    .map_err(|e| TestCaseError::fail(format!("step {n}: {e}")))?;
             }
             Op::ReadStream { stream, from, limit } => {
                 let stream = st.resolve_stream(stream);
@@ -687,7 +696,8 @@ fn run_case(case: &Case, cov: &mut Coverage) -> Outcome {
                         .collect(),
                     *limit,
                 );
-                let got: Vec<u64> = st.engine.read_stream(&stream, *from, *limit).iter().map(|&i| i as u64 + 1).collect();
+                let got: Vec<u64> =
+                    st.engine.read_stream(&stream, *from, *limit).iter().map(|&i| i as u64 + 1).collect();
                 check_eq!(got, want, "step {n}: read_stream({stream:?}, {from:?}, {limit:?})");
                 cov.read_streams += 1;
             }
@@ -744,7 +754,8 @@ fn save(
         let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
         st.engine.save(stream, &refs, expected, kind, now)
     };
-    let call = format!("save({stream:?}, {batch:?}, expected {expected:?}, kind {kind:?}, at {now}, as array: {as_array})");
+    let call =
+        format!("save({stream:?}, {batch:?}, expected {expected:?}, kind {kind:?}, at {now}, as array: {as_array})");
 
     if let Some(want) = want_error {
         match (&got, &want) {
@@ -813,7 +824,9 @@ fn check_invariants(st: &State) -> Outcome {
     let mut per_stream: HashMap<&JsonString, Vec<u64>> = HashMap::new();
     for (i, want) in st.accepted.iter().enumerate() {
         let p = i as u64 + 1;
-        let Some(m) = e.message(p) else { return Err(TestCaseError::fail(format!("no message at position {p} of {len}"))) };
+        let Some(m) = e.message(p) else {
+            return Err(TestCaseError::fail(format!("no message at position {p} of {len}")));
+        };
         let revisions = per_stream.entry(m.stream).or_default();
         check_eq!(m.position, p, "position of message({p})");
         check_eq!(m.stream, &want.stream, "stream of message({p})");
@@ -1003,7 +1016,10 @@ fn resolve(st: &State, rows: &[Row], spec: &FilterSpec) -> Filter {
                 }
                 Some(Value::Array(items)) if !items.is_empty() && key % 3 != 0 => {
                     let i = *key as usize % items.len();
-                    JsonCondition::Equals { key: JsonString::new(&i.to_string()), value: serde_json::to_string(&items[i]).unwrap() }
+                    JsonCondition::Equals {
+                        key: JsonString::new(&i.to_string()),
+                        value: serde_json::to_string(&items[i]).unwrap(),
+                    }
                 }
                 Some(Value::Array(items)) => {
                     JsonCondition::Equals { key: JsonString::new("length"), value: items.len().to_string() }
@@ -1019,7 +1035,10 @@ fn resolve(st: &State, rows: &[Row], spec: &FilterSpec) -> Filter {
     };
     Filter {
         kind: spec.kind,
-        names: spec.names.as_ref().map(|n| n.iter().map(|i| JsonString::new(i.map_or("NoSuchName", |i| NAMES[i]))).collect()),
+        names: spec
+            .names
+            .as_ref()
+            .map(|n| n.iter().map(|i| JsonString::new(i.map_or("NoSuchName", |i| NAMES[i]))).collect()),
         stream: spec.stream.as_ref().map(|s| st.resolve_stream(s)),
         session: spec.session.as_ref().map(|s| st.resolve_session(s)),
         correlation_id: spec.correlation_id.as_deref().map(JsonString::new),
@@ -1104,7 +1123,10 @@ fn assert_coverage(name: &str, cov: &Coverage) {
     assert!(cov.backwards_cases * 4 >= c && cov.backwards_cases * 4 <= 3 * c, "{name}: {cov:?}");
     assert!(cov.accepted_saves >= 5 * c && cov.empty_saves >= c / 4, "{name}: too few accepted saves: {cov:?}");
     assert!(cov.refused_invalid >= c / 4, "{name}: too few invalid messages: {cov:?}");
-    assert!(cov.refused_revision >= c / 4 && cov.refused_missing_stream >= c / 16, "{name}: too few wrong revisions: {cov:?}");
+    assert!(
+        cov.refused_revision >= c / 4 && cov.refused_missing_stream >= c / 16,
+        "{name}: too few wrong revisions: {cov:?}"
+    );
     assert!(cov.resets >= c / 8 && cov.sessions >= c, "{name}: {cov:?}");
     // About half of the rates a run gives, so that a passing run never fails these.
     assert!(cov.nonempty_queries * 5 >= cov.queries, "{name}: too few queries match anything: {cov:?}");
@@ -1161,7 +1183,10 @@ fn the_reference_reads_fields_as_the_spec_says() {
     assert_eq!(rule_kind(&s("x"), &m, None), MessageKind::Command);
     assert_eq!(rule_kind(&s("my-events"), &m, None), MessageKind::Event);
     assert_eq!(rule_kind(&s("Commands"), &serde_json::json!({"requestId": ""}), None), MessageKind::Event);
-    assert_eq!(rule_kind(&s("x"), &serde_json::json!({"requestId": null}), Some(MessageKind::Command)), MessageKind::Command);
+    assert_eq!(
+        rule_kind(&s("x"), &serde_json::json!({"requestId": null}), Some(MessageKind::Command)),
+        MessageKind::Command
+    );
     assert_eq!(judge(r#"{"type":"A","timestamp":"x"}"#), Some(true));
     assert_eq!(judge(r#"{"type":"A"}"#), Some(false));
     assert_eq!(judge(r#"{"type":"A","timestamp":5}"#), None);

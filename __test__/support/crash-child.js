@@ -51,7 +51,13 @@ function message(extra) {
   const id = `r${run}-m${k++}`;
   const m = {
     type: pick(NAMES),
-    data: { id, amount: int(0, 100000) / 100, tags: ['x', String(k)], nested: { ok: random() < 0.5, note: 'é'.repeat(int(0, 5)) }, ...extra },
+    data: {
+      id,
+      amount: int(0, 100000) / 100,
+      tags: ['x', String(k)],
+      nested: { ok: random() < 0.5, note: 'é'.repeat(int(0, 5)) },
+      ...extra,
+    },
   };
   if (random() < 0.3) m.requestId = `req-${id}`;
   if (random() < 0.2) m.correlationId = `corr-${run}-${Math.floor(k / 10)}`;
@@ -126,6 +132,6 @@ async function main() {
 }
 
 main().catch((e) => {
-  report({ error: String((e && e.stack) || e) });
+  report({ error: String(e?.stack || e) });
   process.exit(1);
 });

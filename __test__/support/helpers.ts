@@ -1,7 +1,6 @@
 // Shared helpers for the behaviour suite.
 
 /** Everything observable about a store except `memoryUsage`, as plain data. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function observe(store: any) {
   const stats = await store.getStats();
   delete stats.memoryUsage;
@@ -19,15 +18,7 @@ export async function observe(store: any) {
  * that nothing observable changed, then that the next save still gets the next
  * position and, when a session is current, the same session stamp.
  */
-export async function expectRejectedAndUnchanged(
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  store: any,
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  act: () => Promise<any>,
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  errorClass: any,
-  text: string | RegExp,
-) {
+export async function expectRejectedAndUnchanged(store: any, act: () => Promise<any>, errorClass: any, text: string | RegExp) {
   const before = await observe(store);
   const promise = act();
   await expect(promise).rejects.toThrow(text);
@@ -41,7 +32,6 @@ export async function expectRejectedAndUnchanged(
 }
 
 /** Saves one probe message to a fresh stream and returns its stored form. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function probe(store: any, streamId = '__probe__') {
   await store.saveMessage(streamId, { type: 'Probe', data: {} });
   const all = await store.getMessages(streamId);
@@ -59,15 +49,7 @@ export async function tick(t: number = Date.now()) {
 export const viaJson = (x: unknown) => JSON.parse(JSON.stringify(x));
 
 export const POSITIONAL_KEYS = ['streamId', 'message', 'messageType', 'revision', 'position', 'timestamp', 'sessionId'];
-export const STREAM_INFO_KEYS = [
-  'streamId',
-  'revision',
-  'messageCount',
-  'firstPosition',
-  'lastPosition',
-  'createdAt',
-  'lastUpdated',
-];
+export const STREAM_INFO_KEYS = ['streamId', 'revision', 'messageCount', 'firstPosition', 'lastPosition', 'createdAt', 'lastUpdated'];
 export const SESSION_KEYS = ['sessionId', 'startedAt', 'messageCount', 'commandCount', 'eventCount', 'lastActivity'];
 export const STATS_KEYS = [
   'totalMessages',

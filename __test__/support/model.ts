@@ -142,9 +142,7 @@ function checkMessage(value: unknown, path: string, now: number): unknown {
   if (ts !== undefined && ts !== null && !isValidDate(ts)) refuse(`${path}.timestamp`, 'a valid Date', ts);
   const problem = jsonProblem(value, path);
   if (problem !== undefined) throw new Refused(problem);
-  return Object.prototype.hasOwnProperty.call(value, 'timestamp') && (ts === undefined || ts === null)
-    ? { ...value, timestamp: new Date(now) }
-    : value;
+  return Object.hasOwn(value, 'timestamp') && (ts === undefined || ts === null) ? { ...value, timestamp: new Date(now) } : value;
 }
 
 /**
@@ -282,12 +280,12 @@ function jsonEqual(a: unknown, b: unknown): boolean {
   const bo = b as Record<string, unknown>;
   const ak = Object.keys(ao);
   const bk = Object.keys(bo);
-  return ak.length === bk.length && ak.every((k) => Object.prototype.hasOwnProperty.call(bo, k) && jsonEqual(ao[k], bo[k]));
+  return ak.length === bk.length && ak.every((k) => Object.hasOwn(bo, k) && jsonEqual(ao[k], bo[k]));
 }
 
 /** `data[key]` for stored JSON data (own keys, plus an array's length). */
 function ownValue(data: object, key: string): unknown {
-  return Object.prototype.hasOwnProperty.call(data, key) ? (data as Record<string, unknown>)[key] : undefined;
+  return Object.hasOwn(data, key) ? (data as Record<string, unknown>)[key] : undefined;
 }
 
 function matches(m: Stored, f: Filter): boolean {

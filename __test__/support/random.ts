@@ -17,14 +17,19 @@ export function value(random: () => number, depth = 0): unknown {
   }
   if (r < 0.75) return Array.from({ length: Math.floor(random() * 3) }, () => value(random, depth + 1));
   const o: Record<string, unknown> = {};
-  for (let i = Math.floor(random() * 4); i > 0; i--) o[pick(random, ['a', 'b', 'orderId', 'n', '__proto__', '0'])] = value(random, depth + 1);
+  for (let i = Math.floor(random() * 4); i > 0; i--)
+    o[pick(random, ['a', 'b', 'orderId', 'n', '__proto__', '0'])] = value(random, depth + 1);
   return o;
 }
 
 /** A random message as a user might save it. */
 export function message(random: () => number): Record<string, unknown> {
   const m: Record<string, unknown> = { type: pick(random, ['A', 'B', 'C', 'Créé', 'D\u0000']) };
-  if (random() < 0.8) m.data = random() < 0.9 ? { orderId: pick(random, ['ord-1', 'ord-2', 'ord-3']), n: Math.floor(random() * 3), extra: value(random) } : value(random);
+  if (random() < 0.8)
+    m.data =
+      random() < 0.9
+        ? { orderId: pick(random, ['ord-1', 'ord-2', 'ord-3']), n: Math.floor(random() * 3), extra: value(random) }
+        : value(random);
   if (random() < 0.5) m.requestId = pick(random, ['req-1', 'req-2', '', 'req-3']);
   if (random() < 0.5) m.correlationId = pick(random, ['c-1', 'c-2', 'c-3']);
   if (random() < 0.2) m.timestamp = new Date(Date.UTC(2024, 0, 1) + Math.floor(random() * 1e9));

@@ -11,7 +11,6 @@ export interface StoreFactory {
   name: string;
   /** Whether the store keeps a file: `dispose()` closes it instead of emptying the store. */
   durable: boolean;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   create: () => any;
 }
 

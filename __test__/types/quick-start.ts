@@ -2,21 +2,21 @@
 // store that implements IMessageStore. Compiled with `tsc --noEmit` under node16 and
 // bundler resolution; it is never run.
 import {
-  MemoryMessageStore,
-  SqliteMessageStore,
-  WrongExpectedRevisionError,
-  ConcurrencyError,
   type Command,
+  ConcurrencyError,
   type Event,
+  type ILocalMessageStore,
+  type IMessageStore,
+  MemoryMessageStore,
   type Message,
+  type MessageFilter,
+  type MessageStoreStats,
   type MessageType,
   type PositionalMessage,
-  type MessageFilter,
-  type StreamInfo,
   type SessionInfo,
-  type MessageStoreStats,
-  type IMessageStore,
-  type ILocalMessageStore,
+  SqliteMessageStore,
+  type StreamInfo,
+  WrongExpectedRevisionError,
 } from '@auto-engineer/message-store';
 
 export async function quickStart(): Promise<void> {

@@ -8,7 +8,7 @@ const ENTRY = 'napi_register_module_v1';
 
 // ---- Mach-O (64-bit, little-endian) -------------------------------------------------
 const MH_MAGIC_64 = 0xfeedfacf;
-const CPU = { 0x01000007: 'x64', 0x0100000c: 'arm64' };
+const CPU = { 16777223: 'x64', 16777228: 'arm64' };
 const FILETYPE = { 6: 'dylib', 8: 'bundle' };
 const LC_SYMTAB = 0x2;
 const LC_LOAD_DYLIB = 0xc;
@@ -89,7 +89,7 @@ function readSignature(buf, at) {
 }
 
 // ---- PE32+ (Windows) ------------------------------------------------------------------
-const MACHINE = { 0x8664: 'x64', 0xaa64: 'arm64', 0x14c: 'ia32' };
+const MACHINE = { 34404: 'x64', 43620: 'arm64', 332: 'ia32' };
 const IMAGE_FILE_DLL = 0x2000;
 const PE32_PLUS = 0x20b;
 
@@ -150,7 +150,8 @@ function readPE(buf) {
 }
 
 // Windows' own DLLs, and the C runtime every Windows 10 and later carries.
-const SYSTEM_DLL = /^(kernel32|ntdll|advapi32|bcrypt|bcryptprimitives|userenv|ws2_32|shell32|ole32|user32|synchronization|msvcrt|api-ms-win-[a-z0-9-]+)\.dll$/i;
+const SYSTEM_DLL =
+  /^(kernel32|ntdll|advapi32|bcrypt|bcryptprimitives|userenv|ws2_32|shell32|ole32|user32|synchronization|msvcrt|api-ms-win-[a-z0-9-]+)\.dll$/i;
 
 /** Every way the binary in `buf` differs from what `expected` (a targets.js check) asks. */
 function problems(buf, expected) {
@@ -180,7 +181,9 @@ function problems(buf, expected) {
     want(p.exported.length === 1 && p.exported[0] === ENTRY, `exports ${JSON.stringify(p.exported.slice(0, 5))}, expected only ${ENTRY}`);
     const foreign = Object.keys(p.imports).filter((d) => !SYSTEM_DLL.test(d));
     want(foreign.length === 0, `imports from non-system DLLs: ${foreign.join(', ')}`);
-    const napi = Object.values(p.imports).flat().filter((s) => s.startsWith('napi_'));
+    const napi = Object.values(p.imports)
+      .flat()
+      .filter((s) => s.startsWith('napi_'));
     want(napi.length === 0, `imports napi functions: ${napi.slice(0, 3).join(', ')} (${napi.length})`);
     return found;
   }

@@ -46,7 +46,21 @@ function node(spec) {
   if (source === 'pypi') {
     once(dir, (tmp) => {
       console.log(`fetching ${what} (${platform}) from PyPI`);
-      quiet('python3', ['-m', 'pip', 'download', '--quiet', '--no-deps', '--only-binary=:all:', '--platform', platform, '--python-version', '3.11', what, '-d', tmp]);
+      quiet('python3', [
+        '-m',
+        'pip',
+        'download',
+        '--quiet',
+        '--no-deps',
+        '--only-binary=:all:',
+        '--platform',
+        platform,
+        '--python-version',
+        '3.11',
+        what,
+        '-d',
+        tmp,
+      ]);
       const wheel = fs.readdirSync(tmp).find((f) => f.endsWith('.whl'));
       if (!wheel) throw new Error(`pip download ${what} --platform ${platform} fetched no wheel`);
       quiet('python3', ['-m', 'zipfile', '-e', path.join(tmp, wheel), tmp]);

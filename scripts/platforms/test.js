@@ -46,14 +46,26 @@ function fromTarball(tarball, file, encoding) {
 
 function checkManifests() {
   const main = JSON.parse(fromTarball(mainTarball, 'package.json', 'utf8'));
-  check(JSON.stringify(main.optionalDependencies) === JSON.stringify(optionalDependencies()),
-    `main package: optionalDependencies ${JSON.stringify(main.optionalDependencies)}, expected ${JSON.stringify(optionalDependencies())}`);
+  check(
+    JSON.stringify(main.optionalDependencies) === JSON.stringify(optionalDependencies()),
+    `main package: optionalDependencies ${JSON.stringify(main.optionalDependencies)}, expected ${JSON.stringify(optionalDependencies())}`,
+  );
   for (const t of targets) {
     const pkg = JSON.parse(fromTarball(platformTarball(t), 'package.json', 'utf8'));
-    const want = { name: `${manifest.name}-${t.tuple}`, version: manifest.version, main: binaryOf(t), os: [t.os], cpu: [t.cpu], libc: t.libc ? [t.libc] : undefined };
+    const want = {
+      name: `${manifest.name}-${t.tuple}`,
+      version: manifest.version,
+      main: binaryOf(t),
+      os: [t.os],
+      cpu: [t.cpu],
+      libc: t.libc ? [t.libc] : undefined,
+    };
     const got = { name: pkg.name, version: pkg.version, main: pkg.main, os: pkg.os, cpu: pkg.cpu, libc: pkg.libc };
     check(JSON.stringify(got) === JSON.stringify(want), `${t.tuple}: manifest ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
-    const files = execFileSync('tar', ['-tzf', platformTarball(t)], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+    const files = execFileSync('tar', ['-tzf', platformTarball(t)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .sort();
     const expected = ['package/README.md', `package/${binaryOf(t)}`, 'package/package.json'].sort();
     check(JSON.stringify(files) === JSON.stringify(expected), `${t.tuple}: tarball holds ${JSON.stringify(files)}`);
   }
@@ -71,13 +83,15 @@ function inspect(t) {
   const found = problems(binary, t.check);
   check(found.length === 0, `${t.tuple}: ${found.join('; ')}`);
   // The same checks against another target's binary must fail.
-  const other = targets.find((o) => o.check.kind === 'inspect' && o.tuple !== t.tuple && o.check.arch !== t.check.arch)
-    || targets.find((o) => o.tuple !== t.tuple);
+  const other =
+    targets.find((o) => o.check.kind === 'inspect' && o.tuple !== t.tuple && o.check.arch !== t.check.arch) ||
+    targets.find((o) => o.tuple !== t.tuple);
   const wrong = problems(fromTarball(platformTarball(other), binaryOf(other)), t.check);
   check(wrong.length > 0, `${t.tuple}: its checks pass the ${other.tuple} binary too`);
-  const passed = t.check.format === 'mach-o'
-    ? `Mach-O ${t.check.arch}, exports _napi_register_module_v1, no undefined napi symbols, macOS ${t.check.minMacos}+${t.check.adhoc ? ', ad-hoc signed' : ''}`
-    : `PE32+ ${t.check.arch} DLL, exports only napi_register_module_v1, imports only system DLLs and no napi functions`;
+  const passed =
+    t.check.format === 'mach-o'
+      ? `Mach-O ${t.check.arch}, exports _napi_register_module_v1, no undefined napi symbols, macOS ${t.check.minMacos}+${t.check.adhoc ? ', ad-hoc signed' : ''}`
+      : `PE32+ ${t.check.arch} DLL, exports only napi_register_module_v1, imports only system DLLs and no napi functions`;
   if (!found.length) console.log(`${t.tuple}: ${passed} (the ${other.tuple} binary fails: ${wrong[0]})`);
 }
 

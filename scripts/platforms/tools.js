@@ -58,7 +58,9 @@ function cargoZigbuild() {
 
 /** Debian packages, by the file each one provides. */
 function debian(packages) {
-  const missing = Object.entries(packages).filter(([, file]) => !fs.existsSync(file)).map(([p]) => p);
+  const missing = Object.entries(packages)
+    .filter(([, file]) => !fs.existsSync(file))
+    .map(([p]) => p);
   if (!missing.length) return;
   const sudo = process.getuid && process.getuid() !== 0 ? ['sudo'] : [];
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };

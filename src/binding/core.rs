@@ -52,7 +52,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Core {
     pub fn new(engine: Engine) -> Arc<Core> {
-        let core = Core { bytes: AtomicUsize::new(engine.stats().memory_usage as usize), engine: Mutex::new(engine), ..Default::default() };
+        let core = Core {
+            bytes: AtomicUsize::new(engine.stats().memory_usage as usize),
+            engine: Mutex::new(engine),
+            ..Default::default()
+        };
         Arc::new(core)
     }
 
@@ -115,7 +119,10 @@ impl Core {
                 Ok(Ok(None)) => None,
                 Ok(Ok(Some(first))) => Some(format!("a save acknowledged earlier was refused by the engine ({first})")),
                 Ok(Err(e)) => Some(format!("a save acknowledged earlier did not reach the engine ({})", e.reason)),
-                Err(panic) => Some(format!("a save acknowledged earlier did not reach the engine (internal error: {})", panic_text(&panic))),
+                Err(panic) => Some(format!(
+                    "a save acknowledged earlier did not reach the engine (internal error: {})",
+                    panic_text(&panic)
+                )),
             };
             if let Some(reason) = lost {
                 *lock(&self.lost) = Some(format!("{reason}; the store refuses every call until reset()"));
@@ -169,7 +176,11 @@ pub fn apply(engine: &mut Engine, payload: &str) -> Result<Option<String>> {
             if out.len() > 1 {
                 out.push(',');
             }
-            out.push_str(&format!("[{index},{},{}]", json::string_literal(e.status.as_ref()), json::string_literal(&e.reason)));
+            out.push_str(&format!(
+                "[{index},{},{}]",
+                json::string_literal(e.status.as_ref()),
+                json::string_literal(&e.reason)
+            ));
         }
         index += 1;
     }

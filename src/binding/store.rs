@@ -14,8 +14,8 @@ use napi::bindgen_prelude::{AsyncTask, External, Uint32Array};
 use napi::{Env, Task};
 use napi_derive::napi;
 
-use super::error::{closed, invalid, open_failed, too_large, write_failed, Result};
 use super::core::{self, lock, ApplyTask, Core};
+use super::error::{closed, invalid, open_failed, too_large, write_failed, Result};
 use super::memory::{self, Counted};
 use super::wire;
 use crate::engine::{Engine, MessageKind, Millis};
@@ -94,7 +94,9 @@ impl NativeStore {
             return Err(closed());
         }
         if let Some(reason) = self.failure() {
-            return Err(write_failed(&format!("writes are refused since an earlier write failed ({reason}); reopen the file")));
+            return Err(write_failed(&format!(
+                "writes are refused since an earlier write failed ({reason}); reopen the file"
+            )));
         }
         Ok(self)
     }
@@ -102,7 +104,8 @@ impl NativeStore {
     /// Writes what the engine gained to the file, if there is one.
     fn flush(&mut self) -> Result<()> {
         let Some(batch) = self.prepare()? else { return Ok(()) };
-        commit(self.journal.as_ref().expect("prepare found a journal"), &self.failed, batch).map_err(|r| write_failed(&r))
+        commit(self.journal.as_ref().expect("prepare found a journal"), &self.failed, batch)
+            .map_err(|r| write_failed(&r))
     }
 
     /// What the file lacks, copied out of the engine; `None` when there is no file or
@@ -189,7 +192,6 @@ impl Task for CommitTask {
 pub fn create() -> Store {
     External::new(NativeStore::new(Engine::new(), None))
 }
-
 
 /// Opens or creates the file at `path` and rebuilds the store it holds.
 #[napi(catch_unwind)]
@@ -338,7 +340,13 @@ pub fn stream_revision(env: Env, store: &mut Store, stream: String) -> Result<Op
 /// The JavaScript face takes the objects it keeps (`lib/cache.js`) and asks `build`
 /// for the rest.
 #[napi(catch_unwind)]
-pub fn read_stream_runs(env: Env, store: &mut Store, stream: String, from_revision: Option<i64>, count: Option<u32>) -> Result<Uint32Array> {
+pub fn read_stream_runs(
+    env: Env,
+    store: &mut Store,
+    stream: String,
+    from_revision: Option<i64>,
+    count: Option<u32>,
+) -> Result<Uint32Array> {
     let stream = wire::literal("streamId", &stream)?;
     let engine = store.open()?.core.engine()?;
     let runs = wire::runs(engine.read_stream(&stream, from_revision, limit(count)));
@@ -378,7 +386,12 @@ pub fn next_page(store: &mut Store) -> Result<Option<String>> {
 
 /// A stream's messages as one JSON string in the serving shape.
 #[napi(catch_unwind)]
-pub fn read_stream_json(store: &Store, stream: String, from_revision: Option<i64>, count: Option<u32>) -> Result<String> {
+pub fn read_stream_json(
+    store: &Store,
+    stream: String,
+    from_revision: Option<i64>,
+    count: Option<u32>,
+) -> Result<String> {
     let stream = wire::literal("streamId", &stream)?;
     let engine = store.open()?.core.engine()?;
     serving_json(&engine, engine.read_stream(&stream, from_revision, limit(count)))

@@ -212,9 +212,15 @@ mod tests {
     #[test]
     fn reads_save_heads() {
         let h = |s: &str| SaveHead::parse(s).ok();
-        assert_eq!(h("c01700"), Some(SaveHead { kind: Some(MessageKind::Command), batch: false, now: 1700, expected: None }));
+        assert_eq!(
+            h("c01700"),
+            Some(SaveHead { kind: Some(MessageKind::Command), batch: false, now: 1700, expected: None })
+        );
         assert_eq!(h("-1-5 -1"), Some(SaveHead { kind: None, batch: true, now: -5, expected: Some(-1) }));
-        assert_eq!(h("e012 7"), Some(SaveHead { kind: Some(MessageKind::Event), batch: false, now: 12, expected: Some(7) }));
+        assert_eq!(
+            h("e012 7"),
+            Some(SaveHead { kind: Some(MessageKind::Event), batch: false, now: 12, expected: Some(7) })
+        );
         for bad in ["", "x012", "c2", "c0", "c0x", "c01 x", "c01 "] {
             assert_eq!(h(bad), None, "{bad:?}");
         }

@@ -42,4 +42,3 @@ impl fmt::Display for SaveError {
 }
 
 impl std::error::Error for SaveError {}
-

@@ -212,7 +212,10 @@ fn entries_from<'a>(text: &'a str, start: usize, mut f: impl FnMut(&'a str, &'a 
 
 /// Calls `f(index, start)` at the start of each element of a JSON array; `f` scans
 /// the element and returns its end (exclusive), or an error that stops the walk.
-pub fn walk_array<E>(text: &str, mut f: impl FnMut(usize, usize) -> std::result::Result<usize, ArrayError<E>>) -> std::result::Result<(), ArrayError<E>> {
+pub fn walk_array<E>(
+    text: &str,
+    mut f: impl FnMut(usize, usize) -> std::result::Result<usize, ArrayError<E>>,
+) -> std::result::Result<(), ArrayError<E>> {
     let b = text.as_bytes();
     let mut i = skip_ws(b, 0);
     if b.get(i) != Some(&b'[') {
@@ -270,10 +273,7 @@ pub fn json_equal(a: &str, b: &str) -> bool {
             let (Ok(ea), Ok(eb)) = (object_entries(a), object_entries(b)) else {
                 return false;
             };
-            ea.len() == eb.len()
-                && ea.iter().all(|(k, va)| {
-                    eb.iter().any(|(kb, vb)| kb == k && json_equal(va, vb))
-                })
+            ea.len() == eb.len() && ea.iter().all(|(k, va)| eb.iter().any(|(kb, vb)| kb == k && json_equal(va, vb)))
         }
         (Kind::Array, Kind::Array) => {
             let (Ok(ea), Ok(eb)) = (array_elements(a), array_elements(b)) else {
@@ -377,10 +377,7 @@ mod tests {
     #[test]
     fn splits_arrays_with_nested_values_and_tricky_strings() {
         let t = r#"[{"a":"]}\"","b":[1,{"c":2}]},3,"x",null,[]]"#;
-        assert_eq!(
-            array_elements(t).unwrap(),
-            vec![r#"{"a":"]}\"","b":[1,{"c":2}]}"#, "3", r#""x""#, "null", "[]"]
-        );
+        assert_eq!(array_elements(t).unwrap(), vec![r#"{"a":"]}\"","b":[1,{"c":2}]}"#, "3", r#""x""#, "null", "[]"]);
         assert_eq!(array_elements("[]").unwrap(), Vec::<&str>::new());
         assert!(array_elements("[1,").is_err());
         assert!(array_elements("{}").is_err());

@@ -80,7 +80,14 @@ impl<'a> Head<'a> {
                 Err(e) => HeadError::Syntax(e),
             });
         }
-        let mut head = Head { text: "", name: "", request_id: None, has_request_id: false, correlation_id: None, has_timestamp: false };
+        let mut head = Head {
+            text: "",
+            name: "",
+            request_id: None,
+            has_request_id: false,
+            correlation_id: None,
+            has_timestamp: false,
+        };
         let mut has_name = false;
         let mut bad_timestamp = false;
         let end = json::scan_object(text, start, |key, value| match key {
@@ -156,18 +163,29 @@ mod tests {
 
     #[test]
     fn a_batch_is_read_in_one_pass_with_each_message_s_span() {
-        let heads = Head::parse_batch(r#" [ {"type":"A","data":{"x":[1,{"y":"}"}]}} , {"type":"B","correlationId":"c"}] "#).unwrap();
+        let heads =
+            Head::parse_batch(r#" [ {"type":"A","data":{"x":[1,{"y":"}"}]}} , {"type":"B","correlationId":"c"}] "#)
+                .unwrap();
         let spans: Vec<_> = heads.iter().map(|h| (h.text, h.name, h.correlation_id)).collect();
         assert_eq!(
             spans,
-            [(r#"{"type":"A","data":{"x":[1,{"y":"}"}]}}"#, r#""A""#, None), (r#"{"type":"B","correlationId":"c"}"#, r#""B""#, Some(r#""c""#))]
+            [
+                (r#"{"type":"A","data":{"x":[1,{"y":"}"}]}}"#, r#""A""#, None),
+                (r#"{"type":"B","correlationId":"c"}"#, r#""B""#, Some(r#""c""#))
+            ]
         );
         assert_eq!(Head::parse_batch("[]").unwrap().len(), 0);
         let err = |text: &str| Head::parse_batch(text).unwrap_err();
         assert_eq!(err(r#"[{"type":"A"}, 5]"#), (1, r#"must be an object with a string "type""#.to_owned()));
-        assert_eq!(err(r#"[{"type":"A"}, {"type":"B","timestamp":1}]"#), (1, ".timestamp must be a valid Date".to_owned()));
+        assert_eq!(
+            err(r#"[{"type":"A"}, {"type":"B","timestamp":1}]"#),
+            (1, ".timestamp must be a valid Date".to_owned())
+        );
         assert_eq!(err(r#"[{"type":"A"},"#), (0, "batch is not a JSON array (expected a value at byte 14)".to_owned()));
-        assert_eq!(err(r#"[{"type":"A"}] []"#), (0, "batch is not a JSON array (trailing characters at byte 14)".to_owned()));
+        assert_eq!(
+            err(r#"[{"type":"A"}] []"#),
+            (0, "batch is not a JSON array (trailing characters at byte 14)".to_owned())
+        );
         assert_eq!(err(r#"{"type":"A"}"#), (0, "batch is not a JSON array (expected an array at byte 0)".to_owned()));
     }
 

@@ -243,7 +243,14 @@ mod tests {
     fn measures_the_serving_shape_exactly() {
         let mut e = Engine::new();
         let s = JsonString::new("orders-\"1\"");
-        e.save(&s, &[r#"{"type":"A"}"#, r#"{"type":"B","timestamp":"2020-01-01T00:00:00.000Z"}"#], None, None, 1_700_000_000_123).unwrap();
+        e.save(
+            &s,
+            &[r#"{"type":"A"}"#, r#"{"type":"B","timestamp":"2020-01-01T00:00:00.000Z"}"#],
+            None,
+            None,
+            1_700_000_000_123,
+        )
+        .unwrap();
         e.create_session(-5);
         e.save(&s, &[r#"{"type":"C","requestId":"r"}"#], None, None, 253_402_300_800_000).unwrap();
         let all: Vec<u32> = (0..3).collect();

@@ -24,8 +24,8 @@
 use memchr::memmem;
 
 use super::filter::{data_matches, data_of, field_of, Filter, JsonCondition};
-use super::json::{self, Kind};
 use super::id_index;
+use super::json::{self, Kind};
 use super::model::{JsonString, MessageKind};
 use super::store::{Engine, Record, NO_SESSION};
 
@@ -221,7 +221,9 @@ impl Engine {
         }
         let text = self.text(i);
         // Ids are indexed by hash, so a candidate from their lists is confirmed here too.
-        c.names.as_ref().is_none_or(|names| field_of(text, r#""type""#).is_some_and(|t| names.iter().any(|n| n.literal() == t)))
+        c.names
+            .as_ref()
+            .is_none_or(|names| field_of(text, r#""type""#).is_some_and(|t| names.iter().any(|n| n.literal() == t)))
             && c.correlation_id.is_none_or(|id| field_of(text, r#""correlationId""#) == Some(id.literal()))
             && c.request_id.is_none_or(|id| field_of(text, r#""requestId""#) == Some(id.literal()))
             && c.json.is_none_or(|conds| {
@@ -279,11 +281,7 @@ fn merge(lists: &[&[u32]], descending: bool, mut visit: impl FnMut(u32) -> bool)
         let mut pick: Option<(usize, u32)> = None;
         for (k, list) in lists.iter().enumerate() {
             let c = cursors[k];
-            let candidate = if descending {
-                (c > 0).then(|| list[c - 1])
-            } else {
-                list.get(c).copied()
-            };
+            let candidate = if descending { (c > 0).then(|| list[c - 1]) } else { list.get(c).copied() };
             if let Some(v) = candidate {
                 let better = pick.is_none_or(|(_, p)| if descending { v > p } else { v < p });
                 if better {

@@ -55,13 +55,14 @@ impl Engine {
         session: Option<&JsonString>,
     ) -> Result<u64, SaveError> {
         let stream_ix = *self.stream_ids.get(stream.literal()).ok_or(SaveError::StreamNotFound { expected: -1 })?;
-        let session = match session {
-            Some(id) => Some(*self.session_ids.get(id.literal()).ok_or(SaveError::InvalidMessage {
-                index: 0,
-                reason: format!("names the unknown session {id:?}"),
-            })?),
-            None => None,
-        };
+        let session =
+            match session {
+                Some(id) => Some(*self.session_ids.get(id.literal()).ok_or(SaveError::InvalidMessage {
+                    index: 0,
+                    reason: format!("names the unknown session {id:?}"),
+                })?),
+                None => None,
+            };
         self.restore_message_at(stream_ix, text, kind, time, session)
     }
 
@@ -76,11 +77,17 @@ impl Engine {
         session_index: Option<u32>,
     ) -> Result<u64, SaveError> {
         if stream_index as usize >= self.streams.len() {
-            return Err(SaveError::InvalidMessage { index: 0, reason: format!("names stream {stream_index}, which does not exist") });
+            return Err(SaveError::InvalidMessage {
+                index: 0,
+                reason: format!("names stream {stream_index}, which does not exist"),
+            });
         }
         if let Some(s) = session_index {
             if s as usize >= self.sessions.len() {
-                return Err(SaveError::InvalidMessage { index: 0, reason: format!("names session {s}, which does not exist") });
+                return Err(SaveError::InvalidMessage {
+                    index: 0,
+                    reason: format!("names session {s}, which does not exist"),
+                });
             }
         }
         let head = Head::parse(text).map_err(|reason| SaveError::InvalidMessage { index: 0, reason })?;
@@ -159,7 +166,14 @@ mod tests {
         let s = |n: &str| JsonString::new(n);
         a.save(&s("orders"), &[r#"{"type":"A","requestId":"r"}"#], None, None, 10).unwrap();
         let sid = a.create_session(11);
-        a.save(&s("orders"), &[r#"{"type":"B","timestamp":"2020-01-01T00:00:00.000Z"}"#, r#"{"type":"C"}"#], None, None, 9).unwrap();
+        a.save(
+            &s("orders"),
+            &[r#"{"type":"B","timestamp":"2020-01-01T00:00:00.000Z"}"#, r#"{"type":"C"}"#],
+            None,
+            None,
+            9,
+        )
+        .unwrap();
         a.save(&s("empty"), &[], None, None, 12).unwrap();
         a.end_session(&sid, 13);
         a.save(&s("user-commands"), &[r#"{"type":"D","correlationId":"c"}"#], None, None, 14).unwrap();

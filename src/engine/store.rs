@@ -224,7 +224,13 @@ impl Engine {
         });
         grow::push(
             &mut self.streams,
-            Stream { kind_from_name: name.kind_from_name(), name, members: Vec::new(), created_at: now, last_updated: now },
+            Stream {
+                kind_from_name: name.kind_from_name(),
+                name,
+                members: Vec::new(),
+                created_at: now,
+                last_updated: now,
+            },
             &mut self.bytes,
         );
         ix
@@ -247,7 +253,14 @@ impl Engine {
 
     /// Appends one message of `stream_ix`, stamped with `session` (an index into
     /// `sessions`), and updates every index and counter.
-    pub(crate) fn append(&mut self, stream_ix: u32, head: &Head<'_>, kind: Option<MessageKind>, now: Millis, session: Option<u32>) {
+    pub(crate) fn append(
+        &mut self,
+        stream_ix: u32,
+        head: &Head<'_>,
+        kind: Option<MessageKind>,
+        now: Millis,
+        session: Option<u32>,
+    ) {
         let index = self.records.len() as u32;
         let stream = &self.streams[stream_ix as usize];
         let kind = head.kind(kind, stream.kind_from_name);
@@ -347,7 +360,11 @@ impl Engine {
     pub fn touched_since(&self, mark: TouchMark) -> impl Iterator<Item = u32> + '_ {
         // A touch of the session logged last before the mark was folded into that
         // entry, so that one counts whenever anything was touched since.
-        let folded = if self.touches > mark.touches { mark.len.checked_sub(1).and_then(|i| self.touched.get(i).copied()) } else { None };
+        let folded = if self.touches > mark.touches {
+            mark.len.checked_sub(1).and_then(|i| self.touched.get(i).copied())
+        } else {
+            None
+        };
         folded.into_iter().chain(self.touched.get(mark.len..).unwrap_or(&[]).iter().copied())
     }
 
@@ -551,6 +568,9 @@ mod tests {
         assert_eq!(engine.stats().total_messages, 2);
         engine.save_json_array(&stream, r#"[{"type":"C"}]"#, None, None, 3).unwrap();
         assert_eq!(engine.stats().total_messages, 3);
-        assert_eq!(engine.save_json_array(&stream, r#"[{"type":"E"}]"#, None, None, 4), Err(SaveError::CapacityExceeded));
+        assert_eq!(
+            engine.save_json_array(&stream, r#"[{"type":"E"}]"#, None, None, 4),
+            Err(SaveError::CapacityExceeded)
+        );
     }
 }

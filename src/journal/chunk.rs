@@ -79,7 +79,10 @@ pub fn unpack<'a>(encoding: i64, stored: &'a [u8], meta: &[u8]) -> Result<Cow<'a
     match encoding {
         0 => std::str::from_utf8(stored).map(Cow::Borrowed).map_err(|e| format!("has text that is not UTF-8 ({e})")),
         1 => {
-            let len: usize = meta.chunks_exact(META_BYTES).map(|e| u32::from_le_bytes(e[0..4].try_into().expect("4 bytes")) as usize).sum();
+            let len: usize = meta
+                .chunks_exact(META_BYTES)
+                .map(|e| u32::from_le_bytes(e[0..4].try_into().expect("4 bytes")) as usize)
+                .sum();
             let text = lz4_flex::block::decompress(stored, len).map_err(|e| format!("does not decompress ({e})"))?;
             if text.len() != len {
                 return Err(format!("decompresses to {} bytes, not the {len} its entries say", text.len()));
@@ -190,8 +193,20 @@ mod tests {
     #[test]
     fn entries_round_trip() {
         let entries = [
-            Entry { text: r#"{"type":"A"}"#, stream: 0, session: None, time: 1_700_000_000_000, kind: MessageKind::Event },
-            Entry { text: r#"{"type":"é","x":"\ud800"}"#, stream: 4_000_000_000, session: Some(0), time: -5, kind: MessageKind::Command },
+            Entry {
+                text: r#"{"type":"A"}"#,
+                stream: 0,
+                session: None,
+                time: 1_700_000_000_000,
+                kind: MessageKind::Event,
+            },
+            Entry {
+                text: r#"{"type":"é","x":"\ud800"}"#,
+                stream: 4_000_000_000,
+                session: Some(0),
+                time: -5,
+                kind: MessageKind::Command,
+            },
             Entry { text: "{}", stream: 3, session: Some(u32::MAX - 1), time: i64::MAX, kind: MessageKind::Event },
         ];
         let (c, texts) = chunk(&entries);
@@ -205,10 +220,14 @@ mod tests {
     fn bodies_are_compressed_when_it_pays_and_unpack_back() {
         let small = r#"{"type":"A"}"#;
         assert_eq!(encode(small), Stored::Text(small.to_owned()));
-        let e = |i: usize| format!(r#"{{"type":"OrderPlaced","data":{{"orderId":"ord-{i}","note":"Leave at the front door"}}}}"#);
+        let e = |i: usize| {
+            format!(r#"{{"type":"OrderPlaced","data":{{"orderId":"ord-{i}","note":"Leave at the front door"}}}}"#)
+        };
         let texts: Vec<String> = (0..100).map(e).collect();
-        let entries: Vec<Entry> =
-            texts.iter().map(|t| Entry { text: t, stream: 0, session: None, time: 1, kind: MessageKind::Event }).collect();
+        let entries: Vec<Entry> = texts
+            .iter()
+            .map(|t| Entry { text: t, stream: 0, session: None, time: 1, kind: MessageKind::Event })
+            .collect();
         let (c, all) = chunk(&entries);
         let Stored::Lz4(packed) = &c.bodies else { panic!("100 alike messages were not compressed") };
         assert!(packed.len() * 4 < all.len(), "{} of {}", packed.len(), all.len());
@@ -228,7 +247,9 @@ mod tests {
         // Damage is refused with the reason, never more memory than the entries say.
         assert_eq!(unpack(2, b"", &c.meta).unwrap_err(), "has encoding 2");
         assert!(unpack(1, &packed[..packed.len() / 2], &c.meta).unwrap_err().starts_with("does not decompress"));
-        assert!(unpack(1, packed, &c.meta[..META_BYTES * 99]).unwrap_err().starts_with("does not decompress (provided output is too small"));
+        assert!(unpack(1, packed, &c.meta[..META_BYTES * 99])
+            .unwrap_err()
+            .starts_with("does not decompress (provided output is too small"));
         assert!(unpack(0, &[0xff, 0xfe], &[]).unwrap_err().starts_with("has text that is not UTF-8"));
     }
 

@@ -15,6 +15,6 @@ mod schema;
 mod sqlite;
 
 pub use error::JournalError;
-pub use sqlite::{Batch, Durability, Journal};
 #[cfg(feature = "test-hooks")]
 pub use sqlite::raw_sql;
+pub use sqlite::{Batch, Durability, Journal};

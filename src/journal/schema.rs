@@ -39,6 +39,5 @@ CREATE TABLE chunks (
 /// Version 1's messages, read once to migrate a file to version 2.
 pub const MESSAGES_V1: &str = "SELECT position, stream, kind, time, session, body FROM messages ORDER BY position";
 
-
 /// The first 16 bytes of every SQLite database file.
 pub const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";

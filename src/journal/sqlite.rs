@@ -82,7 +82,10 @@ impl Journal {
         let conn = &journal.conn;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(io)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(JournalError::Corrupt { path: path.to_owned(), reason: format!("cannot use WAL mode (got {mode})") });
+            return Err(JournalError::Corrupt {
+                path: path.to_owned(),
+                reason: format!("cannot use WAL mode (got {mode})"),
+            });
         }
         let sync = match durability {
             Durability::Process => "OFF",
@@ -125,7 +128,11 @@ impl Journal {
             });
         }
         if version > SCHEMA_VERSION {
-            return Err(JournalError::NewerSchema { path: self.path.clone(), found: version, supported: SCHEMA_VERSION });
+            return Err(JournalError::NewerSchema {
+                path: self.path.clone(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
         }
         if version < 1 {
             return Err(JournalError::Corrupt { path: self.path.clone(), reason: format!("schema version {version}") });
@@ -160,7 +167,8 @@ impl Journal {
             while let Some(row) = rows.next().map_err(self.io())? {
                 let (ix, name, created): (i64, String, i64) =
                     (row.get(0).map_err(self.io())?, row.get(1).map_err(self.io())?, row.get(2).map_err(self.io())?);
-                let name = JsonString::from_literal(&name).ok_or_else(|| corrupt(format!("stream {ix} has a bad name")))?;
+                let name =
+                    JsonString::from_literal(&name).ok_or_else(|| corrupt(format!("stream {ix} has a bad name")))?;
                 if ix as usize != engine.stream_count() {
                     return Err(corrupt(format!("stream numbers skip to {ix}")));
                 }
@@ -194,7 +202,12 @@ impl Journal {
         for (id, &last) in sessions.iter().zip(&activity) {
             engine.restore_session_activity(id, last);
         }
-        self.written = Written { streams: engine.stream_count(), sessions: sessions.len(), messages: count, touched: engine.touch_mark() };
+        self.written = Written {
+            streams: engine.stream_count(),
+            sessions: sessions.len(),
+            messages: count,
+            touched: engine.touch_mark(),
+        };
         if version == 1 {
             self.migrate_v1(&engine)?;
         }
@@ -204,16 +217,20 @@ impl Journal {
     /// Replays the chunks; returns the last position.
     fn load_chunks(&self, engine: &mut Engine) -> Result<u64, JournalError> {
         let corrupt = |reason: String| JournalError::Corrupt { path: self.path.clone(), reason };
-        let mut q =
-            self.conn.prepare("SELECT first, count, encoding, meta, bodies FROM chunks ORDER BY first").map_err(self.io())?;
+        let mut q = self
+            .conn
+            .prepare("SELECT first, count, encoding, meta, bodies FROM chunks ORDER BY first")
+            .map_err(self.io())?;
         let mut rows = q.query([]).map_err(self.io())?;
         let mut last = 0u64;
         while let Some(row) = rows.next().map_err(self.io())? {
             let first: i64 = row.get(0).map_err(self.io())?;
             let count: i64 = row.get(1).map_err(self.io())?;
             let encoding: i64 = row.get(2).map_err(self.io())?;
-            let meta = row.get_ref(3).map_err(self.io())?.as_blob().map_err(|e| corrupt(format!("chunk {first}: {e}")))?;
-            let stored = row.get_ref(4).map_err(self.io())?.as_bytes().map_err(|e| corrupt(format!("chunk {first}: {e}")))?;
+            let meta =
+                row.get_ref(3).map_err(self.io())?.as_blob().map_err(|e| corrupt(format!("chunk {first}: {e}")))?;
+            let stored =
+                row.get_ref(4).map_err(self.io())?.as_bytes().map_err(|e| corrupt(format!("chunk {first}: {e}")))?;
             let bodies = chunk::unpack(encoding, stored, meta).map_err(|e| corrupt(format!("chunk {first} {e}")))?;
             if first as u64 != last + 1 {
                 return Err(corrupt(format!("positions skip from {last} to {first}")));
@@ -262,7 +279,8 @@ impl Journal {
         let tx = self.conn.unchecked_transaction().map_err(self.io())?;
         tx.execute_batch(CREATE_CHUNKS).map_err(self.io())?;
         insert_chunks(&tx, &chunks).map_err(self.io())?;
-        tx.execute_batch(&format!("DROP TABLE messages; PRAGMA user_version = {SCHEMA_VERSION};")).map_err(self.io())?;
+        tx.execute_batch(&format!("DROP TABLE messages; PRAGMA user_version = {SCHEMA_VERSION};"))
+            .map_err(self.io())?;
         tx.commit().map_err(self.io())
     }
 
@@ -329,7 +347,9 @@ impl Journal {
         }
         let tx = self.conn.unchecked_transaction().map_err(self.io())?;
         {
-            let mut q = tx.prepare_cached("INSERT INTO streams (ix, name, created_at) VALUES (?1, ?2, ?3)").map_err(self.io())?;
+            let mut q = tx
+                .prepare_cached("INSERT INTO streams (ix, name, created_at) VALUES (?1, ?2, ?3)")
+                .map_err(self.io())?;
             for (ix, name, created) in &batch.streams {
                 q.execute(params![ix, name, created]).map_err(self.io())?;
             }
@@ -363,7 +383,10 @@ impl Journal {
     /// Limits the file to `pages` pages (SQLite's `max_page_count`), so that tests can
     /// make a write fail as a full disk would.
     pub fn set_max_pages(&self, pages: u32) -> Result<(), JournalError> {
-        self.conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(())).optional().map_err(self.io())?;
+        self.conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+            .optional()
+            .map_err(self.io())?;
         Ok(())
     }
 }
@@ -389,7 +412,8 @@ fn chunks_of(engine: &Engine, first: u64, last: u64) -> Vec<Chunk> {
 }
 
 fn insert_chunks(conn: &Connection, chunks: &[Chunk]) -> rusqlite::Result<()> {
-    let mut q = conn.prepare_cached("INSERT INTO chunks (first, count, encoding, meta, bodies) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    let mut q =
+        conn.prepare_cached("INSERT INTO chunks (first, count, encoding, meta, bodies) VALUES (?1, ?2, ?3, ?4, ?5)")?;
     for c in chunks {
         let encoding = c.bodies.encoding();
         match &c.bodies {
@@ -413,7 +437,7 @@ fn check_magic(path: &str) -> Result<(), JournalError> {
             Err(_) => break,
         }
     }
-    if read == 0 || &head[..read] == &SQLITE_MAGIC[..read] && read == head.len() {
+    if read == 0 || head[..read] == SQLITE_MAGIC[..read] && read == head.len() {
         return Ok(());
     }
     Err(JournalError::NotOurs { path: path.to_owned(), reason: "not a SQLite database".into() })
