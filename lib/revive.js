@@ -9,6 +9,7 @@
 // frozen, and its two Dates are `ReadOnlyDate`s, whose setters throw.
 
 const { estimate } = require('./cache');
+const { MESSAGE_TYPES } = require('./validate');
 
 const SHARED =
   'a message read from the store is shared by every read and cannot be changed; copy it first (new Date(date), structuredClone(message))';
@@ -112,7 +113,7 @@ function messagesInto(cache, strings, first, next) {
         Object.freeze({
           streamId: streams[d[j]],
           message,
-          messageType: d[j + 1] === 0 ? 'command' : 'event',
+          messageType: MESSAGE_TYPES[d[j + 1]],
           revision: BigInt(d[j + 2]),
           position: BigInt(position),
           timestamp: saved,

@@ -141,7 +141,7 @@ class WriteScheduler {
       this.#headBatch = batch;
       this.#headNow = now;
       this.#headExpected = expected;
-      this.#head = `${kind === undefined ? '-' : kind[0]}${batch ? 1 : 0}${now}${expected === undefined ? '' : ` ${expected}`}`;
+      this.#head = `${kind === undefined ? '-' : kind}${batch ? 1 : 0}${now}${expected === undefined ? '' : ` ${expected}`}`;
     }
     this.#parts.push(this.#head, literal, text);
     this.#count++;

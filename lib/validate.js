@@ -82,10 +82,17 @@ function expectedRevision(value) {
   return clampSafe(value);
 }
 
-function messageType(value) {
+/** The message types by their code, the number that stands for each across the
+ * boundary (Rust's `MessageKind::code`): in saves, filters and result pages. */
+const MESSAGE_TYPES = ['command', 'event'];
+
+/** The one parse of a message type, for the argument and the filter field alike:
+ * its code, or `undefined` when none is given. */
+function messageType(value, path = 'messageType') {
   if (value === undefined || value === null) return undefined;
-  if (value !== 'command' && value !== 'event') throw fail('messageType', "'command' or 'event'", value);
-  return value;
+  const code = MESSAGE_TYPES.indexOf(value);
+  if (code < 0) throw fail(path, "'command' or 'event'", value);
+  return code;
 }
 
 /**
@@ -300,12 +307,8 @@ function filter(value, overrides) {
   const f = overrides ? { ...value, ...overrides } : value;
   if (f === undefined || f === null) return undefined;
   const wire = {};
-  if (f.messageType !== undefined && f.messageType !== null) {
-    if (f.messageType !== 'command' && f.messageType !== 'event') {
-      throw fail('filter.messageType', "'command' or 'event'", f.messageType);
-    }
-    wire.messageType = f.messageType;
-  }
+  const kind = messageType(f.messageType, 'filter.messageType');
+  if (kind !== undefined) wire.messageType = kind;
   const names = f.messageNames;
   if (names !== undefined && names !== null) {
     if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) {
@@ -368,6 +371,7 @@ module.exports = {
   optionalInteger,
   expectedRevision,
   messageType,
+  MESSAGE_TYPES,
   count,
   message,
   messages,

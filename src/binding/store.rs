@@ -47,9 +47,8 @@ pub struct NativeStore {
 
 type Store = External<NativeStore>;
 
-fn kind(kind: Option<String>) -> Result<Option<MessageKind>> {
-    kind.map(|k| MessageKind::parse(&k).ok_or_else(|| invalid("messageType", "must be 'command' or 'event'")))
-        .transpose()
+fn kind(kind: Option<u32>) -> Result<Option<MessageKind>> {
+    kind.map(|k| wire::kind("messageType", k)).transpose()
 }
 
 fn limit(count: Option<u32>) -> Option<usize> {
@@ -269,7 +268,7 @@ pub fn save(
     messages: String,
     batch: bool,
     expected_revision: Option<i64>,
-    message_type: Option<String>,
+    message_type: Option<u32>,
     now: f64,
 ) -> Result<i64> {
     #[cfg(feature = "test-hooks")]
@@ -296,7 +295,8 @@ pub fn save(
 /// every save it checked since its last call into the store. `payload` has three
 /// lines a save: the head, the stream's JSON literal, the message text (a JSON
 /// object, or with a batch head a JSON array of them; neither can hold a raw line
-/// feed). The head is `c`ommand, `e`vent or `-` (the store decides), then `1` for a
+/// feed). The head is the message type's code (`0` command, `1` event) or `-` (the
+/// store decides), then `1` for a
 /// batch or `0`, then the save time in epoch ms, then, after a space, the expected
 /// revision or nothing.
 ///

@@ -14,6 +14,11 @@ pub fn literal(argument: &str, text: &str) -> Result<JsonString> {
     JsonString::from_literal(text).ok_or_else(|| invalid(argument, "must be a JSON string literal"))
 }
 
+/// A message type as JavaScript sends it: its code (`MessageKind::code`).
+pub fn kind(argument: &str, code: u32) -> Result<MessageKind> {
+    MessageKind::from_code(code).ok_or_else(|| invalid(argument, "must be 0 (command) or 1 (event)"))
+}
+
 /// Reads the filter object the JavaScript face builds from a `MessageFilter`: the
 /// same field names, ids as strings, positions as integers, timestamps as epoch
 /// milliseconds, and `jsonFilter` as `[[key, value], [key]]` (a lone key stands for
@@ -24,11 +29,7 @@ pub fn filter(text: &str) -> Result<Filter> {
     for (key, value) in entries {
         let field = &key[1..key.len() - 1];
         match field {
-            "messageType" => {
-                let kind = MessageKind::parse(value.trim_matches('"'))
-                    .ok_or_else(|| invalid("filter.messageType", "must be 'command' or 'event'"))?;
-                f.kind = Some(kind);
-            }
+            "messageType" => f.kind = Some(kind("filter.messageType", integer("filter.messageType", value)? as u32)?),
             "messageNames" => {
                 let names = json::array_elements(value)
                     .map_err(|e| invalid("filter.messageNames", e))?
@@ -123,9 +124,10 @@ impl SaveHead {
         let bad = || invalid("saveMany", format!("has a malformed save head {line:?}"));
         let b = line.as_bytes();
         let kind = match b.first() {
-            Some(b'c') => Some(MessageKind::Command),
-            Some(b'e') => Some(MessageKind::Event),
             Some(b'-') => None,
+            Some(&digit) if digit.is_ascii_digit() => {
+                Some(kind("saveMany", u32::from(digit - b'0')).map_err(|_| bad())?)
+            }
             _ => return Err(bad()),
         };
         let batch = match b.get(1) {
@@ -183,7 +185,7 @@ mod tests {
     #[test]
     fn reads_every_filter_field() {
         let f = filter(
-            r#"{"messageType":"event","messageNames":["A","B"],"streamId":"s","sessionId":"no-session","correlationId":"c","requestId":"r","fromPosition":2,"toPosition":9007199254740991,"fromTimestamp":-5,"toTimestamp":10,"jsonFilter":[["k",{"a":1}],["gone"]]}"#,
+            r#"{"messageType":1,"messageNames":["A","B"],"streamId":"s","sessionId":"no-session","correlationId":"c","requestId":"r","fromPosition":2,"toPosition":9007199254740991,"fromTimestamp":-5,"toTimestamp":10,"jsonFilter":[["k",{"a":1}],["gone"]]}"#,
         )
         .unwrap();
         assert_eq!(f.kind, Some(MessageKind::Event));
@@ -213,15 +215,15 @@ mod tests {
     fn reads_save_heads() {
         let h = |s: &str| SaveHead::parse(s).ok();
         assert_eq!(
-            h("c01700"),
+            h("001700"),
             Some(SaveHead { kind: Some(MessageKind::Command), batch: false, now: 1700, expected: None })
         );
         assert_eq!(h("-1-5 -1"), Some(SaveHead { kind: None, batch: true, now: -5, expected: Some(-1) }));
         assert_eq!(
-            h("e012 7"),
+            h("1012 7"),
             Some(SaveHead { kind: Some(MessageKind::Event), batch: false, now: 12, expected: Some(7) })
         );
-        for bad in ["", "x012", "c2", "c0", "c0x", "c01 x", "c01 "] {
+        for bad in ["", "x012", "02", "00", "00x", "001 x", "001 ", "2012", "c012"] {
             assert_eq!(h(bad), None, "{bad:?}");
         }
     }

@@ -20,10 +20,17 @@ impl MessageKind {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "command" => Some(MessageKind::Command),
-            "event" => Some(MessageKind::Event),
+    /// The number that stands for the kind wherever it crosses a boundary (from
+    /// JavaScript, in result pages, in the journal's chunks). JavaScript's one table
+    /// of the two is `MESSAGE_TYPES` in `lib/validate.js`, where the string is parsed.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_code(code: u32) -> Option<Self> {
+        match code {
+            0 => Some(MessageKind::Command),
+            1 => Some(MessageKind::Event),
             _ => None,
         }
     }

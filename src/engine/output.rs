@@ -130,7 +130,9 @@ impl Engine {
                 out.push_str(self.text(i));
             }
             push_u64(&mut data, s as u64);
-            data.push_str(if r.kind == MessageKind::Command { ",0," } else { ",1," });
+            data.push(',');
+            data.push(char::from(b'0' + r.kind.code()));
+            data.push(',');
             push_u64(&mut data, r.revision as u64);
             data.push(',');
             push_u64(&mut data, i as u64 + 1);

@@ -126,10 +126,7 @@ impl Chunk {
         self.meta.extend_from_slice(&stream.to_le_bytes());
         self.meta.extend_from_slice(&session.map_or(0, |s| s + 1).to_le_bytes());
         self.meta.extend_from_slice(&time.to_le_bytes());
-        self.meta.push(match kind {
-            MessageKind::Command => 0,
-            MessageKind::Event => 1,
-        });
+        self.meta.push(kind.code());
         self.count += 1;
     }
 
@@ -155,11 +152,8 @@ pub fn decode<'a>(count: u32, meta: &'a [u8], bodies: &'a str) -> Result<Vec<Ent
             .and_then(|end| bodies.get(at..end))
             .ok_or_else(|| format!("message {} does not fit the chunk's text", out.len()))?;
         at += len;
-        let kind = match e[20] {
-            0 => MessageKind::Command,
-            1 => MessageKind::Event,
-            k => return Err(format!("message {} has kind {k}", out.len())),
-        };
+        let kind = MessageKind::from_code(u32::from(e[20]))
+            .ok_or_else(|| format!("message {} has kind {}", out.len(), e[20]))?;
         out.push(Entry {
             text,
             stream: u32_at(4),
