@@ -43,15 +43,17 @@ class WrongExpectedRevisionError extends ConcurrencyError {
   }
 }
 
-const CODES = {
-  invalid: 'ERR_MESSAGE_STORE_INVALID_ARGUMENT',
-  notFound: 'ERR_MESSAGE_STORE_STREAM_NOT_FOUND',
-  wrongRevision: 'ERR_MESSAGE_STORE_WRONG_EXPECTED_REVISION',
-  capacity: 'ERR_MESSAGE_STORE_CAPACITY_EXCEEDED',
-  openFailed: 'ERR_MESSAGE_STORE_OPEN_FAILED',
-  writeFailed: 'ERR_MESSAGE_STORE_WRITE_FAILED',
-  closed: 'ERR_MESSAGE_STORE_CLOSED',
-};
+// The codes of the native module's errors, by the names Rust gives them (`Code` in
+// src/binding/error.rs, the list these must equal: __test__/82.errors.test.ts).
+const CODES = Object.freeze({
+  InvalidArgument: 'ERR_MESSAGE_STORE_INVALID_ARGUMENT',
+  StreamNotFound: 'ERR_MESSAGE_STORE_STREAM_NOT_FOUND',
+  WrongExpectedRevision: 'ERR_MESSAGE_STORE_WRONG_EXPECTED_REVISION',
+  CapacityExceeded: 'ERR_MESSAGE_STORE_CAPACITY_EXCEEDED',
+  OpenFailed: 'ERR_MESSAGE_STORE_OPEN_FAILED',
+  WriteFailed: 'ERR_MESSAGE_STORE_WRITE_FAILED',
+  Closed: 'ERR_MESSAGE_STORE_CLOSED',
+});
 
 /** An Error with the native code kept, for the file store's failures. */
 function withCode(message, code) {
@@ -67,19 +69,19 @@ function withCode(message, code) {
  */
 function fromNative(error, save = {}) {
   switch (error?.code) {
-    case CODES.notFound:
+    case CODES.StreamNotFound:
       return new StreamNotFoundError(save.streamId, save.expectedRevision);
-    case CODES.wrongRevision:
+    case CODES.WrongExpectedRevision:
       return new WrongExpectedRevisionError(save.streamId, save.expectedRevision, save.actualRevision());
-    case CODES.invalid:
+    case CODES.InvalidArgument:
       return new TypeError(String(error.message));
-    case CODES.capacity:
+    case CODES.CapacityExceeded:
       return new RangeError(String(error.message));
-    case CODES.openFailed:
+    case CODES.OpenFailed:
       return withCode(`cannot open the message store: ${error.message}`, error.code);
-    case CODES.writeFailed:
+    case CODES.WriteFailed:
       return withCode(`message store write failed: ${error.message}`, error.code);
-    case CODES.closed:
+    case CODES.Closed:
       return withCode(String(error.message), error.code);
     default:
       // A Rust panic, caught at the boundary: the store refused the call and is intact.
@@ -87,4 +89,4 @@ function fromNative(error, save = {}) {
   }
 }
 
-module.exports = { ConcurrencyError, StreamNotFoundError, WrongExpectedRevisionError, fromNative };
+module.exports = { ConcurrencyError, StreamNotFoundError, WrongExpectedRevisionError, fromNative, CODES };

@@ -44,7 +44,7 @@
 // - Cost: one native call per flush (per 32 Mi characters), whatever is refused.
 // - At most one write is under way; every change made meanwhile shares the next.
 
-const { fromNative, StreamNotFoundError, WrongExpectedRevisionError } = require('./errors');
+const { fromNative, StreamNotFoundError, WrongExpectedRevisionError, CODES } = require('./errors');
 
 /** Most characters of message text one `saveMany` call takes (far below V8's longest string). */
 const DRAIN_CHARS = 32 << 20;
@@ -56,8 +56,8 @@ const MAX_MESSAGES = 0xffffffff;
 /** Streams whose revision is kept; past this the map starts again. */
 const MAX_REVISIONS = 65536;
 
-const WRITE_FAILED = 'ERR_MESSAGE_STORE_WRITE_FAILED';
-const CLOSED = 'ERR_MESSAGE_STORE_CLOSED';
+const WRITE_FAILED = CODES.WriteFailed;
+const CLOSED = CODES.Closed;
 
 const noop = () => {};
 
@@ -341,9 +341,15 @@ class WriteScheduler {
     } catch (e) {
       return Promise.reject(this.#failed(e));
     }
-    return task.then(noop, (e) => {
-      throw this.#failed({ code: 'ERR_MESSAGE_STORE_WRITE_FAILED', message: e?.message });
-    });
+    // The task resolves to null, or to [code, reason] when the commit failed.
+    return task.then(
+      (failure) => {
+        if (failure) throw this.#failed({ code: failure[0], message: failure[1] });
+      },
+      (e) => {
+        throw this.#failed(e);
+      },
+    );
   }
 
   /** A failed write: the store refuses every save from now on, with the reason. */

@@ -295,11 +295,11 @@ fn expected_revision_is_checked_as_spec_writing_rules_1_to_3_say() {
         let before = snapshot(&e);
         assert_eq!(
             e.save(&s("orders"), &[r#"{"type":"A"}"#], Some(expected), None, T0),
-            Err(SaveError::StreamNotFound { expected })
+            Err(SaveError::StreamNotFound { stream: s("orders"), expected })
         );
         assert_eq!(
             e.save(&s("orders"), &[], Some(expected), None, T0),
-            Err(SaveError::StreamNotFound { expected }),
+            Err(SaveError::StreamNotFound { stream: s("orders"), expected }),
             "an empty batch is refused too"
         );
         assert_eq!(snapshot(&e), before, "a refused save changes nothing");

@@ -439,7 +439,7 @@ impl Builder {
         let (expected, want) = match current {
             None => {
                 let e = self.rng.range(0, 3);
-                (e, SaveError::StreamNotFound { expected: e })
+                (e, SaveError::StreamNotFound { stream: JsonString::new(&stream), expected: e })
             }
             Some(r) => {
                 let e = if self.rng.pct(30) && r != -1 { -1 } else { r + 1 + self.rng.range(0, 2) };

@@ -739,7 +739,7 @@ fn save(
     let malformed = as_array && batch.iter().any(|t| serde_json::from_str::<Value>(t).is_err());
     let want_error = match (invalid, current, expected) {
         (Some(index), ..) => Some(SaveError::InvalidMessage { index, reason: String::new() }),
-        (None, None, Some(e)) if e != -1 => Some(SaveError::StreamNotFound { expected: e }),
+        (None, None, Some(e)) if e != -1 => Some(SaveError::StreamNotFound { stream: stream.clone(), expected: e }),
         (None, _, Some(e)) if e != current.unwrap_or(-1) => {
             Some(SaveError::WrongExpectedRevision { expected: e, actual: current.unwrap_or(-1) })
         }

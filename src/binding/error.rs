@@ -1,5 +1,7 @@
 //! The one place where engine errors become JavaScript errors. Each gets a stable
-//! `code`; `lib/errors.js` turns codes into the classes users catch.
+//! `code`; `lib/errors.js` turns codes into the classes users catch. `Code::ALL` is
+//! the list of codes; JavaScript's copy (`CODES` in `lib/errors.js`) is checked
+//! against it, through `errorCodes()`, by `__test__/82.errors.test.ts`.
 
 use crate::engine::SaveError;
 use crate::journal::JournalError;
@@ -17,6 +19,39 @@ pub enum Code {
     WriteFailed,
     /// The store was disposed.
     Closed,
+}
+
+impl Code {
+    pub const ALL: [Code; 7] = [
+        Code::InvalidArgument,
+        Code::StreamNotFound,
+        Code::WrongExpectedRevision,
+        Code::CapacityExceeded,
+        Code::OpenFailed,
+        Code::WriteFailed,
+        Code::Closed,
+    ];
+
+    /// The name JavaScript knows the code by (`CODES.<name>` in `lib/errors.js`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Code::InvalidArgument => "InvalidArgument",
+            Code::StreamNotFound => "StreamNotFound",
+            Code::WrongExpectedRevision => "WrongExpectedRevision",
+            Code::CapacityExceeded => "CapacityExceeded",
+            Code::OpenFailed => "OpenFailed",
+            Code::WriteFailed => "WriteFailed",
+            Code::Closed => "Closed",
+        }
+    }
+}
+
+/// Every code by its name, as a JSON object: what `lib/errors.js` must hold.
+#[napi_derive::napi]
+pub fn error_codes() -> String {
+    // Names and codes are plain ASCII words: no escaping needed.
+    let entries: Vec<String> = Code::ALL.iter().map(|c| format!("\"{}\":\"{}\"", c.name(), c.as_ref())).collect();
+    format!("{{{}}}", entries.join(","))
 }
 
 impl AsRef<str> for Code {

@@ -15,7 +15,7 @@ use napi::{Env, Task};
 use napi_derive::napi;
 
 use super::core::{self, lock, ApplyTask, Core};
-use super::error::{closed, invalid, open_failed, too_large, write_failed, Result};
+use super::error::{closed, invalid, open_failed, too_large, write_failed, Code, Result};
 use super::memory::{self, Counted};
 use super::wire;
 use crate::engine::{Engine, MessageKind, Millis};
@@ -171,19 +171,19 @@ pub struct CommitTask {
     batch: Option<Batch>,
 }
 
+// A failed commit resolves, rather than rejects, to `[code, reason]`: a task's
+// rejection can carry only napi's own status codes, and the failure must reach
+// JavaScript with ours (`Code::WriteFailed`). Success resolves to `null`.
 impl Task for CommitTask {
-    type Output = ();
-    type JsValue = ();
+    type Output = Option<String>;
+    type JsValue = Option<Vec<String>>;
 
-    fn compute(&mut self) -> napi::Result<()> {
-        match self.batch.take() {
-            Some(batch) => commit(&self.journal, &self.failed, batch).map_err(napi::Error::from_reason),
-            None => Ok(()),
-        }
+    fn compute(&mut self) -> napi::Result<Option<String>> {
+        Ok(self.batch.take().and_then(|batch| commit(&self.journal, &self.failed, batch).err()))
     }
 
-    fn resolve(&mut self, _env: Env, _output: ()) -> napi::Result<()> {
-        Ok(())
+    fn resolve(&mut self, _env: Env, failure: Option<String>) -> napi::Result<Option<Vec<String>>> {
+        Ok(failure.map(|reason| vec![Code::WriteFailed.as_ref().to_owned(), reason]))
     }
 }
 

@@ -3,12 +3,14 @@
 
 use std::fmt;
 
+use super::model::JsonString;
+
 /// Why a save was refused. A refused save changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SaveError {
     /// The stream does not exist and an expected revision other than -1 was given.
-    StreamNotFound { expected: i64 },
+    StreamNotFound { stream: JsonString, expected: i64 },
     /// The stream's revision is not the expected one.
     WrongExpectedRevision { expected: i64, actual: i64 },
     /// A message is not a JSON object with a string `type` (index within the batch).
@@ -22,8 +24,11 @@ pub enum SaveError {
 impl fmt::Display for SaveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SaveError::StreamNotFound { expected } => {
-                write!(f, "stream does not exist, but expected revision {expected} was provided")
+            // The two concurrency texts are also built in `lib/errors.js`, for the refusals
+            // JavaScript makes itself; `__test__/82.errors.test.ts` checks they agree.
+            SaveError::StreamNotFound { stream, expected } => {
+                let name = crate::engine::json::decode_lossy(stream.literal());
+                write!(f, "Stream {name} does not exist, but expected revision {expected} was provided")
             }
             SaveError::WrongExpectedRevision { expected, actual } => {
                 write!(f, "Expected revision {expected} but stream is at revision {actual}")

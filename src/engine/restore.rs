@@ -54,7 +54,10 @@ impl Engine {
         time: Millis,
         session: Option<&JsonString>,
     ) -> Result<u64, SaveError> {
-        let stream_ix = *self.stream_ids.get(stream.literal()).ok_or(SaveError::StreamNotFound { expected: -1 })?;
+        let stream_ix = *self
+            .stream_ids
+            .get(stream.literal())
+            .ok_or_else(|| SaveError::StreamNotFound { stream: stream.clone(), expected: -1 })?;
         let session =
             match session {
                 Some(id) => Some(*self.session_ids.get(id.literal()).ok_or(SaveError::InvalidMessage {

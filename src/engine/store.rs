@@ -173,7 +173,9 @@ impl Engine {
         let existing = self.find_stream(stream);
         let current = existing.map_or(-1, |s| self.streams[s as usize].members.len() as i64 - 1);
         match (existing, expected) {
-            (None, Some(e)) if e != -1 => return Err(SaveError::StreamNotFound { expected: e }),
+            (None, Some(e)) if e != -1 => {
+                return Err(SaveError::StreamNotFound { stream: stream.clone(), expected: e })
+            }
             (_, Some(e)) if e != current => {
                 return Err(SaveError::WrongExpectedRevision { expected: e, actual: current })
             }

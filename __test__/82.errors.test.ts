@@ -1,0 +1,57 @@
+// Errors have one list of codes and one text each. Rust holds the codes (`Code::ALL`
+// in src/binding/error.rs) and JavaScript a copy (`CODES` in lib/errors.js); the two
+// concurrency texts are built on both sides (JavaScript refuses most saves itself,
+// from the revisions it keeps; the engine refuses the rest). These tests fail when
+// the two sides disagree.
+import { StreamNotFoundError, WrongExpectedRevisionError } from '../index.js';
+import { tempDbPath } from './support/stores';
+
+const native = require('../lib/native.js').load();
+const { CODES } = require('../lib/errors.js');
+
+test('JavaScript knows exactly the codes Rust has, by the same names', () => {
+  expect(JSON.parse(native.errorCodes())).toEqual({ ...CODES });
+  expect(Object.keys(CODES)).toHaveLength(7);
+});
+
+/** The error the engine itself throws for a save, with no JavaScript check first. */
+function engineRefusal(stream: string, expected: number) {
+  const store = native.create();
+  native.save(store, JSON.stringify('orders'), JSON.stringify({ type: 'A' }), false, undefined, undefined, 0);
+  try {
+    native.save(store, JSON.stringify(stream), JSON.stringify({ type: 'B' }), false, expected, undefined, 0);
+  } catch (e) {
+    return e as Error & { code: string };
+  }
+  throw new Error('the engine accepted the save');
+}
+
+test.each([
+  ['orders', 5, () => new WrongExpectedRevisionError('orders', 5n, 0n), CODES.WrongExpectedRevision],
+  ['nowhere', 3, () => new StreamNotFoundError('nowhere', 3n), CODES.StreamNotFound],
+  ['naïve "quoted" \u{1F600}', 3, () => new StreamNotFoundError('naïve "quoted" \u{1F600}', 3n), CODES.StreamNotFound],
+])('the engine and JavaScript word the refusal of %p at %p alike', (stream, expected, js, code) => {
+  const e = engineRefusal(stream, expected);
+  expect(e.code).toBe(code);
+  expect(e.message).toBe(js().message);
+});
+
+test('a failed commit on the thread pool keeps its code to the caller', async () => {
+  const testBuild = require('node:path').resolve(__dirname, '../.tmp/test-hooks/message-store.linux-x64-gnu.node');
+  const real = require(testBuild);
+  let handle: unknown;
+  const { createStores } = require('../lib/store.js');
+  const { SqliteMessageStore: OverTestBuild } = createStores({
+    ...real,
+    openSqlite: (...a: unknown[]) => (handle = real.openSqlite(...a)),
+  });
+  const store = new OverTestBuild(tempDbPath(), { durability: 'power' });
+  await store.saveMessage('s', { type: 'A', data: {} });
+  real.testLimitPages(handle, 1);
+  const big = Array.from({ length: 500 }, (_, i) => ({ type: 'Big', data: { i, pad: 'x'.repeat(500) } }));
+  const failed = store.saveMessages('s', big);
+  await expect(failed).rejects.toMatchObject({ code: CODES.WriteFailed });
+  await expect(failed).rejects.toThrow(/^message store write failed: .*database or disk is full/);
+  await expect(store.saveMessage('s', { type: 'C' })).rejects.toMatchObject({ code: CODES.WriteFailed });
+  await store.dispose();
+});
