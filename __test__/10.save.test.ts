@@ -1,4 +1,4 @@
-// SPEC "Data model" and "Writing" 2, 4, 6: what a save stores and how it reads back.
+// docs/behaviour.md#data-model, #writing-creates-stream, #writing-order, #writing-session: what a save stores and how it reads back.
 
 import { POSITIONAL_KEYS, STREAM_INFO_KEYS, tick, viaJson } from './support/helpers';
 import { stores } from './support/stores';

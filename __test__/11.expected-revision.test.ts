@@ -1,4 +1,4 @@
-// SPEC "Writing" 1-3 and the concurrency error classes.
+// docs/behaviour.md#writing-missing-stream to #writing-expected-revision, and the concurrency error classes.
 import { ConcurrencyError, StreamNotFoundError, WrongExpectedRevisionError } from '@auto-engineer/message-store';
 import { expectRejectedAndUnchanged, probe } from './support/helpers';
 import { stores } from './support/stores';

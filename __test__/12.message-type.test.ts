@@ -1,4 +1,4 @@
-// SPEC "Writing" 5: how each message's type is decided.
+// docs/behaviour.md#writing-message-type: how each message's type is decided.
 
 import { expectRejectedAndUnchanged } from './support/helpers';
 import { stores } from './support/stores';

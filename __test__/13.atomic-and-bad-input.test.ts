@@ -1,4 +1,4 @@
-// SPEC "Writing" 7 (all or nothing; TypeErrors naming the argument) and
+// docs/behaviour.md#writing-all-or-nothing (all or nothing; TypeErrors naming the argument) and
 // "Order and concurrency" (never a synchronous throw).
 
 import { expectRejectedAndUnchanged, observe, probe } from './support/helpers';

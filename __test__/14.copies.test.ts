@@ -1,4 +1,4 @@
-// SPEC "Writing" 8: the store keeps its own copy of what is saved. What a read returns
+// docs/behaviour.md#writing-copy: the store keeps its own copy of what is saved. What a read returns
 // is shared and immutable (messages) or fresh (everything else): no caller can change
 // what a later read returns.
 import { stores } from './support/stores';

@@ -1,4 +1,4 @@
-// SPEC "Order and concurrency": every call takes effect inside the call, in call order.
+// docs/behaviour.md#order: every call takes effect inside the call, in call order.
 import { WrongExpectedRevisionError } from '@auto-engineer/message-store';
 import { stores } from './support/stores';
 

@@ -1,4 +1,4 @@
-// SPEC "Reading": getMessages(streamId, fromRevision?, count?).
+// docs/behaviour.md#reading-stream: getMessages(streamId, fromRevision?, count?).
 import { stores } from './support/stores';
 
 describe.each(stores)('$name: getMessages', ({ create }) => {

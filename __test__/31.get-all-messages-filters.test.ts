@@ -1,4 +1,4 @@
-// SPEC "Reading": getAllMessages / getAllCommands / getAllEvents and every filter field.
+// docs/behaviour.md#reading-all and #reading-filters: getAllMessages / getAllCommands / getAllEvents and every filter field.
 
 import { POSITIONAL_KEYS, tick } from './support/helpers';
 import { stores } from './support/stores';

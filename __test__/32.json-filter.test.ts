@@ -1,4 +1,4 @@
-// SPEC "Reading": jsonFilter. Upstream's `data[key] === value` for primitives; objects and
+// docs/behaviour.md#reading-json-filter: Upstream's `data[key] === value` for primitives; objects and
 // arrays compared deeply as JSON (key order ignored, array order kept).
 import { stores } from './support/stores';
 

@@ -1,4 +1,4 @@
-// SPEC "Reading": count keeps the last `count` messages when it is a number > 0
+// docs/behaviour.md#reading-count: count keeps the last `count` messages when it is a number > 0
 // (as upstream's slice(-count)); NaN, 0 and negatives are ignored.
 import { stores } from './support/stores';
 

@@ -1,4 +1,4 @@
-// SPEC "Reading": getStreamInfo and getStreams; stream names as arbitrary strings.
+// docs/behaviour.md#reading-stream-info and #reading-streams: stream names as arbitrary strings.
 
 import { STREAM_INFO_KEYS, tick } from './support/helpers';
 import { stores } from './support/stores';

@@ -1,4 +1,4 @@
-// SPEC "Sessions" and "Writing" 6.
+// docs/behaviour.md#sessions and #writing-session.
 
 import { SESSION_ID, SESSION_KEYS, STREAM_INFO_KEYS, tick } from './support/helpers';
 import { stores } from './support/stores';

@@ -1,4 +1,4 @@
-// SPEC "Whole store": getStats, reset, dispose.
+// docs/behaviour.md#whole-store: getStats, reset, dispose.
 
 import { STATS_KEYS, tick } from './support/helpers';
 import { stores } from './support/stores';

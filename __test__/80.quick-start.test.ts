@@ -1,4 +1,4 @@
-// SPEC "The documented usage": upstream's README Quick Start and how-to guides, as a
+// docs/behaviour.md#quick-start: upstream's README Quick Start and how-to guides, as a
 // user writes them, plus the way upstream's CLI server calls the store.
 import * as pkg from '@auto-engineer/message-store';
 import { MemoryMessageStore } from '@auto-engineer/message-store';

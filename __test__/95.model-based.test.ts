@@ -1,6 +1,6 @@
-// Model-based random testing (issue 4, item 1): random sequences of every public
+// Model-based random testing: random sequences of every public
 // operation, good and bad arguments mixed, run against the native store and against
-// the executable model of SPEC.md in support/model.ts. After every step the store's
+// the executable model of docs/behaviour.md in support/model.ts. After every step the store's
 // result (or its error class and text) must equal the model's, and so must getStats
 // (less memoryUsage); at the end of each sequence the whole state is compared.
 //
@@ -697,7 +697,7 @@ function attempt(target: object, write: () => void) {
   if (Object.isFrozen(target) && !Array.isArray(target)) fail('a write to a frozen result', 'a TypeError', 'no error');
 }
 
-/** Changes what a read returned; the store must not notice (SPEC "Writing" 8). */
+/** Changes what a read returned; the store must not notice (docs/behaviour.md#writing-copy). */
 function scribble(result: any) {
   if (Array.isArray(result)) {
     for (const m of result.slice(0, 2)) scribble(m);
@@ -846,7 +846,7 @@ interface Started {
   statsResult?: boolean;
 }
 
-/** Calls the store; a synchronous throw is a failure (SPEC: every method returns a promise). */
+/** Calls the store; a synchronous throw is a failure (docs/behaviour.md#order: every method returns a promise). */
 function invoke(label: string, call: () => any): Promise<Settled> {
   let p: any;
   try {
@@ -994,7 +994,7 @@ async function step(store: any, model: Model, op: Op, index: number) {
     await createSession(store, model, op.dt, label);
   } else if (op.op === 'burst') {
     // Calls made one after another without awaiting: each takes effect in call order
-    // (SPEC "Order and concurrency"). Expected revisions are read before the burst, so
+    // (docs/behaviour.md#order). Expected revisions are read before the burst, so
     // saves with the same expectation race as un-awaited saves do.
     counters.bursts += 1;
     const before = new Map<string, bigint>();
@@ -1077,7 +1077,7 @@ const models = [
   { name: 'SqliteMessageStore', create: () => new SqliteMessageStore(tempDbPath()), durable: true, runs: Math.ceil(numRuns / 2) },
 ];
 
-describe.each(models)('$name against the model of SPEC.md', ({ create, durable, runs }) => {
+describe.each(models)('$name against the model of docs/behaviour.md', ({ create, durable, runs }) => {
   let nowSpy: jest.SpyInstance;
   beforeAll(() => {
     nowSpy = jest.spyOn(Date, 'now').mockImplementation(() => clock);

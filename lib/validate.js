@@ -221,8 +221,7 @@ function message(value, path, now) {
     stored = { ...value, timestamp: new Date(ts.getTime()) };
   }
   checkJson(value, path);
-  // Upstream calls a message a command when its requestId is present and not '' (SPEC
-  // Writing 5). The store decides from the stored JSON, so a requestId that JSON would
+  // Upstream calls a message a command when its requestId is present and not '' (docs/behaviour.md#writing-message-type). The store decides from the stored JSON, so a requestId that JSON would
   // write as null, '' or not at all (NaN, Infinity, a toJSON giving those) is refused
   // rather than silently turning the command into an event.
   const rid = value.requestId;

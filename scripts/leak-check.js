@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 
-// Leak checks for the native store (issue 4, item 5), measured as the process's RSS.
+// Leak checks for the native store , measured as the process's RSS.
 //
 //   node --expose-gc scripts/leak-check.js            all phases, each in a fresh child process
 //   node --expose-gc scripts/leak-check.js <phase>    one phase, in this process

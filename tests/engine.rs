@@ -254,7 +254,7 @@ fn message_kind_is_inferred_by_spec_writing_rule_5() {
     }
 }
 
-/// SPEC Writing rule 5 looks for `command` / `event` in the stream's name, not in
+/// docs/behaviour.md#writing-message-type looks for `command` / `event` in the stream's name, not in
 /// its JSON literal: the escape of a control character ends in hex digits, which
 /// must not join the letters after it into one of those words.
 #[test]
@@ -717,7 +717,7 @@ fn query_limit_keeps_the_last_matches() {
     assert_eq!(q(Filter { to_time: Some(2000), ..Filter::default() }, 3), vec![2, 3, 4]);
 }
 
-/// A limit of 0 must mean the same in both reads (SPEC: a count that is not greater
+/// A limit of 0 must mean the same in both reads (docs/behaviour.md#reading-count: a count that is not greater
 /// than 0 is ignored; the doc comments say "only the last `limit`", which would be
 /// none). Either way, `query` and `read_stream` must agree.
 #[test]

@@ -1,4 +1,4 @@
-//! Guards the durable journal (`message_store::journal`, issue 5): a file written by
+//! Guards the durable journal (`message_store::journal`): a file written by
 //! `Journal::write` and reopened by `Journal::open` rebuilds an engine equal to the
 //! original in every observable (messages, stats, streams, stream info, sessions,
 //! indexes), incremental writes, `clear`, both durability levels, whole batches, and

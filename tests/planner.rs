@@ -1,6 +1,6 @@
 //! Guards the query planner and the indexes behind it: on random stores (fixed
 //! seeds), `Engine::query` and `Engine::read_stream` must return exactly what a
-//! plain scan over every position gives under the SPEC's filter semantics, and
+//! plain scan over every position gives under the filter semantics of docs/behaviour.md#reading-filters, and
 //! every stored message must be what an independent model of the saves predicts.
 
 mod common;
@@ -164,7 +164,7 @@ impl Model {
     }
 }
 
-/// SPEC Writing rule 5, on the decoded stream name and message.
+/// docs/behaviour.md#writing-message-type, on the decoded stream name and message.
 fn infer_kind(stream: &str, message: &Value, given: Option<MessageKind>) -> MessageKind {
     if let Some(k) = given {
         return k;
@@ -691,7 +691,7 @@ fn prepare(conditions: &[JsonCondition]) -> Vec<Cond> {
         .collect()
 }
 
-/// SPEC Reading: `message.data` is an object and every key of `jsonFilter` equals
+/// docs/behaviour.md#reading-json-filter: `message.data` is an object and every key of `jsonFilter` equals
 /// `data[key]` (deeply for objects and arrays; a key given as `undefined` matches an
 /// absent one).
 fn json_filter_holds(message: &Value, conditions: &[Cond]) -> bool {

@@ -447,7 +447,7 @@ fn case(max_steps: usize) -> BoxedStrategy<Case> {
 // What the test knows independently of the engine
 // ---------------------------------------------------------------------------
 
-/// A message accepted since the last reset, as the SPEC says it must be stored.
+/// A message accepted since the last reset, as docs/behaviour.md#data-model says it must be stored.
 #[derive(Debug, Clone)]
 struct Accepted {
     stream: JsonString,
@@ -511,7 +511,7 @@ impl State {
     }
 }
 
-/// SPEC Writing 5: the argument, else the stream's name, else `requestId`.
+/// docs/behaviour.md#writing-message-type: the argument, else the stream's name, else `requestId`.
 fn rule_kind(stream: &JsonString, message: &Value, given: Option<MessageKind>) -> MessageKind {
     let name = decode(stream);
     given
@@ -712,7 +712,7 @@ fn run_case(case: &Case, cov: &mut Coverage) -> Outcome {
     Ok(())
 }
 
-/// One save: what the SPEC says must happen, decided before the engine runs, then
+/// One save: what docs/behaviour.md#writing says must happen, decided before the engine runs, then
 /// checked; a refused save must leave every observable thing as it was.
 #[allow(clippy::too_many_arguments)]
 fn save(
@@ -832,7 +832,7 @@ fn check_invariants(st: &State) -> Outcome {
         check_eq!(m.stream, &want.stream, "stream of message({p})");
         check_eq!(m.revision, revisions.len() as i64, "revision of message({p}): not gapless in position order");
         check_eq!(m.text, want.text, "text of message({p})");
-        check_eq!(m.kind, want.kind, "kind of message({p}) (SPEC Writing 5)");
+        check_eq!(m.kind, want.kind, "kind of message({p}) (behaviour.md#writing-message-type)");
         check_eq!(m.time, want.time, "save time of message({p})");
         check_eq!(m.session, want.session.as_ref(), "session of message({p})");
         revisions.push(p);
@@ -952,7 +952,7 @@ fn js_get(data: &Value, key: &str) -> Option<Value> {
     }
 }
 
-/// SPEC Reading, `jsonFilter`: `data` is an object (an array is one too, in
+/// docs/behaviour.md#reading-json-filter: `data` is an object (an array is one too, in
 /// JavaScript) and every condition holds, values compared as JSON values.
 fn json_holds(message: &Value, conditions: &[JsonCondition]) -> bool {
     let Some(data @ (Value::Object(_) | Value::Array(_))) = message.get("data") else { return false };

@@ -1,9 +1,8 @@
-// An executable model of /work/shared/SPEC.md (plus the README's decisions where SPEC
-// is silent), written plainly over arrays and maps. It imports nothing from lib/: it
+// An executable model of docs/behaviour.md, written plainly over arrays and maps. It imports nothing from lib/: it
 // is an independent statement of the contract, used by 95.model-based.test.ts to check
 // the native store step by step.
 //
-// Time: the model never reads a clock. Every operation that SPEC says happens "now"
+// Time: the model never reads a clock. Every operation that the contract says happens "now"
 // takes the time as an argument; the test mocks Date.now() and passes the same value.
 // Session ids are random: `createSession` takes the id the store returned.
 //
@@ -130,7 +129,7 @@ function jsonProblem(value: unknown, path: string, ancestors: object[] = []): st
 }
 
 /**
- * SPEC "Writing" 7 for one message; returns what JSON.stringify is to write for it:
+ * docs/behaviour.md#writing-all-or-nothing for one message; returns what JSON.stringify is to write for it:
  * upstream stores `{ ...message, timestamp: message.timestamp || now }`, so a timestamp
  * key holding undefined or null takes the save time in its place (a missing one is
  * added at read time, as the last key).
@@ -393,7 +392,7 @@ export class Model {
         list = [input];
         texts = toTexts([checkMessage(input, 'message', now)], 'message');
       }
-      // SPEC "Writing" 1-3: nothing changes when refused.
+      // docs/behaviour.md#writing-missing-stream to #writing-expected-revision: nothing changes when refused.
       let stream = this.streams.get(streamId);
       if (stream === undefined && expected !== undefined && expected !== -1n) {
         throw new ConcurrencyRefusal({
