@@ -1,21 +1,26 @@
 //! `@auto-engineer/message-store`, native.
 //!
-//! Three layers, each in one place:
+//! Four layers, each in one place (docs/design.md#layers has more):
 //!
 //! - [`engine`] (`src/engine/`): the store itself in plain Rust, with no Node types.
 //!   Messages live as the JSON text JavaScript wrote, in one append-only arena with a
 //!   fixed-size record each; streams, sessions, message names, message types and
 //!   correlation / request ids are posting lists over those records, so reads touch
 //!   only what they return. It has its own `cargo test` tests.
-//! - `binding` (`src/binding/`): one napi class, `NativeStore`, owning an `Engine`.
-//!   Its methods are synchronous (the work takes microseconds, and JavaScript call
-//!   order must be the order operations take effect) and take and return only
-//!   strings and numbers. Engine errors become JavaScript errors with a stable `code`
-//!   in `binding/error.rs`, and nowhere else.
-//! - The JavaScript face (`index.js`, `lib/`, `index.d.ts`): `MemoryMessageStore`
-//!   with upstream's async API. It checks arguments, `JSON.stringify`s messages on
-//!   the way in and `JSON.parse`s one string on the way out, building every `bigint`,
-//!   `Date` and `Error` in JavaScript so that they belong to the caller's realm.
+//! - [`journal`] (`src/journal/`): the durable side of `SqliteMessageStore`, plain Rust
+//!   too: it writes what the engine gained to a SQLite file in one transaction, and
+//!   rebuilds the engine from the file on opening.
+//! - `binding` (`src/binding/`, the only napi code): plain functions over a store
+//!   handle (an `External`), taking and returning strings and numbers; synchronous
+//!   (JavaScript call order must be the order things take effect) except the
+//!   `'power'` commit (`flushAsync`) and the queued saves a pool task applies. Engine
+//!   and journal errors get their JavaScript `code` in `binding/error.rs`, and
+//!   nowhere else.
+//! - The JavaScript face (`index.js`, `lib/`, `index.d.ts`): `MemoryMessageStore` and
+//!   `SqliteMessageStore` with upstream's async API. It checks arguments,
+//!   `JSON.stringify`s messages on the way in and builds results from pages of stored
+//!   JSON on the way out, making every `bigint`, `Date` and `Error` in JavaScript so
+//!   that they belong to the caller's realm.
 
 pub mod engine;
 pub mod journal;
