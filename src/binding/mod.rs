@@ -9,5 +9,6 @@
 mod core;
 mod error;
 mod memory;
+mod page;
 mod store;
 mod wire;

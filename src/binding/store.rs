@@ -3,7 +3,7 @@
 //! call), is synchronous, and catches panics, which become JavaScript errors instead
 //! of aborting the process.
 //!
-//! Reads that build objects come back in compact pages (`Engine::write_page`) of
+//! Reads that build objects come back in compact pages (`page.rs`) of
 //! about `PAGE_BYTES` each: the first from the call itself, the rest from `nextPage`,
 //! which the JavaScript face calls in the same synchronous loop. No result is ever
 //! one string larger than V8 can hold, however many messages it has.
@@ -17,6 +17,7 @@ use napi_derive::napi;
 use super::core::{self, lock, ApplyTask, Core};
 use super::error::{closed, invalid, open_failed, too_large, write_failed, Code, Result};
 use super::memory::{self, Counted};
+use super::page;
 use super::wire;
 use crate::engine::{Engine, MessageKind, Millis};
 use crate::journal::{Batch, Durability, Journal};
@@ -133,7 +134,7 @@ impl NativeStore {
         }
         let mut out = String::new();
         let engine = self.core.engine()?;
-        let written = engine.write_page(&self.pending[self.next..], PAGE_BYTES, &mut out);
+        let written = page::write(&engine, &self.pending[self.next..], PAGE_BYTES, &mut out);
         drop(engine);
         self.next += written;
         Ok(Some(out))

@@ -8,7 +8,7 @@ mod id_index;
 pub mod json;
 mod message;
 mod model;
-mod output;
+pub(crate) mod output;
 mod query;
 mod restore;
 mod store;
