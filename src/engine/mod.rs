@@ -11,6 +11,8 @@ mod model;
 pub(crate) mod output;
 mod query;
 mod restore;
+mod save;
+mod sessions;
 mod store;
 pub mod time;
 
@@ -18,5 +20,7 @@ pub use error::SaveError;
 pub use filter::{data_matches, Filter, JsonCondition};
 pub use model::{JsonString, MessageKind, SessionInfo, Stats, StreamInfo};
 pub use restore::JournalMessage;
-pub use store::{Engine, SaveOutcome, StoredMessage, TouchMark, MAX_MESSAGES, NO_SESSION};
+pub use save::SaveOutcome;
+pub use sessions::TouchMark;
+pub use store::{Engine, StoredMessage, MAX_MESSAGES, NO_SESSION};
 pub use time::Millis;
