@@ -10,7 +10,9 @@
 //! open: a second process opening the same file is refused.
 
 mod chunk;
+mod commit;
 mod error;
+mod replay;
 mod schema;
 mod sqlite;
 

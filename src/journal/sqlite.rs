@@ -1,13 +1,14 @@
-//! `Journal`: one SQLite connection, the engine's state on disk.
+//! `Journal`: one SQLite connection, the engine's state on disk. This file opens and
+//! locks the file; reading it back is `replay.rs`, writing to it `commit.rs`.
 
 use std::io::Read;
 
-use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
 
-use super::chunk::{self, Chunk, CHUNK_BYTES};
+use super::chunk::Chunk;
 use super::error::JournalError;
-use super::schema::{APPLICATION_ID, CREATE_CHUNKS, CREATE_NAMES, MESSAGES_V1, SCHEMA_VERSION, SQLITE_MAGIC};
-use crate::engine::{Engine, JsonString, MessageKind, TouchMark};
+use super::schema::{APPLICATION_ID, CREATE_CHUNKS, CREATE_NAMES, SCHEMA_VERSION, SQLITE_MAGIC};
+use crate::engine::{Engine, TouchMark};
 
 /// What a save's promise waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -33,32 +34,32 @@ impl Durability {
 
 /// How far the file has caught up with the engine.
 #[derive(Debug, Default)]
-struct Written {
-    streams: usize,
-    sessions: usize,
-    messages: u64,
+pub(super) struct Written {
+    pub(super) streams: usize,
+    pub(super) sessions: usize,
+    pub(super) messages: u64,
     /// Where in the engine's log of touched sessions the file is: sessions touched
     /// after it need their `last_activity` written.
-    touched: TouchMark,
+    pub(super) touched: TouchMark,
 }
 
 pub struct Journal {
-    conn: Connection,
-    path: String,
-    written: Written,
+    pub(super) conn: Connection,
+    pub(super) path: String,
+    pub(super) written: Written,
     /// Counts `clear`s, so that a batch prepared before one is not written after it.
-    generation: u64,
+    pub(super) generation: u64,
 }
 
 /// What one write adds to the file, copied out of the engine by `Journal::prepare`.
 pub struct Batch {
-    generation: u64,
-    streams: Vec<(i64, String, i64)>,
-    sessions: Vec<(i64, String, i64, i64)>,
-    activity: Vec<(i64, i64)>,
-    chunks: Vec<Chunk>,
+    pub(super) generation: u64,
+    pub(super) streams: Vec<(i64, String, i64)>,
+    pub(super) sessions: Vec<(i64, String, i64, i64)>,
+    pub(super) activity: Vec<(i64, i64)>,
+    pub(super) chunks: Vec<Chunk>,
     /// How far the file will have caught up once the batch is written.
-    after: Written,
+    pub(super) after: Written,
 }
 
 impl Journal {
@@ -97,7 +98,7 @@ impl Journal {
         Ok((journal, engine))
     }
 
-    fn io(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
+    pub(super) fn io(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
         move |source| {
             if source.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
                 || source.sqlite_error_code() == Some(ErrorCode::DatabaseLocked)
@@ -109,35 +110,6 @@ impl Journal {
                 JournalError::Io { path: self.path.clone(), source }
             }
         }
-    }
-
-    /// A new file is empty; an existing one must carry our application id and a
-    /// schema version we read. Returns the file's version (that of this code for a new file).
-    fn check_ours(&self) -> Result<i64, JournalError> {
-        let app: i64 = self.conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(self.io())?;
-        let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(self.io())?;
-        let tables: i64 =
-            self.conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(self.io())?;
-        if app == 0 && version == 0 && tables == 0 {
-            return Ok(SCHEMA_VERSION);
-        }
-        if app != APPLICATION_ID {
-            return Err(JournalError::NotOurs {
-                path: self.path.clone(),
-                reason: format!("a SQLite database of another application (application_id {app})"),
-            });
-        }
-        if version > SCHEMA_VERSION {
-            return Err(JournalError::NewerSchema {
-                path: self.path.clone(),
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        if version < 1 {
-            return Err(JournalError::Corrupt { path: self.path.clone(), reason: format!("schema version {version}") });
-        }
-        Ok(version)
     }
 
     /// Takes SQLite's exclusive lock now, and keeps it (locking_mode=EXCLUSIVE).
@@ -154,220 +126,6 @@ impl Journal {
             "BEGIN; {CREATE_NAMES} {CREATE_CHUNKS} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         );
         self.conn.execute_batch(&sql).map_err(self.io())
-    }
-
-    /// Replays the file (of schema `version`) into a new engine; a version 1 file is
-    /// migrated to the current version on the way.
-    fn load(&mut self, version: i64) -> Result<Engine, JournalError> {
-        let corrupt = |reason: String| JournalError::Corrupt { path: self.path.clone(), reason };
-        let mut engine = Engine::new();
-        {
-            let mut q = self.conn.prepare("SELECT ix, name, created_at FROM streams ORDER BY ix").map_err(self.io())?;
-            let mut rows = q.query([]).map_err(self.io())?;
-            while let Some(row) = rows.next().map_err(self.io())? {
-                let (ix, name, created): (i64, String, i64) =
-                    (row.get(0).map_err(self.io())?, row.get(1).map_err(self.io())?, row.get(2).map_err(self.io())?);
-                let name =
-                    JsonString::from_literal(&name).ok_or_else(|| corrupt(format!("stream {ix} has a bad name")))?;
-                if ix as usize != engine.stream_count() {
-                    return Err(corrupt(format!("stream numbers skip to {ix}")));
-                }
-                engine.restore_stream(name, created);
-            }
-        }
-        let mut sessions = Vec::new();
-        let mut activity = Vec::new();
-        {
-            let mut q = self
-                .conn
-                .prepare("SELECT ix, id, started_at, last_activity FROM sessions ORDER BY ix")
-                .map_err(self.io())?;
-            let mut rows = q.query([]).map_err(self.io())?;
-            while let Some(row) = rows.next().map_err(self.io())? {
-                let ix: i64 = row.get(0).map_err(self.io())?;
-                let id: String = row.get(1).map_err(self.io())?;
-                let started: i64 = row.get(2).map_err(self.io())?;
-                let last: i64 = row.get(3).map_err(self.io())?;
-                let id = JsonString::from_literal(&id).ok_or_else(|| corrupt(format!("session {ix} has a bad id")))?;
-                if ix as usize != sessions.len() {
-                    return Err(corrupt(format!("session numbers skip to {ix}")));
-                }
-                engine.restore_session(id.clone(), started);
-                sessions.push(id);
-                activity.push(last);
-            }
-        }
-        let count = if version == 1 { self.load_v1_messages(&mut engine)? } else { self.load_chunks(&mut engine)? };
-
-        for (id, &last) in sessions.iter().zip(&activity) {
-            engine.restore_session_activity(id, last);
-        }
-        self.written = Written {
-            streams: engine.stream_count(),
-            sessions: sessions.len(),
-            messages: count,
-            touched: engine.touch_mark(),
-        };
-        if version == 1 {
-            self.migrate_v1(&engine)?;
-        }
-        Ok(engine)
-    }
-
-    /// Replays the chunks; returns the last position.
-    fn load_chunks(&self, engine: &mut Engine) -> Result<u64, JournalError> {
-        let corrupt = |reason: String| JournalError::Corrupt { path: self.path.clone(), reason };
-        let mut q = self
-            .conn
-            .prepare("SELECT first, count, encoding, meta, bodies FROM chunks ORDER BY first")
-            .map_err(self.io())?;
-        let mut rows = q.query([]).map_err(self.io())?;
-        let mut last = 0u64;
-        while let Some(row) = rows.next().map_err(self.io())? {
-            let first: i64 = row.get(0).map_err(self.io())?;
-            let count: i64 = row.get(1).map_err(self.io())?;
-            let encoding: i64 = row.get(2).map_err(self.io())?;
-            let meta =
-                row.get_ref(3).map_err(self.io())?.as_blob().map_err(|e| corrupt(format!("chunk {first}: {e}")))?;
-            let stored =
-                row.get_ref(4).map_err(self.io())?.as_bytes().map_err(|e| corrupt(format!("chunk {first}: {e}")))?;
-            let bodies = chunk::unpack(encoding, stored, meta).map_err(|e| corrupt(format!("chunk {first} {e}")))?;
-            if first as u64 != last + 1 {
-                return Err(corrupt(format!("positions skip from {last} to {first}")));
-            }
-            let count = u32::try_from(count).map_err(|_| corrupt(format!("chunk {first} counts {count} messages")))?;
-            let entries = chunk::decode(count, meta, &bodies).map_err(|e| corrupt(format!("chunk {first} {e}")))?;
-            for e in entries {
-                let position = last + 1;
-                last = engine
-                    .restore_message_at(e.stream, e.text, e.kind, e.time, e.session)
-                    .map_err(|err| corrupt(format!("message {position}: {err}")))?;
-            }
-        }
-        Ok(last)
-    }
-
-    /// Replays version 1's row per message; returns the last position.
-    fn load_v1_messages(&self, engine: &mut Engine) -> Result<u64, JournalError> {
-        let corrupt = |reason: String| JournalError::Corrupt { path: self.path.clone(), reason };
-        let mut count = 0u64;
-        let mut q = self.conn.prepare(MESSAGES_V1).map_err(self.io())?;
-        let mut rows = q.query([]).map_err(self.io())?;
-        while let Some(row) = rows.next().map_err(self.io())? {
-            let position: i64 = row.get(0).map_err(self.io())?;
-            let stream: u32 = row.get(1).map_err(|e| corrupt(format!("message {position}: {e}")))?;
-            let kind: i64 = row.get(2).map_err(self.io())?;
-            let time: i64 = row.get(3).map_err(self.io())?;
-            let session: Option<u32> = row.get(4).map_err(|e| corrupt(format!("message {position}: {e}")))?;
-            let body = row.get_ref(5).map_err(self.io())?.as_str().map_err(|e| corrupt(e.to_string()))?;
-            let kind = if kind == 0 { MessageKind::Command } else { MessageKind::Event };
-            let got = engine
-                .restore_message_at(stream, body, kind, time, session)
-                .map_err(|e| corrupt(format!("message {position}: {e}")))?;
-            if got != position as u64 {
-                return Err(corrupt(format!("positions skip from {} to {position}", got - 1)));
-            }
-            count = got;
-        }
-        Ok(count)
-    }
-
-    /// Rewrites a version 1 file's messages as chunks, in one transaction: a crash
-    /// leaves it at version 1, and the next open migrates again.
-    fn migrate_v1(&mut self, engine: &Engine) -> Result<(), JournalError> {
-        let chunks = chunks_of(engine, 1, engine.len() as u64);
-        let tx = self.conn.unchecked_transaction().map_err(self.io())?;
-        tx.execute_batch(CREATE_CHUNKS).map_err(self.io())?;
-        insert_chunks(&tx, &chunks).map_err(self.io())?;
-        tx.execute_batch(&format!("DROP TABLE messages; PRAGMA user_version = {SCHEMA_VERSION};"))
-            .map_err(self.io())?;
-        tx.commit().map_err(self.io())
-    }
-
-    /// True when the engine has something the file does not.
-    pub fn behind(&self, engine: &Engine) -> bool {
-        engine.len() as u64 > self.written.messages
-            || engine.stream_count() > self.written.streams
-            || engine.session_count() > self.written.sessions
-            || engine.touch_mark() != self.written.touched
-    }
-
-    /// Writes everything the engine gained since the last write, in one transaction,
-    /// synced as the durability level says. On failure nothing of it is in the file,
-    /// and a later write tries it again.
-    pub fn write(&mut self, engine: &Engine) -> Result<(), JournalError> {
-        match self.prepare(engine) {
-            Some(batch) => self.commit(batch),
-            None => Ok(()),
-        }
-    }
-
-    /// Copies out of the engine what the file lacks, so that it can be written on
-    /// another thread while the engine goes on; `None` when the file is up to date.
-    pub fn prepare(&self, engine: &Engine) -> Option<Batch> {
-        if !self.behind(engine) {
-            return None;
-        }
-        let streams = (self.written.streams..engine.stream_count())
-            .map(|ix| {
-                let (name, created) = engine.stream_at(ix).expect("ix < stream_count");
-                (ix as i64, name.literal().to_owned(), created)
-            })
-            .collect();
-        let sessions = (self.written.sessions..engine.session_count())
-            .map(|ix| {
-                let s = engine.session_at(ix).expect("ix < session_count");
-                (ix as i64, s.session_id.literal().to_owned(), s.started_at, s.last_activity)
-            })
-            .collect();
-        // Only sessions the file already has need an update; each once, with its value now.
-        let mut touched: Vec<u32> =
-            engine.touched_since(self.written.touched).filter(|&ix| (ix as usize) < self.written.sessions).collect();
-        touched.sort_unstable();
-        touched.dedup();
-        let activity = touched
-            .into_iter()
-            .map(|ix| (i64::from(ix), engine.session_at(ix as usize).expect("a touched session exists").last_activity))
-            .collect();
-        let chunks = chunks_of(engine, self.written.messages + 1, engine.len() as u64);
-        let after = Written {
-            streams: engine.stream_count(),
-            sessions: engine.session_count(),
-            messages: engine.len() as u64,
-            touched: engine.touch_mark(),
-        };
-        Some(Batch { generation: self.generation, streams, sessions, activity, chunks, after })
-    }
-
-    /// Writes a prepared batch in one transaction. A batch prepared before the file was
-    /// cleared is dropped: what it held was reset away.
-    pub fn commit(&mut self, batch: Batch) -> Result<(), JournalError> {
-        if batch.generation != self.generation {
-            return Ok(());
-        }
-        let tx = self.conn.unchecked_transaction().map_err(self.io())?;
-        {
-            let mut q = tx
-                .prepare_cached("INSERT INTO streams (ix, name, created_at) VALUES (?1, ?2, ?3)")
-                .map_err(self.io())?;
-            for (ix, name, created) in &batch.streams {
-                q.execute(params![ix, name, created]).map_err(self.io())?;
-            }
-            let mut q = tx
-                .prepare_cached("INSERT INTO sessions (ix, id, started_at, last_activity) VALUES (?1, ?2, ?3, ?4)")
-                .map_err(self.io())?;
-            for (ix, id, started, last) in &batch.sessions {
-                q.execute(params![ix, id, started, last]).map_err(self.io())?;
-            }
-            let mut q = tx.prepare_cached("UPDATE sessions SET last_activity = ?2 WHERE ix = ?1").map_err(self.io())?;
-            for (ix, last) in &batch.activity {
-                q.execute(params![ix, last]).map_err(self.io())?;
-            }
-        }
-        insert_chunks(&tx, &batch.chunks).map_err(self.io())?;
-        tx.commit().map_err(self.io())?;
-        self.written = batch.after;
-        Ok(())
     }
 
     /// Empties the file (the store was reset).
@@ -389,39 +147,6 @@ impl Journal {
             .map_err(self.io())?;
         Ok(())
     }
-}
-
-/// The messages at positions `first..=last` as chunks of about `CHUNK_BYTES` each.
-fn chunks_of(engine: &Engine, first: u64, last: u64) -> Vec<Chunk> {
-    let mut chunks = Vec::new();
-    let mut position = first;
-    while position <= last {
-        let mut c = Chunk::new(position);
-        let start = position;
-        let mut bytes = 0usize;
-        while position <= last && (bytes < CHUNK_BYTES || c.count == 0) {
-            let m = engine.journal_message(position).expect("position <= len");
-            c.push_meta(m.text.len(), m.stream_index, m.session_index, m.time, m.kind);
-            bytes += m.text.len();
-            position += 1;
-        }
-        c.seal(engine.journal_texts(start, position - 1));
-        chunks.push(c);
-    }
-    chunks
-}
-
-fn insert_chunks(conn: &Connection, chunks: &[Chunk]) -> rusqlite::Result<()> {
-    let mut q =
-        conn.prepare_cached("INSERT INTO chunks (first, count, encoding, meta, bodies) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-    for c in chunks {
-        let encoding = c.bodies.encoding();
-        match &c.bodies {
-            chunk::Stored::Text(text) => q.execute(params![c.first as i64, c.count, encoding, c.meta, text])?,
-            chunk::Stored::Lz4(packed) => q.execute(params![c.first as i64, c.count, encoding, c.meta, packed])?,
-        };
-    }
-    Ok(())
 }
 
 /// A file that exists and has bytes must start as every SQLite database does; it is
