@@ -10,5 +10,7 @@ mod core;
 mod error;
 mod memory;
 mod page;
+mod reads;
 mod store;
 mod wire;
+mod writes;
