@@ -1,7 +1,7 @@
 'use strict';
 
 // One benchmark trial, run by run.js in a fresh process:
-//   node --expose-gc trial.js workload <N>   the issue-3 table's column for N messages
+//   node --expose-gc trial.js workload <N>   the store workload's column for N messages
 //   node --expose-gc trial.js one-stream <N> one stream of N messages
 //   node --expose-gc trial.js sqlite <durability> <N>
 //                                            the SqliteMessageStore table's column for a
