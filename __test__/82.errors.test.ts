@@ -55,3 +55,24 @@ test('a failed commit on the thread pool keeps its code to the caller', async ()
   await expect(store.saveMessage('s', { type: 'C' })).rejects.toMatchObject({ code: CODES.WriteFailed });
   await store.dispose();
 });
+
+// The engine checks each message again (a Proxy or a class instance reaches it
+// unchecked by JavaScript); it sees JSON, not the value, so its text stops where
+// JavaScript's adds ", got <value>".
+test.each([
+  ['a number among messages', [{ type: 'A' }, 5], '[{"type":"A"},5]'],
+  ['a message without a type', [{ data: {} }], '[{"data":{}}]'],
+  ['a timestamp that is not a Date', [{ type: 'A', timestamp: 5 }], '[{"type":"A","timestamp":5}]'],
+])('the engine and JavaScript word %s alike', async (_what, messages, json) => {
+  const { MemoryMessageStore } = require('../index.js');
+  const js = await new MemoryMessageStore().saveMessages('s', messages as never).catch((e: Error) => e);
+  expect(js).toBeInstanceOf(TypeError);
+  let engine: Error | undefined;
+  try {
+    native.save(native.create(), JSON.stringify('s'), json, true, undefined, undefined, 0);
+  } catch (e) {
+    engine = e as Error;
+  }
+  expect((engine as Error & { code: string }).code).toBe(CODES.InvalidArgument);
+  expect(engine?.message).toBe((js as Error).message.split(', got ')[0]);
+});

@@ -333,7 +333,7 @@ const KEYS_ORDER = [
   '-0',
   '\ud800',
   '😀',
-]; // prettier-ignore
+];
 
 test('hostile and numeric-like keys keep their values and the key order JSON.parse gives', async () => {
   const store = new MemoryMessageStore();
@@ -647,10 +647,10 @@ describe('a 100,000-message batch', () => {
         Object.defineProperty(m, 'type', { enumerable: true, get: () => (++reads === 1 ? 'T' : 5) });
         ms[N - 1] = m;
       },
-      `messages[${N - 1}] must be an object with a string "type"`,
+      `messages[${N - 1}].type must be a string`,
       TypeError,
     ],
-  ]; // prettier-ignore
+  ];
 
   for (const [label, spoil, text, errorClass] of badEnds) {
     for (const streamId of ['existing', 'brand-new']) {

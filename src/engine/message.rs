@@ -108,7 +108,9 @@ impl<'a> Head<'a> {
         })
         .map_err(HeadError::Syntax)?;
         if !has_name {
-            return Err(HeadError::NotAMessage(NOT_A_MESSAGE));
+            // Worded as JavaScript's check words it (`lib/validate.js`, tied by
+            // __test__/82.errors.test.ts).
+            return Err(HeadError::NotAMessage(".type must be a string"));
         }
         if bad_timestamp {
             return Err(HeadError::NotAMessage(".timestamp must be a valid Date"));
@@ -155,8 +157,8 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_message() {
         assert_eq!(Head::parse("[1]").unwrap_err(), r#"must be an object with a string "type""#);
-        assert_eq!(Head::parse(r#"{"type":1}"#).unwrap_err(), r#"must be an object with a string "type""#);
-        assert_eq!(Head::parse(r#"{"data":1}"#).unwrap_err(), r#"must be an object with a string "type""#);
+        assert_eq!(Head::parse(r#"{"type":1}"#).unwrap_err(), ".type must be a string");
+        assert_eq!(Head::parse(r#"{"data":1}"#).unwrap_err(), ".type must be a string");
         assert_eq!(Head::parse(r#"{"type":"A","timestamp":5}"#).unwrap_err(), ".timestamp must be a valid Date");
         assert!(Head::parse(r#"{"type":"A""#).is_err());
     }
