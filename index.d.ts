@@ -174,6 +174,44 @@ export declare class SqliteMessageStore extends MessageStore {
   constructor(path: string, options?: SqliteMessageStoreOptions);
 }
 
+/** Options of `PostgresMessageStore`. */
+export interface PostgresMessageStoreOptions {
+  /** A libpq connection string or URL: `postgres://user:password@host:5432/database`. */
+  connectionString: string;
+  /** The schema that holds the store's tables (created when absent): a lower-case SQL name. Default `'message_store'`. */
+  schema?: string;
+  /** Connections to keep, 1 to 64. Default 1. */
+  poolSize?: number;
+}
+
+/**
+ * The store on a PostgreSQL server, shared by every process that names the same
+ * schema. The constructor does no I/O; the first call connects and creates the
+ * tables if absent. `reset()` empties the tables for every process that shares them;
+ * `dispose()` waits for what is pending and closes the connection.
+ */
+export declare class PostgresMessageStore implements ILocalMessageStore {
+  constructor(options: string | PostgresMessageStoreOptions);
+  saveMessages(streamId: string, messages: Message[], expectedRevision?: bigint | number, messageType?: MessageType): Promise<void>;
+  saveMessage(streamId: string, message: Message, expectedRevision?: bigint | number, messageType?: MessageType): Promise<void>;
+  getMessages(streamId: string, fromRevision?: bigint, count?: number): Promise<PositionalMessage[]>;
+  getAllMessages(filter?: MessageFilter, count?: number): Promise<PositionalMessage[]>;
+  getAllCommands(filter?: Omit<MessageFilter, 'messageType'>, count?: number): Promise<PositionalMessage[]>;
+  getAllEvents(filter?: Omit<MessageFilter, 'messageType'>, count?: number): Promise<PositionalMessage[]>;
+  getMessagesJson(streamId: string, fromRevision?: bigint, count?: number): Promise<string>;
+  getAllMessagesJson(filter?: MessageFilter, count?: number): Promise<string>;
+  getStreamInfo(streamId: string): Promise<StreamInfo | null>;
+  getStreams(): Promise<string[]>;
+  getSessions(): Promise<SessionInfo[]>;
+  getSessionInfo(sessionId: string): Promise<SessionInfo | null>;
+  getSessionMessages(sessionId: string, filter?: Omit<MessageFilter, 'sessionId'>, count?: number): Promise<PositionalMessage[]>;
+  getStats(): Promise<MessageStoreStats>;
+  createSession(): Promise<string>;
+  endSession(sessionId: string): Promise<void>;
+  reset(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
 /** A save refused because the stream is not at the expected revision. */
 export declare class ConcurrencyError extends Error {
   /** The stream the save was for. */

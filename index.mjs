@@ -2,5 +2,12 @@
 // and `require` in one process share them.
 import cjs from './index.js';
 
-export const { MemoryMessageStore, SqliteMessageStore, ConcurrencyError, StreamNotFoundError, WrongExpectedRevisionError } = cjs;
+export const {
+  MemoryMessageStore,
+  SqliteMessageStore,
+  PostgresMessageStore,
+  ConcurrencyError,
+  StreamNotFoundError,
+  WrongExpectedRevisionError,
+} = cjs;
 export default cjs;

@@ -6,4 +6,7 @@ module.exports = {
   // The tests import the package by its name, as users do.
   moduleNameMapper: { '^@auto-engineer/message-store$': '<rootDir>/index.js' },
   testTimeout: 60000,
+  // One throwaway PostgreSQL for the PostgresMessageStore tests (or DATABASE_URL's).
+  globalSetup: '<rootDir>/__test__/support/postgres-setup.mjs',
+  globalTeardown: '<rootDir>/__test__/support/postgres-teardown.mjs',
 };

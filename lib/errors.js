@@ -53,6 +53,7 @@ const CODES = Object.freeze({
   OpenFailed: 'ERR_MESSAGE_STORE_OPEN_FAILED',
   WriteFailed: 'ERR_MESSAGE_STORE_WRITE_FAILED',
   Closed: 'ERR_MESSAGE_STORE_CLOSED',
+  ConnectFailed: 'ERR_MESSAGE_STORE_CONNECT_FAILED',
 });
 
 /** An Error with the native code kept, for the file store's failures. */
@@ -82,6 +83,7 @@ function fromNative(error, save = {}) {
     case CODES.WriteFailed:
       return withCode(`message store write failed: ${error.message}`, error.code);
     case CODES.Closed:
+    case CODES.ConnectFailed:
       return withCode(String(error.message), error.code);
     default:
       // A Rust panic, caught at the boundary: the store refused the call and is intact.

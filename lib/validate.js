@@ -363,9 +363,30 @@ function storeOptions(options, durable) {
   return { durability, cacheBytes };
 }
 
+/** A schema name: what PostgreSQL takes unquoted, lower case (src/postgres/schema.rs checks it again). */
+const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** `new PostgresMessageStore(connectionString)` or `({ connectionString, schema?, poolSize? })`. */
+function postgresOptions(options) {
+  const o = typeof options === 'string' ? { connectionString: options } : options;
+  if (!isPlainObject(o)) throw fail('options', 'a connection string or an object with a connectionString', options);
+  if (typeof o.connectionString !== 'string' || o.connectionString === '') {
+    throw fail('options.connectionString', 'a non-empty string', o.connectionString);
+  }
+  const schema = o.schema ?? 'message_store';
+  if (typeof schema !== 'string' || !SCHEMA.test(schema)) {
+    throw fail('options.schema', 'a lower-case SQL name (a-z, 0-9 and _, not starting with a digit, at most 63)', schema);
+  }
+  const poolSize = o.poolSize ?? 1;
+  if (!Number.isSafeInteger(poolSize) || poolSize < 1 || poolSize > 64)
+    throw fail('options.poolSize', 'a whole number from 1 to 64', poolSize);
+  return { connectionString: o.connectionString, schema, poolSize };
+}
+
 module.exports = {
   describe,
   storeOptions,
+  postgresOptions,
   name,
   optionalInteger,
   expectedRevision,

@@ -24,5 +24,6 @@
 
 pub mod engine;
 pub mod journal;
+pub mod postgres;
 
 mod binding;

@@ -19,10 +19,12 @@ pub enum Code {
     WriteFailed,
     /// The store was disposed.
     Closed,
+    /// A PostgreSQL server could not be reached; a later call tries again.
+    ConnectFailed,
 }
 
 impl Code {
-    pub const ALL: [Code; 7] = [
+    pub const ALL: [Code; 8] = [
         Code::InvalidArgument,
         Code::StreamNotFound,
         Code::WrongExpectedRevision,
@@ -30,6 +32,7 @@ impl Code {
         Code::OpenFailed,
         Code::WriteFailed,
         Code::Closed,
+        Code::ConnectFailed,
     ];
 
     /// The name JavaScript knows the code by (`CODES.<name>` in `lib/errors.js`).
@@ -42,6 +45,7 @@ impl Code {
             Code::OpenFailed => "OpenFailed",
             Code::WriteFailed => "WriteFailed",
             Code::Closed => "Closed",
+            Code::ConnectFailed => "ConnectFailed",
         }
     }
 }
@@ -64,6 +68,7 @@ impl AsRef<str> for Code {
             Code::OpenFailed => "ERR_MESSAGE_STORE_OPEN_FAILED",
             Code::WriteFailed => "ERR_MESSAGE_STORE_WRITE_FAILED",
             Code::Closed => "ERR_MESSAGE_STORE_CLOSED",
+            Code::ConnectFailed => "ERR_MESSAGE_STORE_CONNECT_FAILED",
         }
     }
 }

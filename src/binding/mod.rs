@@ -10,6 +10,7 @@ mod core;
 mod error;
 mod memory;
 mod page;
+mod postgres;
 mod reads;
 mod store;
 mod wire;

@@ -94,6 +94,54 @@ pub fn write(engine: &Engine, records: &[u32], budget: usize, out: &mut String) 
     written
 }
 
+/// A compact page of rows a PostgreSQL read returned (the same format, so the same
+/// JavaScript builds the objects). The texts there already hold their `timestamp`.
+pub fn write_rows(rows: &[crate::postgres::MessageRow]) -> String {
+    let mut streams: HashMap<&str, u32> = HashMap::new();
+    let mut stream_names: Vec<&str> = Vec::new();
+    let mut sessions: HashMap<&str, u32> = HashMap::new();
+    let mut session_names: Vec<&str> = Vec::new();
+    let mut out = String::with_capacity(rows.iter().map(|r| r.body.len() + 1).sum::<usize>() + 64);
+    let mut data = String::with_capacity(rows.len() * 24);
+    out.push_str("{\"m\":[");
+    for (n, r) in rows.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+            data.push(',');
+        }
+        out.push_str(&r.body);
+        let s = *streams.entry(&r.stream).or_insert_with(|| {
+            stream_names.push(&r.stream);
+            stream_names.len() as u32 - 1
+        });
+        let x = *sessions.entry(&r.session).or_insert_with(|| {
+            session_names.push(&r.session);
+            session_names.len() as u32 - 1
+        });
+        push_u64(&mut data, s as u64);
+        data.push(',');
+        data.push(char::from(b'0' + r.kind.code()));
+        data.push(',');
+        push_u64(&mut data, r.revision as u64);
+        data.push(',');
+        push_u64(&mut data, r.position as u64);
+        data.push(',');
+        push_i64(&mut data, r.time);
+        data.push(',');
+        push_u64(&mut data, x as u64);
+        data.push(',');
+        push_u64(&mut data, r.body.len() as u64);
+    }
+    out.push_str("],\"d\":[");
+    out.push_str(&data);
+    out.push_str("],\"s\":[");
+    out.push_str(&stream_names.join(","));
+    out.push_str("],\"x\":[");
+    out.push_str(&session_names.join(","));
+    out.push_str("]}");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,14 @@ mod store;
 pub mod time;
 
 pub use error::SaveError;
+
+/// What other stores of this crate (PostgreSQL) reuse to read a message as the engine
+/// does: its head, the text with the save time added, its `data`.
+pub(crate) mod head {
+    pub(crate) use super::filter::data_of;
+    pub(crate) use super::message::Head;
+    pub(crate) use super::store::push_stamped;
+}
 pub use filter::{data_matches, Filter, JsonCondition};
 pub use model::{JsonString, MessageKind, SessionInfo, Stats, StreamInfo};
 pub use restore::JournalMessage;
