@@ -231,10 +231,12 @@ test('four writer processes at once: positions 1..N, revisions 0..n-1, every ack
       { length: writers },
       (_, w) =>
         new Promise<string>((resolve, reject) => {
-          const p = spawn(process.execPath, [child, url, schema, String(w), String(each)], { stdio: ['ignore', 'pipe', 'inherit'] });
+          const p = spawn(process.execPath, [child, url, schema, String(w), String(each)], { stdio: ['ignore', 'pipe', 'pipe'] });
           let out = '';
+          let err = '';
           p.stdout.on('data', (d) => (out += d));
-          p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`writer ${w} exited with ${code}`))));
+          p.stderr.on('data', (d) => (err += d));
+          p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`writer ${w} exited with ${code}: ${err}`))));
         }),
     ),
   );

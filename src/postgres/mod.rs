@@ -190,9 +190,18 @@ impl Pg {
             // Ends when the connection does; the client then reports it closed.
             let _ = connection.await;
         });
-        let setup =
-            format!("BEGIN; SELECT pg_advisory_xact_lock({}); {} COMMIT;", schema::SETUP_LOCK, schema::create(schema));
-        client.batch_execute(&setup).await.map_err(query_error)?;
+        // Created once, under an advisory lock, and only when absent: DDL on tables
+        // other processes are writing to would take locks that deadlock with them.
+        let setup = async {
+            client.batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({})", schema::SETUP_LOCK)).await?;
+            let store = format!("\"{schema}\".store");
+            let exists: bool = client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&store]).await?.get(0);
+            if !exists {
+                client.batch_execute(&schema::create(schema)).await?;
+            }
+            client.batch_execute("COMMIT").await
+        };
+        setup.await.map_err(query_error)?;
         let append = client
             .prepare(&format!("SELECT \"{schema}\".append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"))
             .await

@@ -27,7 +27,8 @@ pub fn valid_schema(name: &str) -> bool {
 }
 
 /// The statements that create the schema, run in one transaction under an advisory
-/// lock (`SETUP_LOCK`), so that processes starting at once create it once.
+/// lock (`SETUP_LOCK`) and only when its `store` table is absent, so that processes
+/// starting at once create it once, and none runs DDL on tables in use.
 pub fn create(schema: &str) -> String {
     CREATE.replace("{s}", &format!("\"{schema}\""))
 }
