@@ -55,6 +55,28 @@ impl PgStore {
     async fn forget(&self) {
         *self.conn.lock().await = None;
     }
+
+    /// Runs `op` on the connection; when it fails because the connection broke, runs
+    /// it once more on a new one. Only for what is safe to send twice: reads, and
+    /// changes the database recognises when repeated (batch ids, session ids).
+    async fn retry<T, F, Fut>(&self, op: F) -> Result<T, String>
+    where
+        F: Fn(Arc<Pg>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, PgError>>,
+    {
+        let mut again = false;
+        loop {
+            let pg = self.pg().await?;
+            match op(pg.clone()).await {
+                Ok(v) => return Ok(v),
+                Err(_) if pg.is_closed() && !again => {
+                    again = true;
+                    self.forget().await;
+                }
+                Err(e) => return Err(pg_failure(e)),
+            }
+        }
+    }
 }
 
 /// Reads a payload of saves: four lines each, the save head (`wire::SaveHead`), the
@@ -122,23 +144,16 @@ impl PgStore {
             Ok(s) => s,
             Err(e) => return e,
         };
-        let mut tries = 0;
-        loop {
-            let pg = match self.pg().await {
-                Ok(pg) => pg,
-                Err(e) => return e,
-            };
-            match pg.append(&batch, &saves).await {
-                Ok(outcome) => return outcome,
-                // The connection broke: the append may or may not have committed. Sent
-                // again with the same batch id, it is applied at most once.
-                Err(_) if pg.is_closed() && tries == 0 => {
-                    tries += 1;
-                    self.forget().await;
-                }
-                Err(e) => return pg_failure(e),
-            }
-        }
+        // The connection may break after the commit and before the reply: sent again
+        // with the same batch id, the group is applied at most once.
+        let saves = Arc::new(saves);
+        let batch = Arc::new(batch);
+        self.retry(|pg| {
+            let (saves, batch) = (saves.clone(), batch.clone());
+            async move { pg.append(&batch, &saves).await }
+        })
+        .await
+        .unwrap_or_else(|e| e)
     }
 
     #[napi]
@@ -147,11 +162,15 @@ impl PgStore {
             Ok(s) => s,
             Err(e) => return e,
         };
-        match self.pg().await {
-            Ok(pg) => match pg.read_stream(stream.literal(), from, count).await {
-                Ok(rows) => page::write_rows(&rows),
-                Err(e) => pg_failure(e),
-            },
+        let stream = Arc::new(stream);
+        match self
+            .retry(|pg| {
+                let stream = stream.clone();
+                async move { pg.read_stream(stream.literal(), from, count).await }
+            })
+            .await
+        {
+            Ok(rows) => page::write_rows(&rows),
             Err(e) => e,
         }
     }
@@ -162,11 +181,15 @@ impl PgStore {
             Ok(f) => f.unwrap_or_default(),
             Err(e) => return failure(Code::InvalidArgument, e.reason),
         };
-        match self.pg().await {
-            Ok(pg) => match pg.query(&filter, count).await {
-                Ok(rows) => page::write_rows(&rows),
-                Err(e) => pg_failure(e),
-            },
+        let filter = Arc::new(filter);
+        match self
+            .retry(|pg| {
+                let filter = filter.clone();
+                async move { pg.query(&filter, count).await }
+            })
+            .await
+        {
+            Ok(rows) => page::write_rows(&rows),
             Err(e) => e,
         }
     }
@@ -178,12 +201,16 @@ impl PgStore {
             Ok(s) => s,
             Err(e) => return e,
         };
-        match self.pg().await {
-            Ok(pg) => match pg.stream_info(stream.literal()).await {
-                Ok(Some(info)) => wire::stream_info(&info),
-                Ok(None) => "null".to_owned(),
-                Err(e) => pg_failure(e),
-            },
+        let stream = Arc::new(stream);
+        match self
+            .retry(|pg| {
+                let stream = stream.clone();
+                async move { pg.stream_info(stream.literal()).await }
+            })
+            .await
+        {
+            Ok(Some(info)) => wire::stream_info(&info),
+            Ok(None) => "null".to_owned(),
             Err(e) => e,
         }
     }
@@ -191,22 +218,16 @@ impl PgStore {
     /// The stream names as a JSON array, in creation order.
     #[napi]
     pub async fn streams(&self) -> String {
-        match self.pg().await {
-            Ok(pg) => match pg.streams().await {
-                Ok(names) => format!("[{}]", names.join(",")),
-                Err(e) => pg_failure(e),
-            },
+        match self.retry(|pg| async move { pg.streams().await }).await {
+            Ok(names) => format!("[{}]", names.join(",")),
             Err(e) => e,
         }
     }
 
     #[napi]
     pub async fn stats(&self) -> String {
-        match self.pg().await {
-            Ok(pg) => match pg.stats().await {
-                Ok(s) => wire::stats(&s),
-                Err(e) => pg_failure(e),
-            },
+        match self.retry(|pg| async move { pg.stats().await }).await {
+            Ok(s) => wire::stats(&s),
             Err(e) => e,
         }
     }
@@ -218,11 +239,15 @@ impl PgStore {
             Err(e) => return e,
         };
         let stream = JsonString::new(&format!("session-{}", json::decode_lossy(id.literal())));
-        match self.pg().await {
-            Ok(pg) => match pg.create_session(id.literal(), stream.literal(), now).await {
-                Ok(()) => String::new(),
-                Err(e) => pg_failure(e),
-            },
+        let (id, stream) = (Arc::new(id), Arc::new(stream));
+        match self
+            .retry(|pg| {
+                let (id, stream) = (id.clone(), stream.clone());
+                async move { pg.create_session(id.literal(), stream.literal(), now).await }
+            })
+            .await
+        {
+            Ok(()) => String::new(),
             Err(e) => e,
         }
     }
@@ -233,11 +258,15 @@ impl PgStore {
             Ok(s) => s,
             Err(e) => return e,
         };
-        match self.pg().await {
-            Ok(pg) => match pg.end_session(id.literal(), now).await {
-                Ok(()) => String::new(),
-                Err(e) => pg_failure(e),
-            },
+        let id = Arc::new(id);
+        match self
+            .retry(|pg| {
+                let id = id.clone();
+                async move { pg.end_session(id.literal(), now).await }
+            })
+            .await
+        {
+            Ok(()) => String::new(),
             Err(e) => e,
         }
     }
@@ -249,40 +278,41 @@ impl PgStore {
             Ok(i) => i,
             Err(e) => return e,
         };
-        match self.pg().await {
-            Ok(pg) => match pg.sessions(id.as_ref().map(|i| i.literal())).await {
-                Ok(list) => {
-                    if id.is_some() && list.is_empty() {
-                        return "null".to_owned();
-                    }
-                    let mut out = String::new();
-                    if id.is_none() {
-                        out.push('[');
-                    }
-                    for (n, s) in list.iter().enumerate() {
-                        if n > 0 {
-                            out.push(',');
-                        }
-                        wire::write_session(&mut out, s);
-                    }
-                    if id.is_none() {
-                        out.push(']');
-                    }
-                    out
+        let wanted = Arc::new(id.clone());
+        match self
+            .retry(|pg| {
+                let wanted = wanted.clone();
+                async move { pg.sessions(wanted.as_ref().as_ref().map(|i| i.literal())).await }
+            })
+            .await
+        {
+            Ok(list) => {
+                if id.is_some() && list.is_empty() {
+                    return "null".to_owned();
                 }
-                Err(e) => pg_failure(e),
-            },
+                let mut out = String::new();
+                if id.is_none() {
+                    out.push('[');
+                }
+                for (n, s) in list.iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    wire::write_session(&mut out, s);
+                }
+                if id.is_none() {
+                    out.push(']');
+                }
+                out
+            }
             Err(e) => e,
         }
     }
 
     #[napi]
     pub async fn reset(&self) -> String {
-        match self.pg().await {
-            Ok(pg) => match pg.reset().await {
-                Ok(()) => String::new(),
-                Err(e) => pg_failure(e),
-            },
+        match self.retry(|pg| async move { pg.reset().await }).await {
+            Ok(()) => String::new(),
             Err(e) => e,
         }
     }

@@ -184,6 +184,8 @@ $fn$;
 CREATE OR REPLACE FUNCTION {s}.create_session(p_id text, p_stream text, p_now bigint) RETURNS void LANGUAGE plpgsql AS $fn$
 BEGIN
   PERFORM 1 FROM {s}.store st WHERE st.id FOR UPDATE;
+  -- Sent again after a lost reply: the session is there already.
+  IF EXISTS (SELECT 1 FROM {s}.sessions WHERE id = p_id) THEN RETURN; END IF;
   UPDATE {s}.store SET sessions = sessions + 1 WHERE id;
   INSERT INTO {s}.sessions (id, ordinal, started_at, last_activity)
     SELECT p_id, st.sessions, p_now, p_now FROM {s}.store st WHERE st.id;
