@@ -190,26 +190,8 @@ export interface PostgresMessageStoreOptions {
  * tables if absent. `reset()` empties the tables for every process that shares them;
  * `dispose()` waits for what is pending and closes the connection.
  */
-export declare class PostgresMessageStore implements ILocalMessageStore {
+export declare class PostgresMessageStore extends MessageStore {
   constructor(options: string | PostgresMessageStoreOptions);
-  saveMessages(streamId: string, messages: Message[], expectedRevision?: bigint | number, messageType?: MessageType): Promise<void>;
-  saveMessage(streamId: string, message: Message, expectedRevision?: bigint | number, messageType?: MessageType): Promise<void>;
-  getMessages(streamId: string, fromRevision?: bigint, count?: number): Promise<PositionalMessage[]>;
-  getAllMessages(filter?: MessageFilter, count?: number): Promise<PositionalMessage[]>;
-  getAllCommands(filter?: Omit<MessageFilter, 'messageType'>, count?: number): Promise<PositionalMessage[]>;
-  getAllEvents(filter?: Omit<MessageFilter, 'messageType'>, count?: number): Promise<PositionalMessage[]>;
-  getMessagesJson(streamId: string, fromRevision?: bigint, count?: number): Promise<string>;
-  getAllMessagesJson(filter?: MessageFilter, count?: number): Promise<string>;
-  getStreamInfo(streamId: string): Promise<StreamInfo | null>;
-  getStreams(): Promise<string[]>;
-  getSessions(): Promise<SessionInfo[]>;
-  getSessionInfo(sessionId: string): Promise<SessionInfo | null>;
-  getSessionMessages(sessionId: string, filter?: Omit<MessageFilter, 'sessionId'>, count?: number): Promise<PositionalMessage[]>;
-  getStats(): Promise<MessageStoreStats>;
-  createSession(): Promise<string>;
-  endSession(sessionId: string): Promise<void>;
-  reset(): Promise<void>;
-  dispose(): Promise<void>;
 }
 
 /** A save refused because the stream is not at the expected revision. */
