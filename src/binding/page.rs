@@ -10,6 +10,20 @@ use std::collections::HashMap;
 use crate::engine::output::{push_i64, push_u64};
 use crate::engine::Engine;
 
+/// One message's seven numbers in `d`: stream (table index), kind, revision and
+/// position, then the save time, the session (table index) and the text's length.
+fn push_entry(data: &mut String, first: [u64; 4], time: i64, session: u32, len: usize) {
+    for n in first {
+        push_u64(data, n);
+        data.push(',');
+    }
+    push_i64(data, time);
+    data.push(',');
+    push_u64(data, u64::from(session));
+    data.push(',');
+    push_u64(data, len as u64);
+}
+
 /// Writes a compact page (see the module notes) of the first records of
 /// `records` that fit in about `budget` bytes, at least one; returns how many.
 ///
@@ -59,19 +73,13 @@ pub fn write(engine: &Engine, records: &[u32], budget: usize, out: &mut String) 
         } else {
             out.push_str(engine.text(i));
         }
-        push_u64(&mut data, s as u64);
-        data.push(',');
-        data.push(char::from(b'0' + r.kind.code()));
-        data.push(',');
-        push_u64(&mut data, r.revision as u64);
-        data.push(',');
-        push_u64(&mut data, i as u64 + 1);
-        data.push(',');
-        push_i64(&mut data, r.time);
-        data.push(',');
-        push_u64(&mut data, x as u64);
-        data.push(',');
-        push_u64(&mut data, engine.text(i).len() as u64);
+        push_entry(
+            &mut data,
+            [s as u64, u64::from(r.kind.code()), r.revision as u64, i as u64 + 1],
+            r.time,
+            x,
+            engine.text(i).len(),
+        );
         written += 1;
     }
     out.push_str("],\"d\":[");
@@ -118,19 +126,13 @@ pub fn write_rows(rows: &[crate::postgres::MessageRow]) -> String {
             session_names.push(&r.session);
             session_names.len() as u32 - 1
         });
-        push_u64(&mut data, s as u64);
-        data.push(',');
-        data.push(char::from(b'0' + r.kind.code()));
-        data.push(',');
-        push_u64(&mut data, r.revision as u64);
-        data.push(',');
-        push_u64(&mut data, r.position as u64);
-        data.push(',');
-        push_i64(&mut data, r.time);
-        data.push(',');
-        push_u64(&mut data, x as u64);
-        data.push(',');
-        push_u64(&mut data, r.body.len() as u64);
+        push_entry(
+            &mut data,
+            [s as u64, u64::from(r.kind.code()), r.revision as u64, r.position as u64],
+            r.time,
+            x,
+            r.body.len(),
+        );
     }
     out.push_str("],\"d\":[");
     out.push_str(&data);

@@ -119,6 +119,13 @@ fn name(argument: &str, literal: &str) -> std::result::Result<JsonString, String
     wire::literal(argument, literal).map_err(|e| failure(Code::InvalidArgument, e.reason))
 }
 
+/// What a method resolves to: its result, or the failure it encodes.
+fn reply(result: std::result::Result<String, String>) -> String {
+    result.unwrap_or_else(|failure| failure)
+}
+
+// Each method checks its arguments, then runs on the connection through `retry`;
+// its body is a `Result<String, String>` whose error is already a failure string.
 #[napi]
 impl PgStore {
     /// Does no I/O: the first call connects.
@@ -130,191 +137,167 @@ impl PgStore {
     /// Connects (and creates the schema) now; resolves to "" or a failure.
     #[napi]
     pub async fn connect(&self) -> String {
-        match self.pg().await {
-            Ok(_) => String::new(),
-            Err(e) => e,
-        }
+        reply(self.pg().await.map(|_| String::new()))
     }
 
     /// Appends a group of saves in one transaction; resolves to the append function's
     /// outcome (`{"refused":[[i, kind, actual], …],"last":position}`) or a failure.
+    /// The connection may break after the commit and before the reply: sent again
+    /// with the same batch id, the group is applied at most once.
     #[napi]
     pub async fn append(&self, batch: String, payload: String) -> String {
-        let saves = match saves(&payload) {
-            Ok(s) => s,
-            Err(e) => return e,
-        };
-        // The connection may break after the commit and before the reply: sent again
-        // with the same batch id, the group is applied at most once.
-        let saves = Arc::new(saves);
-        let batch = Arc::new(batch);
-        self.retry(|pg| {
-            let (saves, batch) = (saves.clone(), batch.clone());
-            async move { pg.append(&batch, &saves).await }
-        })
-        .await
-        .unwrap_or_else(|e| e)
+        reply(
+            async {
+                let (saves, batch) = (Arc::new(saves(&payload)?), Arc::new(batch));
+                self.retry(|pg| {
+                    let (saves, batch) = (saves.clone(), batch.clone());
+                    async move { pg.append(&batch, &saves).await }
+                })
+                .await
+            }
+            .await,
+        )
     }
 
     #[napi]
     pub async fn read_stream(&self, stream: String, from: Option<i64>, count: Option<i64>) -> String {
-        let stream = match name("streamId", &stream) {
-            Ok(s) => s,
-            Err(e) => return e,
-        };
-        let stream = Arc::new(stream);
-        match self
-            .retry(|pg| {
-                let stream = stream.clone();
-                async move { pg.read_stream(stream.literal(), from, count).await }
-            })
-            .await
-        {
-            Ok(rows) => page::write_rows(&rows),
-            Err(e) => e,
-        }
+        reply(
+            async {
+                let stream = Arc::new(name("streamId", &stream)?);
+                let rows = self
+                    .retry(|pg| {
+                        let stream = stream.clone();
+                        async move { pg.read_stream(stream.literal(), from, count).await }
+                    })
+                    .await?;
+                Ok(page::write_rows(&rows))
+            }
+            .await,
+        )
     }
 
     #[napi]
     pub async fn query(&self, filter: Option<String>, count: Option<i64>) -> String {
-        let filter = match filter.as_deref().map(wire::filter).transpose() {
-            Ok(f) => f.unwrap_or_default(),
-            Err(e) => return failure(Code::InvalidArgument, e.reason),
-        };
-        let filter = Arc::new(filter);
-        match self
-            .retry(|pg| {
-                let filter = filter.clone();
-                async move { pg.query(&filter, count).await }
-            })
-            .await
-        {
-            Ok(rows) => page::write_rows(&rows),
-            Err(e) => e,
-        }
+        reply(
+            async {
+                let filter = filter
+                    .as_deref()
+                    .map(wire::filter)
+                    .transpose()
+                    .map_err(|e| failure(Code::InvalidArgument, e.reason))?;
+                let filter = Arc::new(filter.unwrap_or_default());
+                let rows = self
+                    .retry(|pg| {
+                        let filter = filter.clone();
+                        async move { pg.query(&filter, count).await }
+                    })
+                    .await?;
+                Ok(page::write_rows(&rows))
+            }
+            .await,
+        )
     }
 
     /// The stream's info as JSON, or `null`.
     #[napi]
     pub async fn stream_info(&self, stream: String) -> String {
-        let stream = match name("streamId", &stream) {
-            Ok(s) => s,
-            Err(e) => return e,
-        };
-        let stream = Arc::new(stream);
-        match self
-            .retry(|pg| {
-                let stream = stream.clone();
-                async move { pg.stream_info(stream.literal()).await }
-            })
-            .await
-        {
-            Ok(Some(info)) => wire::stream_info(&info),
-            Ok(None) => "null".to_owned(),
-            Err(e) => e,
-        }
+        reply(
+            async {
+                let stream = Arc::new(name("streamId", &stream)?);
+                let info = self
+                    .retry(|pg| {
+                        let stream = stream.clone();
+                        async move { pg.stream_info(stream.literal()).await }
+                    })
+                    .await?;
+                Ok(info.map_or_else(|| "null".to_owned(), |i| wire::stream_info(&i)))
+            }
+            .await,
+        )
     }
 
     /// The stream names as a JSON array, in creation order.
     #[napi]
     pub async fn streams(&self) -> String {
-        match self.retry(|pg| async move { pg.streams().await }).await {
-            Ok(names) => format!("[{}]", names.join(",")),
-            Err(e) => e,
-        }
+        reply(self.retry(|pg| async move { pg.streams().await }).await.map(|names| format!("[{}]", names.join(","))))
     }
 
     #[napi]
     pub async fn stats(&self) -> String {
-        match self.retry(|pg| async move { pg.stats().await }).await {
-            Ok(s) => wire::stats(&s),
-            Err(e) => e,
-        }
+        reply(self.retry(|pg| async move { pg.stats().await }).await.map(|s| wire::stats(&s)))
     }
 
     #[napi]
     pub async fn create_session(&self, id: String, now: i64) -> String {
-        let id = match name("sessionId", &id) {
-            Ok(s) => s,
-            Err(e) => return e,
-        };
-        let stream = JsonString::new(&format!("session-{}", json::decode_lossy(id.literal())));
-        let (id, stream) = (Arc::new(id), Arc::new(stream));
-        match self
-            .retry(|pg| {
-                let (id, stream) = (id.clone(), stream.clone());
-                async move { pg.create_session(id.literal(), stream.literal(), now).await }
-            })
-            .await
-        {
-            Ok(()) => String::new(),
-            Err(e) => e,
-        }
+        reply(
+            async {
+                let id = Arc::new(name("sessionId", &id)?);
+                let stream = Arc::new(JsonString::new(&format!("session-{}", json::decode_lossy(id.literal()))));
+                self.retry(|pg| {
+                    let (id, stream) = (id.clone(), stream.clone());
+                    async move { pg.create_session(id.literal(), stream.literal(), now).await }
+                })
+                .await?;
+                Ok(String::new())
+            }
+            .await,
+        )
     }
 
     #[napi]
     pub async fn end_session(&self, id: String, now: i64) -> String {
-        let id = match name("sessionId", &id) {
-            Ok(s) => s,
-            Err(e) => return e,
-        };
-        let id = Arc::new(id);
-        match self
-            .retry(|pg| {
-                let id = id.clone();
-                async move { pg.end_session(id.literal(), now).await }
-            })
-            .await
-        {
-            Ok(()) => String::new(),
-            Err(e) => e,
-        }
+        reply(
+            async {
+                let id = Arc::new(name("sessionId", &id)?);
+                self.retry(|pg| {
+                    let id = id.clone();
+                    async move { pg.end_session(id.literal(), now).await }
+                })
+                .await?;
+                Ok(String::new())
+            }
+            .await,
+        )
     }
 
     /// Every session as a JSON array, or (with `id`) the one named, or `null`.
     #[napi]
     pub async fn sessions(&self, id: Option<String>) -> String {
-        let id = match id.as_deref().map(|i| name("sessionId", i)).transpose() {
-            Ok(i) => i,
-            Err(e) => return e,
-        };
-        let wanted = Arc::new(id.clone());
-        match self
-            .retry(|pg| {
-                let wanted = wanted.clone();
-                async move { pg.sessions(wanted.as_ref().as_ref().map(|i| i.literal())).await }
-            })
-            .await
-        {
-            Ok(list) => {
-                if id.is_some() && list.is_empty() {
-                    return "null".to_owned();
-                }
+        reply(
+            async {
+                let id = Arc::new(id.as_deref().map(|i| name("sessionId", i)).transpose()?);
+                let list = self
+                    .retry(|pg| {
+                        let id = id.clone();
+                        async move { pg.sessions(id.as_ref().as_ref().map(|i| i.literal())).await }
+                    })
+                    .await?;
                 let mut out = String::new();
-                if id.is_none() {
-                    out.push('[');
-                }
-                for (n, s) in list.iter().enumerate() {
-                    if n > 0 {
-                        out.push(',');
+                match id.as_ref() {
+                    Some(_) => match list.first() {
+                        Some(s) => wire::write_session(&mut out, s),
+                        None => out.push_str("null"),
+                    },
+                    None => {
+                        out.push('[');
+                        for (n, s) in list.iter().enumerate() {
+                            if n > 0 {
+                                out.push(',');
+                            }
+                            wire::write_session(&mut out, s);
+                        }
+                        out.push(']');
                     }
-                    wire::write_session(&mut out, s);
                 }
-                if id.is_none() {
-                    out.push(']');
-                }
-                out
+                Ok(out)
             }
-            Err(e) => e,
-        }
+            .await,
+        )
     }
 
     #[napi]
     pub async fn reset(&self) -> String {
-        match self.retry(|pg| async move { pg.reset().await }).await {
-            Ok(()) => String::new(),
-            Err(e) => e,
-        }
+        reply(self.retry(|pg| async move { pg.reset().await }).await.map(|()| String::new()))
     }
 
     /// Drops the connection; a later call makes a new one.
