@@ -5,6 +5,10 @@
 // JavaScript, so that they are instances of the caller's `Error` (jest runs each test
 // file in its own realm; an error made by native code belongs to another).
 
+const check = require('./validate');
+
+const { no_stream: NO_STREAM, stream_exists: STREAM_EXISTS } = check.EXPECTED_MODES;
+
 /** A save refused because the stream is not at the revision the caller expected. */
 class ConcurrencyError extends Error {
   constructor(message, streamId, expectedRevision, actualRevision) {
@@ -12,7 +16,7 @@ class ConcurrencyError extends Error {
     this.name = this.constructor.name;
     /** The stream the save was for. */
     this.streamId = streamId;
-    /** The revision the caller expected, as a bigint. */
+    /** The revision the caller expected, as a bigint, or the mode (`'no_stream'`, `'stream_exists'`). */
     this.expectedRevision = expectedRevision;
     /** The stream's revision when the save was refused; -1n when it has no messages or does not exist. */
     this.actualRevision = actualRevision;
@@ -43,6 +47,32 @@ class WrongExpectedRevisionError extends ConcurrencyError {
   }
 }
 
+/**
+ * Why a save expecting `expected` (the number `expectedRevision` gives: a revision, or
+ * a mode's number, `EXPECTED_MODES` in validate.js) is refused by a stream at `actual`
+ * (-1: no messages; null: it does not exist), or null when it may go on.
+ * `expectedRevision` is what the caller wrote. Upstream's two texts are kept; the
+ * modes' refusals are `ConcurrencyError`s with `expectedRevision` the mode's name.
+ */
+function refusal(streamId, expectedRevision, expected, actual) {
+  switch (expected) {
+    case NO_STREAM:
+      if (actual === null || actual === -1) return null;
+      return new ConcurrencyError(
+        `Expected stream ${streamId} not to exist, but it is at revision ${actual}`,
+        streamId,
+        'no_stream',
+        BigInt(actual),
+      );
+    case STREAM_EXISTS:
+      if (actual !== null && actual >= 0) return null;
+      return new ConcurrencyError(`Expected stream ${streamId} to exist, but it has no messages`, streamId, 'stream_exists', -1n);
+    default:
+      if (actual === null) return expected === -1 ? null : new StreamNotFoundError(streamId, expectedRevision);
+      return actual === expected ? null : new WrongExpectedRevisionError(streamId, expectedRevision, actual);
+  }
+}
+
 // The codes of the native module's errors, by the names Rust gives them (`Code` in
 // src/binding/error.rs, the list these must equal: __test__/82.errors.test.ts).
 const CODES = Object.freeze({
@@ -54,7 +84,13 @@ const CODES = Object.freeze({
   WriteFailed: 'ERR_MESSAGE_STORE_WRITE_FAILED',
   Closed: 'ERR_MESSAGE_STORE_CLOSED',
   ConnectFailed: 'ERR_MESSAGE_STORE_CONNECT_FAILED',
+  Reset: 'ERR_MESSAGE_STORE_RESET',
 });
+
+/** The number an `expectedRevision` as the caller wrote it stands for (see `refusal`). */
+function expectedNumber(expectedRevision) {
+  return check.expectedRevision(expectedRevision);
+}
 
 /** An Error with the native code kept, for the file store's failures. */
 function withCode(message, code) {
@@ -71,9 +107,13 @@ function withCode(message, code) {
 function fromNative(error, save = {}) {
   switch (error?.code) {
     case CODES.StreamNotFound:
-      return new StreamNotFoundError(save.streamId, save.expectedRevision);
-    case CODES.WrongExpectedRevision:
-      return new WrongExpectedRevisionError(save.streamId, save.expectedRevision, save.actualRevision());
+    case CODES.WrongExpectedRevision: {
+      // The engine refused what JavaScript did not check first (a stream it did not know).
+      const actual = error.code === CODES.StreamNotFound ? null : save.actualRevision();
+      return (
+        refusal(save.streamId, save.expectedRevision, expectedNumber(save.expectedRevision), actual) ?? new Error(String(error.message))
+      );
+    }
     case CODES.InvalidArgument:
       return new TypeError(String(error.message));
     case CODES.CapacityExceeded:
@@ -84,6 +124,7 @@ function fromNative(error, save = {}) {
       return withCode(`message store write failed: ${error.message}`, error.code);
     case CODES.Closed:
     case CODES.ConnectFailed:
+    case CODES.Reset:
       return withCode(String(error.message), error.code);
     default:
       // A Rust panic, caught at the boundary: the store refused the call and is intact.
@@ -91,4 +132,4 @@ function fromNative(error, save = {}) {
   }
 }
 
-module.exports = { ConcurrencyError, StreamNotFoundError, WrongExpectedRevisionError, fromNative, CODES };
+module.exports = { ConcurrencyError, StreamNotFoundError, WrongExpectedRevisionError, fromNative, refusal, CODES };

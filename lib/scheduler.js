@@ -43,8 +43,12 @@
 //   it is done.
 // - Cost: one native call per flush (per 32 Mi characters), whatever is refused.
 // - At most one write is under way; every change made meanwhile shares the next.
+// - Safety: `onSafe(head, streams)` is called once messages up to position `head`
+//   are acknowledged (memory: when they reach the engine) or written (file: when the
+//   write that holds them is done), with the ids of the streams saved to; never for
+//   a refused save or a failed write. Subscriptions read up to that head and no further.
 
-const { fromNative, StreamNotFoundError, WrongExpectedRevisionError, CODES } = require('./errors');
+const { fromNative, refusal, CODES } = require('./errors');
 
 /** Most characters of message text one `saveMany` call takes (far below V8's longest string). */
 const DRAIN_CHARS = 32 << 20;
@@ -93,9 +97,13 @@ class WriteScheduler {
   #revisions = new Map();
   /** Messages the engine holds once the queue is applied. */
   #messages;
+  /** The streams saved to since `onSafe` was last called (one entry a save). */
+  #streamIds = [];
+  #onSafe;
 
-  constructor(native, store, { durable, sync, messages }) {
+  constructor(native, store, { durable, sync, messages, onSafe }) {
     this.#native = native;
+    this.#onSafe = onSafe;
     this.#store = store;
     this.#durable = durable;
     this.#sync = sync;
@@ -127,11 +135,8 @@ class WriteScheduler {
     let revision = this.#revisions.get(streamId);
     if (expected !== undefined) {
       if (revision === undefined) revision = this.#learn(streamId, literal);
-      if (revision === null) {
-        if (expected !== -1) throw new StreamNotFoundError(streamId, expectedRevision);
-      } else if (revision !== expected) {
-        throw new WrongExpectedRevisionError(streamId, expectedRevision, revision);
-      }
+      const refused = refusal(streamId, expectedRevision, expected, revision);
+      if (refused !== null) throw refused;
       revision ??= -1;
     }
     if (revision !== undefined && revision !== null) this.#remember(streamId, revision + n);
@@ -144,6 +149,7 @@ class WriteScheduler {
       this.#head = `${kind === undefined ? '-' : kind}${batch ? 1 : 0}${now}${expected === undefined ? '' : ` ${expected}`}`;
     }
     this.#parts.push(this.#head, literal, text);
+    this.#streamIds.push(streamId);
     this.#count++;
     this.#chars += text.length;
     this.#messages += n;
@@ -241,6 +247,14 @@ class WriteScheduler {
       if (refusals !== null) this.#refused(group, from, JSON.parse(refusals));
       from = to;
     }
+    if (!this.#durable) this.#safe();
+  }
+
+  /** Tells `onSafe` of everything the engine holds (memory: acknowledged, file: written). */
+  #safe() {
+    const streams = this.#streamIds;
+    this.#streamIds = [];
+    this.#onSafe(this.#messages, streams);
   }
 
   /** Saves the engine refused (`[[index, code, message], …]` from `offset` on), for a file store. */
@@ -274,6 +288,8 @@ class WriteScheduler {
   savedDirectly(streamId, n, revision) {
     this.#messages += n;
     this.#remember(streamId, revision);
+    this.#streamIds.push(streamId);
+    if (!this.#durable) this.#safe();
   }
 
   /**
@@ -304,6 +320,7 @@ class WriteScheduler {
     this.#chars = 0;
     this.#revisions.clear();
     this.#messages = 0;
+    this.#streamIds = [];
     if (!this.#durable) this.#refusal = null;
   }
 
@@ -332,9 +349,14 @@ class WriteScheduler {
       // Refused saves carry their own errors; the write goes on for the rest.
     }
     let task;
+    // What this write holds: every message the engine has now.
+    const through = this.#messages;
+    const streams = this.#streamIds;
+    this.#streamIds = [];
     try {
       if (!this.#sync) {
         this.#native.flush(this.#store);
+        this.#onSafe(through, streams);
         return Promise.resolve();
       }
       task = this.#native.flushAsync(this.#store);
@@ -345,6 +367,7 @@ class WriteScheduler {
     return task.then(
       (failure) => {
         if (failure) throw this.#failed({ code: failure[0], message: failure[1] });
+        this.#onSafe(through, streams);
       },
       (e) => {
         throw this.#failed(e);

@@ -22,6 +22,7 @@ const revive = require('./revive');
 const { ObjectCache, defaultBound } = require('./cache');
 const { WriteScheduler } = require('./scheduler');
 const { fromNative } = require('./errors');
+const { Feed, Subscription, resetError } = require('./subscription');
 
 /** Stream names seen by saves, as their JSON literals; past this the map starts again. */
 const MAX_LITERALS = 4096;
@@ -48,13 +49,21 @@ function createStores(native) {
     #streamSet = null;
     /** Strings the kept messages share (revive.js). */
     #strings = new Map();
+    /** The open subscriptions, and the head they read up to (subscription.js). */
+    #feed = new Feed();
 
     constructor(handle, durability, debug, cacheBytes) {
       this.#store = handle;
       this.#durable = durability !== null;
       this.#debug = debug;
       const messages = this.#durable ? JSON.parse(native.stats(handle)).totalMessages : 0;
-      this.#writes = new WriteScheduler(native, handle, { durable: this.#durable, sync: durability === 'power', messages });
+      this.#feed.head = messages;
+      this.#writes = new WriteScheduler(native, handle, {
+        durable: this.#durable,
+        sync: durability === 'power',
+        messages,
+        onSafe: (head, streams) => this.#feed.advance(head, streams),
+      });
       this.#cache = new ObjectCache(cacheBytes ?? defaultBound(v8.getHeapStatistics().heap_size_limit));
     }
 
@@ -131,6 +140,52 @@ function createStores(native) {
       this.#writes.savedDirectly(streamId, n, revision);
       this.#debug('Saved %d messages to stream %s, new revision: %s', n, streamId, String(revision));
       return this.#writes.written();
+    }
+
+    /**
+     * Every message after `afterPosition` that `filter` lets through, then each new one
+     * once it is safe (subscription.js).
+     */
+    subscribe(options) {
+      const { afterPosition, filter, signal } = check.subscribeOptions(options);
+      const wire = check.filter(filter);
+      const stream = typeof filter?.streamId === 'string' ? filter.streamId : undefined;
+      return this.#subscription(wire, stream, signal, () => afterPosition ?? 0, undefined);
+    }
+
+    /** One stream's messages after `afterRevision`, then each new one once it is safe. */
+    subscribeToStream(streamId, options) {
+      const literal = check.name('streamId', streamId);
+      const { afterRevision, signal } = check.streamSubscribeOptions(options);
+      const wire = check.filter({ streamId });
+      const after = () => {
+        if (afterRevision === undefined || afterRevision < 0) return 0;
+        // After the message at that revision; one not saved yet: after the head (its
+        // revisions come later), the revision guard drops what is not past it.
+        return this.#call(() => native.streamPosition(this.#store, literal, afterRevision)) ?? this.#feed.head;
+      };
+      return this.#subscription(wire, streamId, signal, after, afterRevision);
+    }
+
+    #subscription(wire, stream, signal, after, afterRevision) {
+      const source = {
+        start: async () => {
+          this.#writes.flush();
+          return { after: after(), head: this.#feed.head };
+        },
+        page: async (from, upTo, limit) => {
+          if (wire === check.NEVER) return { messages: [], through: upTo };
+          let runs;
+          const messages = this.#read(() => {
+            runs = native.followRuns(this.#store, wire, from, upTo, limit);
+            return runs;
+          });
+          const through = messages.length < limit ? upTo : runs[runs.length - 1];
+          if (afterRevision === undefined) return { messages, through };
+          return { messages: messages.filter((m) => m.revision > afterRevision), through };
+        },
+      };
+      return new Subscription(this.#feed, source, { stream, signal });
     }
 
     async getMessages(streamId, fromRevision, count) {
@@ -258,6 +313,7 @@ function createStores(native) {
       // A write under way finishes first (the file is locked meanwhile); one prepared
       // before the reset is dropped by the journal.
       this.#clear();
+      this.#feed.endAll(resetError);
     }
 
     /** Memory: empties the store, which stays usable. File: writes what is pending and closes it. */
@@ -265,9 +321,11 @@ function createStores(native) {
       this.#debug('Disposing message store');
       if (!this.#durable) {
         this.#clear();
+        this.#feed.endAll(null);
         return;
       }
       await this.#writes.settled();
+      this.#feed.endAll(null);
       this.#call(() => native.close(this.#store));
       this.#forget();
       try {

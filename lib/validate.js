@@ -74,11 +74,25 @@ function optionalInteger(argument, value) {
   throw fail(argument, 'a bigint or an integer number', value);
 }
 
-/** `expectedRevision`: a bigint or a safe integer number, at least -1. */
+/**
+ * The expected-revision modes besides a revision, and the number that stands for each
+ * across the boundary (Rust's `Expected::from_code`, and the PostgreSQL append
+ * function): `'any'` checks nothing and crosses as no expectation at all.
+ */
+const EXPECTED_MODES = Object.freeze({ no_stream: -2, stream_exists: -3 });
+
+/**
+ * `expectedRevision`: a bigint or a safe integer number, at least -1, or one of
+ * `'any'`, `'no_stream'`, `'stream_exists'`. Returns the revision as a number, a mode's
+ * number (`EXPECTED_MODES`), or undefined for none (and `'any'`).
+ */
 function expectedRevision(value) {
-  if (value === undefined) return undefined;
+  if (value === undefined || value === 'any') return undefined;
+  if (typeof value === 'string' && Object.hasOwn(EXPECTED_MODES, value)) return EXPECTED_MODES[value];
   const ok = typeof value === 'bigint' || Number.isSafeInteger(value);
-  if (!ok || value < -1) throw fail('expectedRevision', 'a bigint or a safe integer number, at least -1', value);
+  if (!ok || value < -1) {
+    throw fail('expectedRevision', "a bigint or a safe integer number, at least -1, or 'any', 'no_stream' or 'stream_exists'", value);
+  }
   return clampSafe(value);
 }
 
@@ -338,6 +352,44 @@ function filter(value, overrides) {
   return stringify(wire, 'filter');
 }
 
+/** An optional position or revision to start after: a bigint or a safe integer number, at least `min`; a number. */
+function startAfter(argument, value, min) {
+  if (value === undefined || value === null) return undefined;
+  const ok = typeof value === 'bigint' || Number.isSafeInteger(value);
+  if (!ok || value < min) throw fail(argument, `a bigint or a safe integer number, at least ${min}`, value);
+  return clampSafe(value);
+}
+
+/** An optional `AbortSignal` (anything with its `aborted` and `addEventListener`). */
+function optionalSignal(argument, value) {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || typeof value.aborted !== 'boolean' || typeof value.addEventListener !== 'function') {
+    throw fail(argument, 'an AbortSignal', value);
+  }
+  return value;
+}
+
+/** `subscribe(options)`: `{ afterPosition?, filter?, signal? }`; the filter is checked by `filter`. */
+function subscribeOptions(options) {
+  if (options === undefined || options === null) return {};
+  if (!isPlainObject(options)) throw fail('options', 'an object', options);
+  return {
+    afterPosition: startAfter('options.afterPosition', options.afterPosition, 0),
+    filter: options.filter ?? undefined,
+    signal: optionalSignal('options.signal', options.signal),
+  };
+}
+
+/** `subscribeToStream(streamId, options)`: `{ afterRevision?, signal? }`. */
+function streamSubscribeOptions(options) {
+  if (options === undefined || options === null) return {};
+  if (!isPlainObject(options)) throw fail('options', 'an object', options);
+  return {
+    afterRevision: startAfter('options.afterRevision', options.afterRevision, -1),
+    signal: optionalSignal('options.signal', options.signal),
+  };
+}
+
 /**
  * A store's options: `{ cacheBytes?: number }`, and for `SqliteMessageStore` also
  * `{ durability?: 'process' | 'power' }`. Returns `{ durability, cacheBytes }`, each
@@ -390,6 +442,9 @@ module.exports = {
   name,
   optionalInteger,
   expectedRevision,
+  EXPECTED_MODES,
+  subscribeOptions,
+  streamSubscribeOptions,
   messageType,
   MESSAGE_TYPES,
   count,

@@ -21,10 +21,13 @@ pub enum Code {
     Closed,
     /// A PostgreSQL server could not be reached; a later call tries again.
     ConnectFailed,
+    /// An open subscription ended because its store was reset (raised by the
+    /// JavaScript face, `lib/subscription.js`; listed here so the list is whole).
+    Reset,
 }
 
 impl Code {
-    pub const ALL: [Code; 8] = [
+    pub const ALL: [Code; 9] = [
         Code::InvalidArgument,
         Code::StreamNotFound,
         Code::WrongExpectedRevision,
@@ -33,6 +36,7 @@ impl Code {
         Code::WriteFailed,
         Code::Closed,
         Code::ConnectFailed,
+        Code::Reset,
     ];
 
     /// The name JavaScript knows the code by (`CODES.<name>` in `lib/errors.js`).
@@ -46,6 +50,7 @@ impl Code {
             Code::WriteFailed => "WriteFailed",
             Code::Closed => "Closed",
             Code::ConnectFailed => "ConnectFailed",
+            Code::Reset => "Reset",
         }
     }
 }
@@ -69,6 +74,7 @@ impl AsRef<str> for Code {
             Code::WriteFailed => "ERR_MESSAGE_STORE_WRITE_FAILED",
             Code::Closed => "ERR_MESSAGE_STORE_CLOSED",
             Code::ConnectFailed => "ERR_MESSAGE_STORE_CONNECT_FAILED",
+            Code::Reset => "ERR_MESSAGE_STORE_RESET",
         }
     }
 }
@@ -95,6 +101,10 @@ impl From<SaveError> for Error {
         let code = match e {
             SaveError::StreamNotFound { .. } => Code::StreamNotFound,
             SaveError::WrongExpectedRevision { .. } => Code::WrongExpectedRevision,
+            // The modes' refusals share the two codes; JavaScript tells them apart by
+            // the expectation the caller gave (lib/errors.js).
+            SaveError::StreamExists { .. } => Code::WrongExpectedRevision,
+            SaveError::NoMessages { .. } => Code::StreamNotFound,
             SaveError::CapacityExceeded => Code::CapacityExceeded,
             _ => Code::InvalidArgument,
         };

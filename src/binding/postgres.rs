@@ -16,7 +16,7 @@ use super::error::Code;
 use super::page;
 use super::wire;
 use crate::engine::json;
-use crate::engine::JsonString;
+use crate::engine::{Expected, JsonString};
 use crate::postgres::{Message, Pg, PgError, Save};
 
 fn failure(code: Code, message: impl std::fmt::Display) -> String {
@@ -106,7 +106,7 @@ fn saves(payload: &str) -> std::result::Result<Vec<Save>, String> {
             .collect::<std::result::Result<Vec<_>, _>>()?;
         out.push(Save {
             stream: stream.literal().to_owned(),
-            expected: head.expected,
+            expected: head.expected.map(Expected::code),
             time: head.now,
             session: save[2].to_owned(),
             messages,

@@ -52,6 +52,34 @@ pub fn read_stream_runs(
     Ok(Uint32Array::new(runs))
 }
 
+/// A subscription's page: the first `limit` records `filter` matches with positions in
+/// `(after, upTo]`, as runs. Fewer than `limit` means the page read through `upTo`;
+/// otherwise through its last record.
+#[napi(catch_unwind)]
+pub fn follow_runs(
+    env: Env,
+    store: &mut Store,
+    filter: Option<String>,
+    after: i64,
+    up_to: i64,
+    limit: u32,
+) -> Result<Uint32Array> {
+    let filter = filter.as_deref().map(wire::filter).transpose()?.unwrap_or_default();
+    let engine = store.open()?.core.engine()?;
+    let (records, _) = engine.follow(&filter, after, up_to, limit as usize);
+    let runs = wire::runs(&records);
+    drop(engine);
+    store.recount(&env);
+    Ok(Uint32Array::new(runs))
+}
+
+/// The position of a stream's message at `revision`, or `null` when it has none.
+#[napi(catch_unwind)]
+pub fn stream_position(store: &Store, stream: String, revision: i64) -> Result<Option<i64>> {
+    let stream = wire::literal("streamId", &stream)?;
+    Ok(store.open()?.core.engine()?.position_of(&stream, revision))
+}
+
 /// The records a filter matches, as runs (see `readStreamRuns`).
 #[napi(catch_unwind)]
 pub fn query_runs(env: Env, store: &mut Store, filter: Option<String>, count: Option<u32>) -> Result<Uint32Array> {

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use super::error::{invalid, Result};
 use crate::engine::json::{self, Kind};
-use crate::engine::{Filter, JsonCondition, JsonString, MessageKind, Millis, SessionInfo, Stats, StreamInfo};
+use crate::engine::{Expected, Filter, JsonCondition, JsonString, MessageKind, Millis, SessionInfo, Stats, StreamInfo};
 
 /// A literal as sent by JavaScript (`JSON.stringify(name)`).
 pub fn literal(argument: &str, text: &str) -> Result<JsonString> {
@@ -109,6 +109,14 @@ pub fn stats(s: &Stats) -> String {
     )
 }
 
+/// A save's expectation from its boundary number (see `Expected::from_code`).
+pub fn expected(code: Option<i64>) -> Result<Option<Expected>> {
+    code.map(|c| {
+        Expected::from_code(c).ok_or_else(|| invalid("expectedRevision", format!("must be at least -3, got {c}")))
+    })
+    .transpose()
+}
+
 /// The first line of each save in a `saveMany` payload (see `saveMany`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SaveHead {
@@ -116,7 +124,7 @@ pub struct SaveHead {
     /// The text is a JSON array of messages rather than one message.
     pub batch: bool,
     pub now: Millis,
-    pub expected: Option<i64>,
+    pub expected: Option<Expected>,
 }
 
 impl SaveHead {
@@ -137,7 +145,10 @@ impl SaveHead {
         };
         let rest = &line[2..];
         let (now, expected) = match rest.split_once(' ') {
-            Some((now, expected)) => (now, Some(expected.parse::<i64>().map_err(|_| bad())?)),
+            Some((now, expected)) => {
+                let code = expected.parse::<i64>().map_err(|_| bad())?;
+                (now, Some(Expected::from_code(code).ok_or_else(bad)?))
+            }
             None => (rest, None),
         };
         Ok(SaveHead { kind, batch, now: now.parse().map_err(|_| bad())?, expected })
@@ -218,10 +229,18 @@ mod tests {
             h("001700"),
             Some(SaveHead { kind: Some(MessageKind::Command), batch: false, now: 1700, expected: None })
         );
-        assert_eq!(h("-1-5 -1"), Some(SaveHead { kind: None, batch: true, now: -5, expected: Some(-1) }));
+        assert_eq!(
+            h("-1-5 -1"),
+            Some(SaveHead { kind: None, batch: true, now: -5, expected: Some(Expected::Revision(-1)) })
+        );
         assert_eq!(
             h("1012 7"),
-            Some(SaveHead { kind: Some(MessageKind::Event), batch: false, now: 12, expected: Some(7) })
+            Some(SaveHead {
+                kind: Some(MessageKind::Event),
+                batch: false,
+                now: 12,
+                expected: Some(Expected::Revision(7))
+            })
         );
         for bad in ["", "x012", "02", "00", "00x", "001 x", "001 ", "2012", "c012"] {
             assert_eq!(h(bad), None, "{bad:?}");

@@ -72,6 +72,7 @@ pub fn save(
         panic!("deliberate panic for the tests (feature test-hooks)");
     }
     let stream = wire::literal("streamId", &stream)?;
+    let expected_revision = wire::expected(expected_revision)?;
     let kind = kind(message_type)?;
     let now = now as Millis;
     let core = store.writable()?.core.clone();

@@ -13,6 +13,10 @@ pub enum SaveError {
     StreamNotFound { stream: JsonString, expected: i64 },
     /// The stream's revision is not the expected one.
     WrongExpectedRevision { expected: i64, actual: i64 },
+    /// `'no_stream'` was expected, and the stream has messages.
+    StreamExists { stream: JsonString, actual: i64 },
+    /// `'stream_exists'` was expected, and the stream has no messages.
+    NoMessages { stream: JsonString },
     /// A message is not a JSON object with a string `type` (index within the batch).
     InvalidMessage { index: usize, reason: String },
     /// The store would pass the number of messages it can address
@@ -24,7 +28,7 @@ pub enum SaveError {
 impl fmt::Display for SaveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            // The two concurrency texts are also built in `lib/errors.js`, for the refusals
+            // The concurrency texts are also built in `lib/errors.js`, for the refusals
             // JavaScript makes itself; `__test__/82.errors.test.ts` checks they agree.
             SaveError::StreamNotFound { stream, expected } => {
                 let name = crate::engine::json::decode_lossy(stream.literal());
@@ -32,6 +36,14 @@ impl fmt::Display for SaveError {
             }
             SaveError::WrongExpectedRevision { expected, actual } => {
                 write!(f, "Expected revision {expected} but stream is at revision {actual}")
+            }
+            SaveError::StreamExists { stream, actual } => {
+                let name = crate::engine::json::decode_lossy(stream.literal());
+                write!(f, "Expected stream {name} not to exist, but it is at revision {actual}")
+            }
+            SaveError::NoMessages { stream } => {
+                let name = crate::engine::json::decode_lossy(stream.literal());
+                write!(f, "Expected stream {name} to exist, but it has no messages")
             }
             SaveError::InvalidMessage { index, reason } => {
                 // Reasons read as the JavaScript checks do: `messages[3] must be …` or

@@ -28,7 +28,7 @@ pub(crate) mod head {
 pub use filter::{data_matches, Filter, JsonCondition};
 pub use model::{JsonString, MessageKind, SessionInfo, Stats, StreamInfo};
 pub use restore::JournalMessage;
-pub use save::SaveOutcome;
+pub use save::{Expected, SaveOutcome};
 pub use sessions::TouchMark;
 pub use store::{Engine, StoredMessage, MAX_MESSAGES, NO_SESSION};
 pub use time::Millis;

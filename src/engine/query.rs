@@ -70,11 +70,45 @@ impl Engine {
         last(&s.members[from..], limit)
     }
 
+    /// The position of the stream's message at `revision`, if it has one.
+    pub fn position_of(&self, stream: &JsonString, revision: i64) -> Option<i64> {
+        let s = self.stream(stream)?;
+        let record = *s.members.get(usize::try_from(revision).ok()?)?;
+        Some(record as i64 + 1)
+    }
+
     /// Records matching `filter` in position order, then only the last `limit`.
     pub fn query(&self, filter: &Filter, limit: Option<usize>) -> Vec<u32> {
+        self.scan(filter, filter.from_position, filter.to_position, limit, limit.is_some())
+    }
+
+    /// A subscription's page: the first `limit` records matching `filter` with positions
+    /// in `(after, up_to]`, ascending, and the position the page reads through (every
+    /// match up to it is in the page; the next page starts after it).
+    pub fn follow(&self, filter: &Filter, after: i64, up_to: i64, limit: usize) -> (Vec<u32>, i64) {
+        let from = filter.from_position.map_or(after + 1, |p| p.max(after + 1));
+        let to = filter.to_position.map_or(up_to, |p| p.min(up_to));
+        let page = self.scan(filter, Some(from), Some(to), Some(limit.max(1)), false);
+        let through = match page.last() {
+            Some(&last) if page.len() >= limit.max(1) => last as i64 + 1,
+            _ => up_to.max(after),
+        };
+        (page, through)
+    }
+
+    /// Records matching `filter` with positions in `[from, to]`, at most `limit`: the
+    /// last ones when `descending`, the first ones otherwise; in position order.
+    fn scan(
+        &self,
+        filter: &Filter,
+        from: Option<i64>,
+        to: Option<i64>,
+        limit: Option<usize>,
+        descending: bool,
+    ) -> Vec<u32> {
         let n = self.records.len();
-        let mut lo = filter.from_position.map_or(0, |p| (p.max(1) - 1).min(n as i64) as usize);
-        let mut hi = filter.to_position.map_or(n, |p| p.clamp(0, n as i64) as usize);
+        let mut lo = from.map_or(0, |p| (p.max(1) - 1).min(n as i64) as usize);
+        let mut hi = to.map_or(n, |p| p.clamp(0, n as i64) as usize);
         if self.times_ordered && lo < hi {
             let recs = &self.records[lo..hi];
             let start = filter.from_time.map_or(0, |t| recs.partition_point(|r| r.time < t));
@@ -91,7 +125,6 @@ impl Engine {
             return Vec::new();
         }
         let mut out = Vec::new();
-        let descending = limit.is_some();
         let mut visit = |i: u32| {
             if self.passes(i, &check) {
                 out.push(i);

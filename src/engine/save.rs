@@ -20,13 +20,70 @@ pub struct SaveOutcome {
     pub count: usize,
 }
 
+/// What a save requires of its stream before it appends: KurrentDB's expected-revision
+/// modes. A save given none (`None`) is `'any'`: nothing is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// The stream is at this revision; -1: it does not exist or has no messages.
+    Revision(i64),
+    /// `'no_stream'`: the stream does not exist or has no messages.
+    NoStream,
+    /// `'stream_exists'`: the stream has at least one message.
+    StreamExists,
+}
+
+impl Expected {
+    /// The numbers that stand for the two modes across the boundary (`EXPECTED_MODES`
+    /// in `lib/validate.js`, and the append function of `postgres/schema.rs`); every
+    /// other number from -1 up is a revision.
+    pub const NO_STREAM: i64 = -2;
+    pub const STREAM_EXISTS: i64 = -3;
+
+    /// The expectation a boundary number stands for; `None` for one below -3.
+    pub fn from_code(code: i64) -> Option<Expected> {
+        match code {
+            Expected::NO_STREAM => Some(Expected::NoStream),
+            Expected::STREAM_EXISTS => Some(Expected::StreamExists),
+            r if r >= -1 => Some(Expected::Revision(r)),
+            _ => None,
+        }
+    }
+
+    /// The boundary number of this expectation (the inverse of `from_code`).
+    pub fn code(self) -> i64 {
+        match self {
+            Expected::Revision(r) => r,
+            Expected::NoStream => Expected::NO_STREAM,
+            Expected::StreamExists => Expected::STREAM_EXISTS,
+        }
+    }
+
+    /// Why a stream at `current` (-1: no messages), which `exists` or not, fails this
+    /// expectation; `None` when it meets it.
+    pub fn refusal(self, stream: &JsonString, exists: bool, current: i64) -> Option<SaveError> {
+        match self {
+            Expected::Revision(e) if !exists && e != -1 => {
+                Some(SaveError::StreamNotFound { stream: stream.clone(), expected: e })
+            }
+            Expected::Revision(e) if e != current => {
+                Some(SaveError::WrongExpectedRevision { expected: e, actual: current })
+            }
+            Expected::NoStream if current != -1 => {
+                Some(SaveError::StreamExists { stream: stream.clone(), actual: current })
+            }
+            Expected::StreamExists if current == -1 => Some(SaveError::NoMessages { stream: stream.clone() }),
+            _ => None,
+        }
+    }
+}
+
 impl Engine {
     /// Saves a batch given as the JSON text of an array of messages.
     pub fn save_json_array(
         &mut self,
         stream: &JsonString,
         batch: &str,
-        expected: Option<i64>,
+        expected: Option<Expected>,
         kind: Option<MessageKind>,
         now: Millis,
     ) -> Result<SaveOutcome, SaveError> {
@@ -40,7 +97,7 @@ impl Engine {
         &mut self,
         stream: &JsonString,
         messages: &[&str],
-        expected: Option<i64>,
+        expected: Option<Expected>,
         kind: Option<MessageKind>,
         now: Millis,
     ) -> Result<SaveOutcome, SaveError> {
@@ -58,20 +115,14 @@ impl Engine {
         &mut self,
         stream: &JsonString,
         heads: Vec<Head<'_>>,
-        expected: Option<i64>,
+        expected: Option<Expected>,
         kind: Option<MessageKind>,
         now: Millis,
     ) -> Result<SaveOutcome, SaveError> {
         let existing = self.find_stream(stream);
         let current = existing.map_or(-1, |s| self.streams[s as usize].members.len() as i64 - 1);
-        match (existing, expected) {
-            (None, Some(e)) if e != -1 => {
-                return Err(SaveError::StreamNotFound { stream: stream.clone(), expected: e })
-            }
-            (_, Some(e)) if e != current => {
-                return Err(SaveError::WrongExpectedRevision { expected: e, actual: current })
-            }
-            _ => {}
+        if let Some(refusal) = expected.and_then(|e| e.refusal(stream, existing.is_some(), current)) {
+            return Err(refusal);
         }
         if self.records.len() + heads.len() > self.capacity() || self.streams.len() >= self.capacity() {
             return Err(SaveError::CapacityExceeded);

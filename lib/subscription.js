@@ -1,0 +1,332 @@
+'use strict';
+
+// Live subscriptions (docs/behaviour.md#subscriptions): every stored message after a
+// position that a filter lets through, then each new one once it is safe, in position
+// order, each once.
+//
+// A subscription is pulled, never pushed: it reads a page from the store when its
+// consumer asks for a message and the page it holds is used up. Nothing is ever queued
+// per message for it, so a consumer that does not pull holds one page at most
+// (`buffered`), however much is saved meanwhile; when it pulls again it reads on from
+// its position, as it did while catching up (KurrentDB's server falls back to reading
+// in the same way when a subscriber's live buffer overflows).
+//
+// Positions are dense (1, 2, 3, … with no gap, in every store), so "after position p"
+// is the whole contract between a subscription and its store: the page source
+// (`source.page`) reads matches in `(after, upTo]` and says how far it read, and the
+// feed (one per store) knows the head, the last position a subscription may deliver:
+// what was acknowledged (memory), written (SQLite) or committed (PostgreSQL).
+//
+// A subscription's states:
+//   READY    open; pulling hands out the page held, or reads the next one.
+//   PARKED   open, read through the feed's head, with a consumer waiting: the feed
+//            wakes it (READY) when the head moves.
+//   ENDED    closed (`close()`, `return()`, `break`, the signal, the store's
+//            `dispose()`) or failed (a read's error, the store's `reset()`): pulls
+//            give the failure once, then `done`. Nothing is held any more.
+// Invariants:
+// - `#position` is the position read through: every match at or before it was read
+//   (handed out, or in `#page` from `#index` on), none after it;
+// - what is handed out is in position order and never again: `#page` holds only
+//   positions after the last one handed out;
+// - at most one read is in flight (`#reading`); pulls wait in `#waiters`, in order;
+// - a PARKED subscription is in its feed's parked set, no other is.
+
+const { CODES } = require('./errors');
+
+/** Messages one read of a subscription takes at most: what a consumer that does not pull may hold. */
+const PAGE = 1024;
+
+const READY = 'ready';
+const PARKED = 'parked';
+const ENDED = 'ended';
+
+const DONE = Object.freeze({ value: undefined, done: true });
+
+/** The error open subscriptions end with when their store is reset: their positions are gone. */
+function resetError() {
+  const e = new Error('the store was reset: the subscription ended, since the positions it followed no longer exist');
+  e.code = CODES.Reset;
+  return e;
+}
+
+/**
+ * The subscriptions of one store and the head they may read up to. The store moves the
+ * head (`advance`) once messages are safe; parked subscriptions are woken in a
+ * microtask, never inside the store's own call. A subscription whose filter names one
+ * stream parks under that stream's id and is woken only when the stream is saved to
+ * (`advance` says which), so subscriptions waiting on other streams cost a save
+ * nothing.
+ */
+class Feed {
+  /** The last position a subscription may deliver. */
+  head = 0;
+  #open = new Set();
+  #parked = new Set();
+  /** Parked subscriptions of one stream, by stream id; `#keyed` counts them. */
+  #byStream = new Map();
+  #keyed = 0;
+  /** Streams saved to since the last wake, kept while some subscription is keyed; null: any. */
+  #touched = new Set();
+  #waking = false;
+  #wake = () => {
+    this.#waking = false;
+    const woken = [...this.#parked];
+    this.#parked.clear();
+    const streams = this.#touched ?? [...this.#byStream.keys()];
+    this.#touched = new Set();
+    for (const stream of streams) {
+      const subs = this.#byStream.get(stream);
+      if (subs === undefined) continue;
+      for (const s of subs) woken.push(s);
+      this.#keyed -= subs.size;
+      this.#byStream.delete(stream);
+    }
+    for (const s of woken) s._wake();
+  };
+
+  /**
+   * Messages up to `head` are safe; `streams` are the ids of the streams they were
+   * saved to (repeats allowed), or null when not known: wake who waits on them.
+   */
+  advance(head, streams) {
+    if (this.#keyed > 0 && this.#touched !== null) {
+      if (streams === null) this.#touched = null;
+      else for (const s of streams) this.#touched.add(s);
+    }
+    if (head <= this.head) return;
+    this.head = head;
+    if (!this.#waking && (this.#parked.size > 0 || this.#keyed > 0)) {
+      this.#waking = true;
+      queueMicrotask(this.#wake);
+    }
+  }
+
+  get size() {
+    return this.#open.size;
+  }
+
+  _opened(sub) {
+    this.#open.add(sub);
+  }
+
+  _park(sub, stream) {
+    if (stream === undefined) {
+      this.#parked.add(sub);
+      return;
+    }
+    let subs = this.#byStream.get(stream);
+    if (subs === undefined) this.#byStream.set(stream, (subs = new Set()));
+    subs.add(sub);
+    this.#keyed++;
+  }
+
+  _closed(sub, stream) {
+    this.#open.delete(sub);
+    this.#parked.delete(sub);
+    const subs = stream === undefined ? undefined : this.#byStream.get(stream);
+    if (subs?.delete(sub)) {
+      this.#keyed--;
+      if (subs.size === 0) this.#byStream.delete(stream);
+    }
+  }
+
+  /** Ends every open subscription: cleanly (`error` null) or with `error()`. The head starts again. */
+  endAll(error, head = 0) {
+    for (const s of [...this.#open]) s._end(error === null ? null : error());
+    this.head = head;
+  }
+}
+
+/**
+ * One subscription: an async iterable (and iterator) of positional messages.
+ * `source` reads for it: `page(after, upTo, limit)` resolves to the messages matching
+ * its filter in `(after, upTo]`, at most `limit`, ascending; `start()` resolves to the
+ * position to start after and the head at the start (`{ after, head }`).
+ */
+class Subscription {
+  #feed;
+  #source;
+  /** The stream a keyed subscription parks under, or undefined. */
+  #stream;
+  #state = READY;
+  #position = -1;
+  #page = [];
+  #index = 0;
+  #reading = false;
+  #waiters = [];
+  /** The failure the next pull gets, once. */
+  #failure = null;
+  /** The head when the subscription started, once known; caught up past it. */
+  #startHead = null;
+  #caughtUp;
+  #resolveCaughtUp;
+  #isCaughtUp = false;
+  #signal;
+  #onAbort = null;
+
+  constructor(feed, source, { stream, signal }) {
+    this.#feed = feed;
+    this.#source = source;
+    this.#stream = stream;
+    this.#caughtUp = new Promise((resolve) => {
+      this.#resolveCaughtUp = resolve;
+    });
+    feed._opened(this);
+    if (signal !== undefined) {
+      this.#signal = signal;
+      if (signal.aborted) {
+        this._end(signal.reason);
+        return;
+      }
+      this.#onAbort = () => this._end(signal.reason);
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+  }
+
+  /**
+   * Resolves once every message stored when the subscription started (that its filter
+   * lets through) has been handed out and the consumer asks for the next one; also
+   * when the subscription ends before that.
+   */
+  get caughtUp() {
+    return this.#caughtUp;
+  }
+
+  /** Messages read from the store and not yet handed out: at most one page. */
+  get buffered() {
+    return this.#page.length - this.#index;
+  }
+
+  /** Whether the subscription has ended. */
+  get closed() {
+    return this.#state === ENDED;
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  next() {
+    if (!this.#isCaughtUp) this.#checkCaughtUp();
+    if (this.#waiters.length === 0 && this.#index < this.#page.length) {
+      return Promise.resolve({ value: this.#handOut(), done: false });
+    }
+    if (this.#state === ENDED) return this.#endedPull();
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+      this.#pump();
+    });
+  }
+
+  /** What `break` out of `for await` calls: ends the subscription. */
+  return() {
+    this._end(null);
+    return Promise.resolve(DONE);
+  }
+
+  /** Ends the subscription and releases what it holds; pulls after it give `done`. */
+  close() {
+    this._end(null);
+    return Promise.resolve();
+  }
+
+  #endedPull() {
+    const failure = this.#failure;
+    if (failure === null) return Promise.resolve(DONE);
+    this.#failure = null;
+    return Promise.reject(failure);
+  }
+
+  #handOut() {
+    const m = this.#page[this.#index];
+    this.#page[this.#index++] = undefined;
+    if (this.#index === this.#page.length) {
+      this.#page = [];
+      this.#index = 0;
+    }
+    return m;
+  }
+
+  /**
+   * Caught up: a pull finds every message up to the start's head handed out (the
+   * consumer has taken, and asks past, the last of them).
+   */
+  #checkCaughtUp() {
+    if (this.#startHead === null) return;
+    const done = this.#index < this.#page.length ? this.#page[this.#index].position > this.#startHead : this.#position >= this.#startHead;
+    if (done) this.#markCaughtUp();
+  }
+
+  #markCaughtUp() {
+    this.#isCaughtUp = true;
+    this.#resolveCaughtUp();
+  }
+
+  /** Serves the waiting pulls, reading pages as needed; one at a time. */
+  async #pump() {
+    if (this.#reading || this.#state === PARKED) return;
+    this.#reading = true;
+    try {
+      if (this.#startHead === null) {
+        const { after, head } = await this.#source.start();
+        if (this.#state === ENDED) return;
+        this.#position = after;
+        this.#startHead = head;
+        if (after >= head) this.#markCaughtUp();
+      }
+      while (this.#waiters.length > 0 && this.#state !== ENDED) {
+        if (this.#index < this.#page.length) {
+          this.#waiters.shift().resolve({ value: this.#handOut(), done: false });
+          continue;
+        }
+        const head = this.#feed.head;
+        if (this.#position >= head) {
+          this.#state = PARKED;
+          this.#feed._park(this, this.#stream);
+          return;
+        }
+        const { messages, through } = await this.#source.page(this.#position, head, PAGE);
+        if (this.#state === ENDED) return;
+        this.#page = messages;
+        this.#index = 0;
+        this.#position = through;
+        if (!this.#isCaughtUp) this.#checkCaughtUp();
+      }
+    } catch (e) {
+      this._end(e);
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  /** The feed's head moved past this parked subscription. */
+  _wake() {
+    if (this.#state !== PARKED) return;
+    this.#state = READY;
+    this.#pump();
+  }
+
+  /** Ends the subscription: cleanly when `error` is null, otherwise the next pull rejects with it. */
+  _end(error) {
+    if (this.#state === ENDED) return;
+    this.#state = ENDED;
+    this.#feed._closed(this, this.#stream);
+    if (this.#onAbort !== null) this.#signal.removeEventListener('abort', this.#onAbort);
+    this.#onAbort = null;
+    this.#page = [];
+    this.#index = 0;
+    this.#markCaughtUp();
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    if (error !== null && waiters.length === 0) this.#failure = error;
+    for (const w of waiters) {
+      if (error !== null) {
+        w.reject(error);
+        error = null;
+      } else w.resolve(DONE);
+    }
+  }
+}
+
+module.exports = { Feed, Subscription, resetError, PAGE };
