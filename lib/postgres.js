@@ -20,8 +20,12 @@
 
 const crypto = require('node:crypto');
 const check = require('./validate');
-const { fromNative, StreamNotFoundError, WrongExpectedRevisionError } = require('./errors');
+const { fromNative, refusal } = require('./errors');
 const revive = require('./revive');
+const { Feed, Subscription, resetError } = require('./subscription');
+
+/** How long the listening connection waits for a notification before it reads the head anyway (the fallback poll). */
+const POLL_MS = 250;
 
 const NO_SESSION = JSON.stringify('no-session');
 const SESSION_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
@@ -60,6 +64,12 @@ function createPostgresStore(native) {
     #group = null;
     #session = null;
     #strings = new Map();
+    /** The open subscriptions and the committed head they read up to (subscription.js). */
+    #feed = new Feed();
+    /** Whether the loop that waits for other processes' commits runs (`#watch`). */
+    #watching = false;
+    /** Tokens of this instance's resets not yet heard back on the channel. */
+    #ownResets = new Set();
 
     /**
      * `connectionString` or `{ connectionString, schema = 'message_store', poolSize = 1 }`.
@@ -68,6 +78,7 @@ function createPostgresStore(native) {
     constructor(options) {
       const { connectionString, schema } = check.postgresOptions(options);
       this.#native = new native.PgStore(connectionString, schema);
+      this.#feed.onEmpty = () => this.#native.unlisten();
     }
 
     /** Runs `fn` after every call made before; closes the group of saves. */
@@ -78,7 +89,7 @@ function createPostgresStore(native) {
       return p;
     }
 
-    #save(streamId, expectedRevision, head, stream, text, settled) {
+    #save(streamId, expectedRevision, head, stream, text, settled, n) {
       return new Promise((resolve, reject) => {
         const line = `${head}\n${stream}\n${this.#session ?? NO_SESSION}\n${text}`;
         let group = this.#group;
@@ -88,7 +99,7 @@ function createPostgresStore(native) {
           this.#tail = p.then(noop, noop);
           this.#group = group;
         }
-        group.saves.push({ streamId, expectedRevision, line, resolve, reject });
+        group.saves.push({ streamId, expectedRevision, line, n, resolve, reject });
         // A message that might stringify differently from what was checked (a Proxy,
         // a getter) is sent alone, so that a refusal of it refuses nothing else.
         if (!settled) this.#group = null;
@@ -105,12 +116,22 @@ function createPostgresStore(native) {
         return;
       }
       const refused = new Map(outcome.refused.map(([i, kind, actual]) => [i, [kind, actual]]));
+      const streams = [];
+      let added = 0;
       group.saves.forEach((s, i) => {
         const r = refused.get(i);
-        if (r === undefined) s.resolve();
-        else if (r[0] === 'StreamNotFound') s.reject(new StreamNotFoundError(s.streamId, s.expectedRevision));
-        else s.reject(new WrongExpectedRevisionError(s.streamId, s.expectedRevision, r[1]));
+        if (r === undefined) {
+          streams.push(s.streamId);
+          added += s.n;
+          s.resolve();
+        } else {
+          const actual = r[0] === 'StreamNotFound' ? null : r[1];
+          s.reject(refusal(s.streamId, s.expectedRevision, check.expectedRevision(s.expectedRevision), actual));
+        }
       });
+      // Committed: everything up to `last` is visible to every reader. Which streams
+      // that covers is known only when no other process committed in between.
+      this.#feed.advance(outcome.last, outcome.last - added === this.#feed.head ? streams : null);
     }
 
     static #head(kind, batch, now, expected) {
@@ -124,7 +145,7 @@ function createPostgresStore(native) {
       const now = Date.now();
       const text = check.stringify(check.message(message, 'message', now), 'message');
       const head = PostgresMessageStore.#head(kind, false, now, expected);
-      return this.#save(streamId, expectedRevision, head, stream, text, check.settled(message));
+      return this.#save(streamId, expectedRevision, head, stream, text, check.settled(message), 1);
     }
 
     async saveMessages(streamId, messages, expectedRevision, messageType) {
@@ -134,7 +155,87 @@ function createPostgresStore(native) {
       const now = Date.now();
       const text = check.stringify(check.messages(messages, now), 'messages');
       const head = PostgresMessageStore.#head(kind, true, now, expected);
-      return this.#save(streamId, expectedRevision, head, stream, text, messages.every(check.settled));
+      return this.#save(streamId, expectedRevision, head, stream, text, messages.every(check.settled), messages.length);
+    }
+
+    /** Every message after `afterPosition` that `filter` lets through, then each new one once committed. */
+    subscribe(options) {
+      const { afterPosition, filter, signal } = check.subscribeOptions(options);
+      const wire = check.filter(filter);
+      const stream = typeof filter?.streamId === 'string' ? filter.streamId : undefined;
+      return this.#subscription(wire, stream, signal, async () => afterPosition ?? 0, undefined);
+    }
+
+    /** One stream's messages after `afterRevision`, then each new one once committed. */
+    subscribeToStream(streamId, options) {
+      const literal = check.name('streamId', streamId);
+      const { afterRevision, signal } = check.streamSubscribeOptions(options);
+      const wire = check.filter({ streamId });
+      const after = async (head) => {
+        if (afterRevision === undefined || afterRevision < 0) return 0;
+        const p = answer(await this.#native.streamPosition(literal, afterRevision));
+        return p === 'null' ? head : Number(p);
+      };
+      return this.#subscription(wire, streamId, signal, after, afterRevision);
+    }
+
+    #subscription(wire, stream, signal, after, afterRevision) {
+      const source = {
+        start: async () => {
+          // Listening before the head is read: a commit after that read wakes it.
+          answer(await this.#native.listen());
+          const head = Number(answer(await this.#native.head()));
+          this.#feed.advance(head, null);
+          this.#watch();
+          return { after: await after(head), head };
+        },
+        page: async (from, upTo, limit) => {
+          if (wire === check.NEVER) return { messages: [], through: upTo };
+          const text = answer(await this.#native.follow(wire, from, upTo, limit));
+          const nl = text.indexOf('\n');
+          const through = Number(text.slice(0, nl));
+          const messages = messagesOf(text.slice(nl + 1), this.#strings);
+          if (afterRevision === undefined) return { messages, through };
+          return { messages: messages.filter((m) => m.revision > afterRevision), through };
+        },
+      };
+      return new Subscription(this.#feed, source, { stream, signal });
+    }
+
+    /**
+     * While a subscription is open: waits for other processes' commits (a notification
+     * on the schema's channel, or the poll) and moves the head. A reset, announced or
+     * seen as the head going back, ends the open subscriptions.
+     */
+    async #watch() {
+      if (this.#watching) return;
+      this.#watching = true;
+      // The heads this loop read: one connection's reads, so they only go back on a reset.
+      let heard = 0;
+      try {
+        while (this.#feed.size > 0) {
+          let words;
+          try {
+            words = answer(await this.#native.waitHead(POLL_MS)).split(' ');
+          } catch {
+            // The server is away: try again after a poll; nothing is lost meanwhile.
+            await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+            continue;
+          }
+          const head = Number(words[0]);
+          if (head < 0) continue;
+          const tokens = words.slice(1);
+          const foreign = tokens.filter((t) => !this.#ownResets.delete(t));
+          // The head went back: a reset, ours (heard now, or still on its way) or one
+          // whose announcement this connection missed.
+          const unheard = head < heard && tokens.length === 0 && this.#ownResets.size === 0;
+          if (foreign.length > 0 || unheard) this.#feed.endAll(resetError, head);
+          else this.#feed.advance(head, null);
+          heard = head;
+        }
+      } finally {
+        this.#watching = false;
+      }
     }
 
     async getMessages(streamId, fromRevision, count) {
@@ -227,14 +328,20 @@ function createPostgresStore(native) {
     /** Empties the schema's tables, for every process that shares them. */
     async reset() {
       return this.#turn(async () => {
-        answer(await this.#native.reset());
+        const token = crypto.randomUUID();
+        // Tokens not heard back (no listener was connected) are dropped now and then.
+        if (this.#ownResets.size >= 64) this.#ownResets.clear();
+        this.#ownResets.add(token);
+        answer(await this.#native.reset(token));
         this.#session = null;
+        this.#feed.endAll(resetError);
       });
     }
 
     /** Waits for every call made before, then closes the connection (a later call opens a new one). */
     async dispose() {
       return this.#turn(async () => {
+        this.#feed.endAll(null, this.#feed.head);
         answer(await this.#native.close());
         this.#session = null;
       });

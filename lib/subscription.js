@@ -61,6 +61,8 @@ function resetError() {
 class Feed {
   /** The last position a subscription may deliver. */
   head = 0;
+  /** Called when the last open subscription ends (PostgreSQL stops listening). */
+  onEmpty = null;
   #open = new Set();
   #parked = new Set();
   /** Parked subscriptions of one stream, by stream id; `#keyed` counts them. */
@@ -116,13 +118,16 @@ class Feed {
       return;
     }
     let subs = this.#byStream.get(stream);
-    if (subs === undefined) this.#byStream.set(stream, (subs = new Set()));
+    if (subs === undefined) {
+      subs = new Set();
+      this.#byStream.set(stream, subs);
+    }
     subs.add(sub);
     this.#keyed++;
   }
 
   _closed(sub, stream) {
-    this.#open.delete(sub);
+    if (this.#open.delete(sub) && this.#open.size === 0) this.onEmpty?.();
     this.#parked.delete(sub);
     const subs = stream === undefined ? undefined : this.#byStream.get(stream);
     if (subs?.delete(sub)) {

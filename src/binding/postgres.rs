@@ -17,6 +17,7 @@ use super::page;
 use super::wire;
 use crate::engine::json;
 use crate::engine::{Expected, JsonString};
+use crate::postgres::listen::Listener;
 use crate::postgres::{Message, Pg, PgError, Save};
 
 fn failure(code: Code, message: impl std::fmt::Display) -> String {
@@ -36,6 +37,10 @@ pub struct PgStore {
     url: String,
     schema: String,
     conn: Arc<Mutex<Option<Arc<Pg>>>>,
+    /// The connection that waits for notifications, made by the first `waitHead`.
+    listener: Arc<Mutex<Option<Listener>>>,
+    /// Cuts a `waitHead` short, so that closing does not wait for its poll.
+    stop: Arc<tokio::sync::Notify>,
 }
 
 impl PgStore {
@@ -131,7 +136,13 @@ impl PgStore {
     /// Does no I/O: the first call connects.
     #[napi(constructor)]
     pub fn new(url: String, schema: String) -> Self {
-        PgStore { url, schema, conn: Arc::new(Mutex::new(None)) }
+        PgStore {
+            url,
+            schema,
+            conn: Arc::new(Mutex::new(None)),
+            listener: Arc::new(Mutex::new(None)),
+            stop: Arc::new(tokio::sync::Notify::new()),
+        }
     }
 
     /// Connects (and creates the schema) now; resolves to "" or a failure.
@@ -196,6 +207,104 @@ impl PgStore {
             }
             .await,
         )
+    }
+
+    /// A subscription's page: `<through>\n<page>` (see `Pg::follow`), or a failure.
+    #[napi]
+    pub async fn follow(&self, filter: Option<String>, after: i64, up_to: i64, limit: i64) -> String {
+        reply(
+            async {
+                let filter = filter
+                    .as_deref()
+                    .map(wire::filter)
+                    .transpose()
+                    .map_err(|e| failure(Code::InvalidArgument, e.reason))?;
+                let filter = Arc::new(filter.unwrap_or_default());
+                let (rows, through) = self
+                    .retry(|pg| {
+                        let filter = filter.clone();
+                        async move { pg.follow(&filter, after, up_to, limit).await }
+                    })
+                    .await?;
+                Ok(format!("{through}\n{}", page::write_rows(&rows)))
+            }
+            .await,
+        )
+    }
+
+    /// The store's last committed position, as decimal text.
+    #[napi]
+    pub async fn head(&self) -> String {
+        reply(self.retry(|pg| async move { pg.head().await }).await.map(|h| h.to_string()))
+    }
+
+    /// The position of the stream's message at `revision`, or `null`.
+    #[napi]
+    pub async fn stream_position(&self, stream: String, revision: i64) -> String {
+        reply(
+            async {
+                let stream = Arc::new(name("streamId", &stream)?);
+                let position = self
+                    .retry(|pg| {
+                        let stream = stream.clone();
+                        async move { pg.stream_position(stream.literal(), revision).await }
+                    })
+                    .await?;
+                Ok(position.map_or_else(|| "null".to_owned(), |p| p.to_string()))
+            }
+            .await,
+        )
+    }
+
+    /// Waits for another commit (a notification), at most `pollMs`, then resolves to
+    /// `<head>`, then the tokens of the resets announced meanwhile, space-separated
+    /// (`-1` when cut short by `unlisten` or `close`), or a failure (the listening
+    /// connection is made again by the next call).
+    #[napi]
+    pub async fn wait_head(&self, poll_ms: u32) -> String {
+        let mut slot = self.listener.lock().await;
+        if slot.as_ref().is_none_or(Listener::is_closed) {
+            match Listener::connect(&self.url, &self.schema).await {
+                Ok(l) => *slot = Some(l),
+                Err(e) => return pg_failure(e),
+            }
+        }
+        let listener = slot.as_mut().expect("made above");
+        let poll = std::time::Duration::from_millis(u64::from(poll_ms));
+        let outcome = tokio::select! {
+            r = listener.wait(poll) => r,
+            () = self.stop.notified() => return "-1".to_owned(),
+        };
+        match outcome {
+            Ok((head, resets)) => format!("{head} {}", resets.join(" ")).trim_end().to_owned(),
+            Err(e) => {
+                *slot = None;
+                pg_failure(e)
+            }
+        }
+    }
+
+    /// Makes the listening connection now, so that a subscription reading the head
+    /// next is woken by every commit after that read. Resolves to "" or a failure.
+    #[napi]
+    pub async fn listen(&self) -> String {
+        // Held by a `waitHead`: the connection is there and listening.
+        let Ok(mut slot) = self.listener.try_lock() else { return String::new() };
+        if slot.as_ref().is_none_or(Listener::is_closed) {
+            match Listener::connect(&self.url, &self.schema).await {
+                Ok(l) => *slot = Some(l),
+                Err(e) => return pg_failure(e),
+            }
+        }
+        String::new()
+    }
+
+    /// Closes the listening connection (no subscription is open any more).
+    #[napi]
+    pub async fn unlisten(&self) -> String {
+        self.stop.notify_one();
+        *self.listener.lock().await = None;
+        String::new()
     }
 
     /// The stream's info as JSON, or `null`.
@@ -296,14 +405,24 @@ impl PgStore {
     }
 
     #[napi]
-    pub async fn reset(&self) -> String {
-        reply(self.retry(|pg| async move { pg.reset().await }).await.map(|()| String::new()))
+    pub async fn reset(&self, token: String) -> String {
+        let token = Arc::new(token);
+        reply(
+            self.retry(|pg| {
+                let token = token.clone();
+                async move { pg.reset(&token).await }
+            })
+            .await
+            .map(|()| String::new()),
+        )
     }
 
     /// Drops the connection; a later call makes a new one.
     #[napi]
     pub async fn close(&self) -> String {
         self.forget().await;
+        self.stop.notify_one();
+        *self.listener.lock().await = None;
         String::new()
     }
 }

@@ -5,6 +5,7 @@
 //! store. What does not depend on them (a message's head, its type, its stored text)
 //! is worked out here with the engine's own code, so every store decides alike.
 
+pub mod listen;
 pub mod schema;
 
 use std::fmt;
@@ -128,6 +129,14 @@ fn jsonb_can_hold(text: &str) -> bool {
     true
 }
 
+/// How many rows a read returns: the last N (upstream's `count`) or the first N (a
+/// subscription's page).
+#[derive(Clone, Copy)]
+enum Limit {
+    Last(i64),
+    First(i64),
+}
+
 /// A message row, as reads return them.
 pub struct MessageRow {
     pub position: i64,
@@ -198,6 +207,21 @@ impl Pg {
             let exists: bool = client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&store]).await?.get(0);
             if !exists {
                 client.batch_execute(&schema::create(schema)).await?;
+            } else {
+                let version_table = format!("\"{schema}\".version");
+                let marked: bool =
+                    client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&version_table]).await?.get(0);
+                let version: i32 = if marked {
+                    let sql = format!("SELECT coalesce(max(version), 1) FROM {version_table}");
+                    client.query_one(&sql, &[]).await?.get(0)
+                } else {
+                    1
+                };
+                // A schema made by an earlier version gets this version's functions;
+                // one made by a later version is left as it is.
+                if version < schema::VERSION {
+                    client.batch_execute(&schema::upgrade(schema)).await?;
+                }
             }
             client.batch_execute("COMMIT").await
         };
@@ -286,6 +310,47 @@ impl Pg {
     /// The SQL narrows with indexes (and `jsonb` containment for `jsonFilter`); the
     /// exact `jsonFilter` test the other stores apply runs here, on the stored text.
     pub async fn query(&self, filter: &Filter, count: Option<i64>) -> Result<Vec<MessageRow>, PgError> {
+        Ok(self.select(filter, count.filter(|&n| n > 0).map(Limit::Last)).await?.0)
+    }
+
+    /// A subscription's page: the first `limit` messages `filter` lets through with
+    /// positions in `(after, up_to]`, and the position the page reads through.
+    pub async fn follow(
+        &self,
+        filter: &Filter,
+        after: i64,
+        up_to: i64,
+        limit: i64,
+    ) -> Result<(Vec<MessageRow>, i64), PgError> {
+        let mut f = filter.clone();
+        f.from_position = Some(f.from_position.map_or(after + 1, |p| p.max(after + 1)));
+        f.to_position = Some(f.to_position.map_or(up_to, |p| p.min(up_to)));
+        let limit = limit.max(1);
+        let (rows, scanned) = self.select(&f, Some(Limit::First(limit))).await?;
+        // Rows the SQL returned before the exact `jsonFilter` test: all of them, or a full page.
+        let through = match scanned {
+            Some(last) => last,
+            None => up_to.max(after),
+        };
+        Ok((rows, through))
+    }
+
+    /// The store's last position: every message up to it is committed and visible.
+    pub async fn head(&self) -> Result<i64, PgError> {
+        let sql = format!("SELECT position FROM {} WHERE id", self.t("store"));
+        Ok(self.client.query_one(&sql, &[]).await.map_err(query_error)?.get(0))
+    }
+
+    /// The position of the stream's message at `revision`, if there is one.
+    pub async fn stream_position(&self, stream: &str, revision: i64) -> Result<Option<i64>, PgError> {
+        let sql = format!("SELECT position FROM {} WHERE stream = $1 AND revision = $2", self.t("messages"));
+        Ok(self.client.query_opt(&sql, &[&stream, &revision]).await.map_err(query_error)?.map(|r| r.get(0)))
+    }
+
+    /// Rows `filter` lets through in position order, limited as asked; with
+    /// `Limit::First`, also the last position the SQL returned when it filled the page
+    /// (the page reads through it), else `None` (it read through the range).
+    async fn select(&self, filter: &Filter, limit: Option<Limit>) -> Result<(Vec<MessageRow>, Option<i64>), PgError> {
         let mut clauses: Vec<String> = Vec::new();
         let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
         let mut param = |clause: &str, value: Box<dyn ToSql + Sync + Send>, clauses: &mut Vec<String>| {
@@ -350,26 +415,35 @@ impl Pg {
             sql.push_str(" WHERE ");
             sql.push_str(&clauses.join(" AND "));
         }
-        let limit = count.filter(|&n| n > 0);
-        if let (Some(n), false) = (limit, filtered) {
-            params.push(Box::new(n));
-            sql = format!("SELECT * FROM ({sql} ORDER BY position DESC LIMIT ${}) q ORDER BY position", params.len());
-        } else {
-            sql.push_str(" ORDER BY position");
+        match limit {
+            Some(Limit::Last(n)) if !filtered => {
+                params.push(Box::new(n));
+                sql =
+                    format!("SELECT * FROM ({sql} ORDER BY position DESC LIMIT ${}) q ORDER BY position", params.len());
+            }
+            Some(Limit::First(n)) => {
+                params.push(Box::new(n));
+                sql.push_str(&format!(" ORDER BY position LIMIT ${}", params.len()));
+            }
+            _ => sql.push_str(" ORDER BY position"),
         }
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
         let rows = self.client.query(&sql, &refs).await.map_err(query_error)?;
         let mut out: Vec<MessageRow> = rows.iter().map(message_row).collect();
+        let scanned = match limit {
+            Some(Limit::First(n)) if out.len() as i64 >= n => out.last().map(|m| m.position),
+            _ => None,
+        };
         if let Some(conditions) = exact {
             out.retain(|m| crate::engine::data_matches(crate::engine::head::data_of(&m.body), conditions));
-            if let Some(n) = limit {
+            if let Some(Limit::Last(n)) = limit {
                 let n = n as usize;
                 if out.len() > n {
                     out.drain(..out.len() - n);
                 }
             }
         }
-        Ok(out)
+        Ok((out, scanned))
     }
 
     /// `{revision, messageCount, firstPosition, lastPosition, createdAt, lastUpdated}`.
@@ -456,16 +530,30 @@ impl Pg {
             .collect())
     }
 
-    /// Empties the schema's tables, for every process that shares them.
-    pub async fn reset(&self) -> Result<(), PgError> {
+    /// Empties the schema's tables, for every process that shares them, and announces
+    /// it on the schema's channel as `reset <token>` (the caller's token, so that it
+    /// can tell its own reset from another process's).
+    pub async fn reset(&self, token: &str) -> Result<(), PgError> {
         let s = format!("\"{}\"", self.schema);
         let sql = format!(
             "BEGIN; SELECT 1 FROM {s}.store WHERE id FOR UPDATE; \
              TRUNCATE {s}.messages, {s}.streams, {s}.sessions, {s}.batches; \
-             UPDATE {s}.store SET position = 0, streams = 0, sessions = 0, commands = 0, events = 0, bytes = 0, oldest = NULL, newest = NULL WHERE id; \
-             COMMIT;"
+             UPDATE {s}.store SET position = 0, streams = 0, sessions = 0, commands = 0, events = 0, bytes = 0, oldest = NULL, newest = NULL WHERE id;"
         );
-        self.client.batch_execute(&sql).await.map_err(query_error)
+        let run = async {
+            self.client.batch_execute(&sql).await?;
+            let payload = format!("reset {token}");
+            self.client.execute("SELECT pg_notify($1, $2)", &[&schema::channel(&self.schema), &payload]).await?;
+            self.client.batch_execute("COMMIT").await
+        };
+        match run.await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // Not left open on a connection that still works.
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                Err(query_error(e))
+            }
+        }
     }
 }
 

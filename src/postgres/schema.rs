@@ -30,14 +30,44 @@ pub fn valid_schema(name: &str) -> bool {
 /// lock (`SETUP_LOCK`) and only when its `store` table is absent, so that processes
 /// starting at once create it once, and none runs DDL on tables in use.
 pub fn create(schema: &str) -> String {
-    CREATE.replace("{s}", &format!("\"{schema}\""))
+    format!("{}{}{}", fill(TABLES, schema), fill(FUNCTIONS, schema), fill(MARK_VERSION, schema))
 }
+
+/// The statements that bring a schema made by an earlier version up to this one: the
+/// functions replaced and the version marked; tables are never touched again.
+pub fn upgrade(schema: &str) -> String {
+    format!("{}{}{}", fill(VERSION_TABLE, schema), fill(FUNCTIONS, schema), fill(MARK_VERSION, schema))
+}
+
+/// The version of the functions (and what they send) that this build writes. Version 1
+/// had no `version` table: appends sent no notification and knew no modes.
+pub const VERSION: i32 = 2;
+
+/// The `NOTIFY` channel of a schema: its name (a valid schema name is a valid channel
+/// name). Each committed append that added messages sends its last position; a reset
+/// sends `reset`.
+pub fn channel(schema: &str) -> String {
+    schema.to_owned()
+}
+
+fn fill(sql: &str, schema: &str) -> String {
+    sql.replace("{s}", &format!("\"{schema}\""))
+        .replace("{channel}", &channel(schema))
+        .replace("{version}", &VERSION.to_string())
+}
+
+const VERSION_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS {s}.version (id boolean PRIMARY KEY DEFAULT true CHECK (id), version int NOT NULL);\n";
+
+const MARK_VERSION: &str =
+    "INSERT INTO {s}.version (id, version) VALUES (true, {version}) ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version;\n";
 
 /// `pg_advisory_xact_lock` key of the set-up transaction (any fixed number).
 pub const SETUP_LOCK: i64 = 0x6d73_6773_746f_7265; // "msgstore"
 
-const CREATE: &str = r#"
+const TABLES: &str = r#"
 CREATE SCHEMA IF NOT EXISTS {s};
+CREATE TABLE IF NOT EXISTS {s}.version (id boolean PRIMARY KEY DEFAULT true CHECK (id), version int NOT NULL);
 CREATE TABLE IF NOT EXISTS {s}.store (
   id boolean PRIMARY KEY DEFAULT true CHECK (id),
   position bigint NOT NULL DEFAULT 0,
@@ -94,11 +124,18 @@ CREATE TABLE IF NOT EXISTS {s}.batches (
   id text PRIMARY KEY,
   outcome text NOT NULL
 );
+"#;
+
+const FUNCTIONS: &str = r#"
 
 -- One group of saves, in call order, in the caller's transaction. Each save is all or
 -- nothing on its own: a refused one ([index, code, actual revision] in the outcome)
 -- changes nothing and the others go on. Returns the outcome as JSON text:
 -- {"refused":[[i,"StreamNotFound"|"WrongExpectedRevision",actual],…],"last":position}.
+-- An expectation is a revision (-1: no messages), -2 (`no_stream`: no messages) or -3
+-- (`stream_exists`: at least one; refused as StreamNotFound), Rust's `Expected`.
+-- A group that added messages notifies the schema's channel with its last position,
+-- once: PostgreSQL delivers it after the commit, when the rows are visible.
 CREATE OR REPLACE FUNCTION {s}.append(
   batch text,
   s_stream text[], s_expected bigint[], s_count int[], s_time bigint[], s_session text[],
@@ -107,6 +144,7 @@ CREATE OR REPLACE FUNCTION {s}.append(
 DECLARE
   prior text;
   pos bigint;
+  start_pos bigint;
   cur bigint;
   found_stream boolean;
   first_pos bigint;
@@ -123,15 +161,26 @@ BEGIN
   SELECT b.outcome INTO prior FROM {s}.batches b WHERE b.id = batch;
   IF FOUND THEN RETURN prior; END IF;
   SELECT st.position INTO pos FROM {s}.store st WHERE st.id FOR UPDATE;
+  start_pos := pos;
   FOR i IN 1 .. coalesce(array_length(s_stream, 1), 0) LOOP
     SELECT x.revision INTO cur FROM {s}.streams x WHERE x.name = s_stream[i];
     found_stream := FOUND;
-    IF s_expected[i] IS NOT NULL AND s_expected[i] <> -1 AND NOT found_stream THEN
+    IF s_expected[i] = -3 AND coalesce(cur, -1) < 0 THEN
       refused := refused || CASE WHEN refused = '' THEN '' ELSE ',' END || format('[%s,"StreamNotFound",-1]', i - 1);
       m := m + s_count[i];
       CONTINUE;
     END IF;
-    IF s_expected[i] IS NOT NULL AND found_stream AND s_expected[i] <> cur THEN
+    IF s_expected[i] = -2 AND found_stream AND cur >= 0 THEN
+      refused := refused || CASE WHEN refused = '' THEN '' ELSE ',' END || format('[%s,"WrongExpectedRevision",%s]', i - 1, cur);
+      m := m + s_count[i];
+      CONTINUE;
+    END IF;
+    IF s_expected[i] >= 0 AND NOT found_stream THEN
+      refused := refused || CASE WHEN refused = '' THEN '' ELSE ',' END || format('[%s,"StreamNotFound",-1]', i - 1);
+      m := m + s_count[i];
+      CONTINUE;
+    END IF;
+    IF s_expected[i] >= -1 AND found_stream AND s_expected[i] <> cur THEN
       refused := refused || CASE WHEN refused = '' THEN '' ELSE ',' END || format('[%s,"WrongExpectedRevision",%s]', i - 1, cur);
       m := m + s_count[i];
       CONTINUE;
@@ -174,6 +223,7 @@ BEGIN
     newest = CASE WHEN v_newest IS NULL THEN newest ELSE greatest(coalesce(newest, v_newest), v_newest) END
     WHERE id;
   outcome := format('{"refused":[%s],"last":%s}', refused, pos);
+  IF pos > start_pos THEN PERFORM pg_notify('{channel}', pos::text); END IF;
   INSERT INTO {s}.batches (id, outcome) VALUES (batch, outcome);
   RETURN outcome;
 END
