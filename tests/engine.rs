@@ -4,8 +4,8 @@
 //! sessions, stats, `reset`, and the exact JSON that `messages_json` writes.
 
 use message_store::engine::{
-    Engine, Filter, JsonCondition, JsonString, MessageKind, SaveError, SaveOutcome, SessionInfo, Stats, StreamInfo,
-    NO_SESSION,
+    Engine, Expected, Filter, JsonCondition, JsonString, MessageKind, SaveError, SaveOutcome, SessionInfo, Stats,
+    StreamInfo, NO_SESSION,
 };
 
 /// 2023-11-14T22:13:20.123Z
@@ -294,11 +294,11 @@ fn expected_revision_is_checked_as_spec_writing_rules_1_to_3_say() {
     for expected in [0, 5, -2, i64::MAX, i64::MIN] {
         let before = snapshot(&e);
         assert_eq!(
-            e.save(&s("orders"), &[r#"{"type":"A"}"#], Some(expected), None, T0),
+            e.save(&s("orders"), &[r#"{"type":"A"}"#], Some(Expected::Revision(expected)), None, T0),
             Err(SaveError::StreamNotFound { stream: s("orders"), expected })
         );
         assert_eq!(
-            e.save(&s("orders"), &[], Some(expected), None, T0),
+            e.save(&s("orders"), &[], Some(Expected::Revision(expected)), None, T0),
             Err(SaveError::StreamNotFound { stream: s("orders"), expected }),
             "an empty batch is refused too"
         );
@@ -307,46 +307,52 @@ fn expected_revision_is_checked_as_spec_writing_rules_1_to_3_say() {
     assert_eq!(e.stream_info(&s("orders")), None);
 
     assert_eq!(
-        e.save(&s("orders"), &[r#"{"type":"A"}"#], Some(-1), None, T0),
+        e.save(&s("orders"), &[r#"{"type":"A"}"#], Some(Expected::Revision(-1)), None, T0),
         Ok(SaveOutcome { revision: 0, first_position: 1, count: 1 })
     );
     for expected in [-1, 1, 2, -5] {
         let before = snapshot(&e);
         assert_eq!(
-            e.save(&s("orders"), &[r#"{"type":"B"}"#, r#"{"type":"C"}"#], Some(expected), None, T0 + 1),
+            e.save(
+                &s("orders"),
+                &[r#"{"type":"B"}"#, r#"{"type":"C"}"#],
+                Some(Expected::Revision(expected)),
+                None,
+                T0 + 1
+            ),
             Err(SaveError::WrongExpectedRevision { expected, actual: 0 })
         );
         assert_eq!(
-            e.save(&s("orders"), &[], Some(expected), None, T0 + 1),
+            e.save(&s("orders"), &[], Some(Expected::Revision(expected)), None, T0 + 1),
             Err(SaveError::WrongExpectedRevision { expected, actual: 0 })
         );
         assert_eq!(snapshot(&e), before, "a refused save changes nothing");
     }
     assert_eq!(
-        e.save(&s("orders"), &[r#"{"type":"B"}"#, r#"{"type":"C"}"#], Some(0), None, T0 + 2),
+        e.save(&s("orders"), &[r#"{"type":"B"}"#, r#"{"type":"C"}"#], Some(Expected::Revision(0)), None, T0 + 2),
         Ok(SaveOutcome { revision: 2, first_position: 2, count: 2 })
     );
     assert_eq!(
-        e.save(&s("orders"), &[r#"{"type":"D"}"#], Some(0), None, T0 + 3),
+        e.save(&s("orders"), &[r#"{"type":"D"}"#], Some(Expected::Revision(0)), None, T0 + 3),
         Err(SaveError::WrongExpectedRevision { expected: 0, actual: 2 })
     );
     assert_eq!(
-        e.save(&s("orders"), &[r#"{"type":"D"}"#], Some(2), None, T0 + 3),
+        e.save(&s("orders"), &[r#"{"type":"D"}"#], Some(Expected::Revision(2)), None, T0 + 3),
         Ok(SaveOutcome { revision: 3, first_position: 4, count: 1 })
     );
     // Another stream continues the global positions.
     assert_eq!(
-        e.save(&s("other"), &[r#"{"type":"E"}"#], Some(-1), None, T0 + 4),
+        e.save(&s("other"), &[r#"{"type":"E"}"#], Some(Expected::Revision(-1)), None, T0 + 4),
         Ok(SaveOutcome { revision: 0, first_position: 5, count: 1 })
     );
     // An empty stream is at revision -1.
     ok(e.save(&s("empty"), &[], None, None, T0 + 5));
     assert_eq!(
-        e.save(&s("empty"), &[r#"{"type":"F"}"#], Some(0), None, T0 + 6),
+        e.save(&s("empty"), &[r#"{"type":"F"}"#], Some(Expected::Revision(0)), None, T0 + 6),
         Err(SaveError::WrongExpectedRevision { expected: 0, actual: -1 })
     );
     assert_eq!(
-        e.save(&s("empty"), &[r#"{"type":"F"}"#], Some(-1), None, T0 + 6),
+        e.save(&s("empty"), &[r#"{"type":"F"}"#], Some(Expected::Revision(-1)), None, T0 + 6),
         Ok(SaveOutcome { revision: 0, first_position: 6, count: 1 })
     );
     assert_eq!(e.len(), 6);
@@ -357,7 +363,7 @@ fn an_empty_batch_creates_the_stream_and_nothing_else() {
     let mut e = Engine::new();
     assert_eq!(e.save(&s("empty"), &[], None, None, T0), Ok(SaveOutcome { revision: -1, first_position: 1, count: 0 }));
     assert_eq!(
-        e.save_json_array(&s("empty2"), " [ ] ", Some(-1), None, T0 + 1),
+        e.save_json_array(&s("empty2"), " [ ] ", Some(Expected::Revision(-1)), None, T0 + 1),
         Ok(SaveOutcome { revision: -1, first_position: 1, count: 0 })
     );
     assert_eq!(names(&e), lits(&["empty", "empty2"]));
@@ -383,7 +389,7 @@ fn an_empty_batch_creates_the_stream_and_nothing_else() {
         Ok(SaveOutcome { revision: 0, first_position: 2, count: 0 })
     );
     assert_eq!(
-        e.save(&s("full"), &[], Some(0), None, T0 + 11),
+        e.save(&s("full"), &[], Some(Expected::Revision(0)), None, T0 + 11),
         Ok(SaveOutcome { revision: 0, first_position: 2, count: 0 })
     );
     assert_eq!(
@@ -428,7 +434,7 @@ fn an_invalid_message_refuses_the_whole_batch_and_changes_nothing() {
         for (what, batch, index) in bad {
             for expected in [None, Some(right)] {
                 let before = snapshot(&e);
-                let result = e.save(&s(stream), batch, expected, None, T0 + 3);
+                let result = e.save(&s(stream), batch, expected.map(Expected::Revision), None, T0 + 3);
                 assert!(
                     matches!(result, Err(SaveError::InvalidMessage { index: i, .. }) if i == *index),
                     "{what} to {stream}: {result:?}"
@@ -878,9 +884,9 @@ fn a_refused_save_in_a_session_moves_no_counter() {
     let id = e.create_session(T0);
     ok(e.save(&s("s"), &[r#"{"type":"A"}"#], None, None, T0 + 1));
     let before = snapshot(&e);
-    assert!(e.save(&s("s"), &[r#"{"type":"A"}"#], Some(5), None, T0 + 2).is_err());
+    assert!(e.save(&s("s"), &[r#"{"type":"A"}"#], Some(Expected::Revision(5)), None, T0 + 2).is_err());
     assert!(e.save(&s("s"), &[r#"{"type":"A"}"#, "{}"], None, None, T0 + 2).is_err());
-    assert!(e.save(&s("t"), &[r#"{"type":"A"}"#], Some(0), None, T0 + 2).is_err());
+    assert!(e.save(&s("t"), &[r#"{"type":"A"}"#], Some(Expected::Revision(0)), None, T0 + 2).is_err());
     assert_eq!(snapshot(&e), before);
     assert_eq!(e.session_info(&id).unwrap().last_activity, T0 + 1);
 }
@@ -987,7 +993,7 @@ fn reset_empties_everything_and_positions_restart_at_1() {
 
     // The same stream starts over: revision 0 at position 1, outside any session.
     assert_eq!(
-        e.save(&s("b"), &[r#"{"type":"D"}"#], Some(-1), None, 50),
+        e.save(&s("b"), &[r#"{"type":"D"}"#], Some(Expected::Revision(-1)), None, 50),
         Ok(SaveOutcome { revision: 0, first_position: 1, count: 1 })
     );
     let m = e.message(1).unwrap();
@@ -1085,4 +1091,64 @@ fn touched_since_names_every_session_touched_after_the_mark_folded_or_not() {
     e.end_session(&s("nobody"), T0 + 9);
     assert_eq!(e.touched_since(mark).count(), 0);
     assert_eq!(e.touch_mark(), mark);
+}
+
+#[test]
+fn expected_revision_modes_refuse_with_their_own_errors_and_change_nothing() {
+    let mut e = Engine::new();
+    let exists = Some(Expected::StreamExists);
+    let none = Some(Expected::NoStream);
+    assert_eq!(e.save(&s("a"), &[r#"{"type":"A"}"#], exists, None, T0), Err(SaveError::NoMessages { stream: s("a") }));
+    assert_eq!(e.save(&s("a"), &[], none, None, T0).unwrap().revision, -1);
+    // An empty stream exists but has no messages: 'no_stream' still passes, 'stream_exists' does not.
+    assert_eq!(e.save(&s("a"), &[r#"{"type":"A"}"#], exists, None, T0), Err(SaveError::NoMessages { stream: s("a") }));
+    assert_eq!(e.save(&s("a"), &[r#"{"type":"A"}"#], none, None, T0).unwrap().revision, 0);
+    assert_eq!(
+        e.save(&s("a"), &[r#"{"type":"B"}"#], none, None, T0),
+        Err(SaveError::StreamExists { stream: s("a"), actual: 0 })
+    );
+    assert_eq!(e.save(&s("a"), &[r#"{"type":"B"}"#], exists, None, T0).unwrap().revision, 1);
+    assert_eq!(e.len(), 2);
+    assert_eq!(
+        SaveError::StreamExists { stream: s("a"), actual: 1 }.to_string(),
+        "Expected stream a not to exist, but it is at revision 1"
+    );
+    assert_eq!(
+        SaveError::NoMessages { stream: s("a") }.to_string(),
+        "Expected stream a to exist, but it has no messages"
+    );
+    assert_eq!(Expected::from_code(-2), Some(Expected::NoStream));
+    assert_eq!(Expected::from_code(-3), Some(Expected::StreamExists));
+    assert_eq!(Expected::from_code(-1), Some(Expected::Revision(-1)));
+    assert_eq!(Expected::from_code(-4), None);
+    for code in [-3, -2, -1, 0, 7] {
+        assert_eq!(Expected::from_code(code).unwrap().code(), code);
+    }
+}
+
+#[test]
+fn follow_pages_forward_from_a_position_up_to_a_head() {
+    let mut e = Engine::new();
+    for i in 0..10 {
+        let stream = if i % 3 == 0 { "x" } else { "y" };
+        e.save(&s(stream), &[r#"{"type":"A"}"#], None, None, T0 + i).unwrap();
+    }
+    let all = Filter::default();
+    assert_eq!(e.follow(&all, 0, 10, 4), (vec![0, 1, 2, 3], 4));
+    assert_eq!(e.follow(&all, 4, 10, 4), (vec![4, 5, 6, 7], 8));
+    assert_eq!(e.follow(&all, 8, 10, 4), (vec![8, 9], 10));
+    // Not past the head, even when the store holds more.
+    assert_eq!(e.follow(&all, 0, 3, 10), (vec![0, 1, 2], 3));
+    assert_eq!(e.follow(&all, 10, 10, 4), (vec![], 10));
+    let x = Filter { stream: Some(s("x")), ..Filter::default() };
+    assert_eq!(pos(&e.follow(&x, 0, 10, 2).0), vec![1, 4]);
+    assert_eq!(e.follow(&x, 0, 10, 2).1, 4);
+    assert_eq!(e.follow(&x, 4, 10, 2), (vec![6, 9], 10));
+    assert_eq!(e.follow(&x, 4, 9, 10), (vec![6], 9));
+    // The filter's own range narrows it further.
+    let ranged = Filter { from_position: Some(6), to_position: Some(7), ..Filter::default() };
+    assert_eq!(e.follow(&ranged, 0, 10, 10), (vec![5, 6], 10));
+    assert_eq!(e.position_of(&s("x"), 2), Some(7));
+    assert_eq!(e.position_of(&s("x"), 4), None);
+    assert_eq!(e.position_of(&s("zz"), 0), None);
 }

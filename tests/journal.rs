@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use message_store::engine::{
-    Engine, Filter, JsonString, MessageKind, SaveOutcome, SessionInfo, Stats, StreamInfo, NO_SESSION,
+    Engine, Expected, Filter, JsonString, MessageKind, SaveOutcome, SessionInfo, Stats, StreamInfo, NO_SESSION,
 };
 use message_store::journal::{Durability, Journal, JournalError};
 
@@ -196,7 +196,13 @@ fn odd_names() -> Vec<JsonString> {
 fn populate(e: &mut Engine) -> (JsonString, JsonString) {
     let orders = s("orders");
     assert_eq!(
-        ok(e.save(&orders, &[r#"{"type":"A","data":{"n":1},"requestId":"r-1"}"#], Some(-1), None, T0)),
+        ok(e.save(
+            &orders,
+            &[r#"{"type":"A","data":{"n":1},"requestId":"r-1"}"#],
+            Some(Expected::Revision(-1)),
+            None,
+            T0
+        )),
         SaveOutcome { revision: 0, first_position: 1, count: 1 }
     );
     // A batch: one message with its own timestamp, one without, ids of both kinds.
@@ -208,7 +214,7 @@ fn populate(e: &mut Engine) -> (JsonString, JsonString) {
                 r#"  {"type":"B","data":null,"correlationId":"c-1","requestId":""}  "#,
                 r#"{"type":"C","extra":[1,{"x":"y"}],"requestId":"r-2"}"#,
             ],
-            Some(0),
+            Some(Expected::Revision(0)),
             None,
             T0 + 1,
         )),
@@ -234,7 +240,7 @@ fn populate(e: &mut Engine) -> (JsonString, JsonString) {
     ok(e.save(&s("user-commands"), &[r#"{"type":"Cmd","data":{}}"#, r#"{"type":"Cmd2"}"#], None, None, T0 + 11));
     ok(e.save(&s("user-events"), &[r#"{"type":"Evt","requestId":"r-1"}"#], None, None, T0 + 12));
     e.end_session(&first, T0 + 13);
-    ok(e.save(&orders, &[r#"{"type":"D"}"#], Some(3), None, T0 + 14));
+    ok(e.save(&orders, &[r#"{"type":"D"}"#], Some(Expected::Revision(3)), None, T0 + 14));
 
     let second = e.create_session(T0 + 20);
     // Time goes backwards once.
@@ -369,11 +375,11 @@ fn a_reopened_file_rebuilds_the_same_store() {
 
     // Saves continue at the next position and revision; sessions continue too.
     assert_eq!(
-        ok(e.save(&s("orders"), &[r#"{"type":"G"}"#], Some(5), None, T0 + 30)),
+        ok(e.save(&s("orders"), &[r#"{"type":"G"}"#], Some(Expected::Revision(5)), None, T0 + 30)),
         SaveOutcome { revision: 6, first_position: 15, count: 1 }
     );
     assert_eq!(
-        ok(e.save(&s("new"), &[r#"{"type":"H"}"#], Some(-1), None, T0 + 31)),
+        ok(e.save(&s("new"), &[r#"{"type":"H"}"#], Some(Expected::Revision(-1)), None, T0 + 31)),
         SaveOutcome { revision: 0, first_position: 16, count: 1 }
     );
     // An old session touched after reopening: only its lastActivity changes.
@@ -405,7 +411,7 @@ fn incremental_writes_add_up_to_the_same_store() {
 
     ok(e.save(&s("a"), &[r#"{"type":"A1"}"#], None, None, T0));
     j.write(&e).unwrap();
-    ok(e.save(&s("a"), &[r#"{"type":"A2"}"#, r#"{"type":"A3"}"#], Some(0), None, T0 + 1));
+    ok(e.save(&s("a"), &[r#"{"type":"A2"}"#, r#"{"type":"A3"}"#], Some(Expected::Revision(0)), None, T0 + 1));
     ok(e.save(&s("b"), &[r#"{"type":"B1","requestId":"r-1"}"#], None, None, T0 + 2));
     j.write(&e).unwrap();
     // Only a new session and its stream.
@@ -420,7 +426,7 @@ fn incremental_writes_add_up_to_the_same_store() {
     ok(e.save(&s("c"), &[], None, None, T0 + 6));
     j.write(&e).unwrap();
     // A refused save between writes changes nothing.
-    assert!(e.save(&s("a"), &[r#"{"type":"X"}"#], Some(0), None, T0 + 7).is_err());
+    assert!(e.save(&s("a"), &[r#"{"type":"X"}"#], Some(Expected::Revision(0)), None, T0 + 7).is_err());
     j.write(&e).unwrap();
 
     // A write with nothing new writes nothing: the file and its WAL keep their bytes.
@@ -523,7 +529,7 @@ fn clear_empties_the_file_and_positions_restart_at_one() {
     assert_eq!(e.sessions().count(), 0);
     assert_eq!(e.query(&Filter::default(), None), Vec::<u32>::new());
     assert_eq!(
-        ok(e.save(&s("orders"), &[r#"{"type":"Z"}"#], Some(-1), None, T0 + 50)),
+        ok(e.save(&s("orders"), &[r#"{"type":"Z"}"#], Some(Expected::Revision(-1)), None, T0 + 50)),
         SaveOutcome { revision: 0, first_position: 1, count: 1 }
     );
     j.write(&e).unwrap();
@@ -866,7 +872,7 @@ fn a_full_disk_fails_the_write_and_the_file_keeps_exactly_what_was_committed() {
     assert_eq!(e.stream_revision(&s("orders")), Some(5));
     // Positions continue from the last committed one.
     assert_eq!(
-        ok(e.save(&s("orders"), &[r#"{"type":"Next"}"#], Some(5), None, T0 + 200)),
+        ok(e.save(&s("orders"), &[r#"{"type":"Next"}"#], Some(Expected::Revision(5)), None, T0 + 200)),
         SaveOutcome { revision: 6, first_position: 15, count: 1 }
     );
     j.write(&e).unwrap();
@@ -947,7 +953,7 @@ fn a_thousand_message_batch_is_written_whole() {
         (0..1000).map(|i| format!(r#"{{"type":"M","data":{{"i":{i}}},"correlationId":"c-{}"}}"#, i % 7)).collect();
     let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
     assert_eq!(
-        ok(e.save(&s("batch-events"), &refs, Some(-1), None, T0 + 1)),
+        ok(e.save(&s("batch-events"), &refs, Some(Expected::Revision(-1)), None, T0 + 1)),
         SaveOutcome { revision: 999, first_position: 2, count: 1000 }
     );
     j.write(&e).unwrap();

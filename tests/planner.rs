@@ -425,10 +425,16 @@ impl Builder {
         let name = JsonString::new(stream);
         if self.rng.pct(50) {
             let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
-            self.engine.save(&name, &refs, expected, kind, now)
+            self.engine.save(&name, &refs, expected.map(message_store::engine::Expected::Revision), kind, now)
         } else {
             let sep = if self.rng.pct(50) { "," } else { " , " };
-            self.engine.save_json_array(&name, &format!("[{}]", batch.join(sep)), expected, kind, now)
+            self.engine.save_json_array(
+                &name,
+                &format!("[{}]", batch.join(sep)),
+                expected.map(message_store::engine::Expected::Revision),
+                kind,
+                now,
+            )
         }
     }
 

@@ -749,10 +749,16 @@ fn save(
     // Only a save that must be refused needs the picture of before.
     let before = want_error.is_some().then(|| snapshot(&st.engine));
     let got = if as_array {
-        st.engine.save_json_array(stream, &format!("[{}]", batch.join(",")), expected, kind, now)
+        st.engine.save_json_array(
+            stream,
+            &format!("[{}]", batch.join(",")),
+            expected.map(message_store::engine::Expected::Revision),
+            kind,
+            now,
+        )
     } else {
         let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
-        st.engine.save(stream, &refs, expected, kind, now)
+        st.engine.save(stream, &refs, expected.map(message_store::engine::Expected::Revision), kind, now)
     };
     let call =
         format!("save({stream:?}, {batch:?}, expected {expected:?}, kind {kind:?}, at {now}, as array: {as_array})");
