@@ -5,13 +5,15 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { MemoryMessageStore, SqliteMessageStore } from '@auto-engineer/message-store';
+import { MemoryMessageStore, PostgresMessageStore, SqliteMessageStore } from '@auto-engineer/message-store';
 
 export interface StoreFactory {
   name: string;
   /** Whether the store keeps a file: `dispose()` closes it instead of emptying the store. */
   durable: boolean;
   create: () => any;
+  /** A second instance on the same data, for a store that many instances share (PostgreSQL). */
+  sameData?: (store: any) => any;
 }
 
 let folder: string | undefined;
@@ -38,3 +40,30 @@ export const stores: StoreFactory[] = [
   { name: 'MemoryMessageStore', durable: false, create: () => new MemoryMessageStore() },
   { name: 'SqliteMessageStore', durable: true, create: () => new SqliteMessageStore(tempDbPath()) },
 ];
+
+let schemas = 0;
+const schemaOf = new WeakMap<object, string>();
+const pgOpen: any[] = [];
+afterAll(async () => {
+  await Promise.all(pgOpen.splice(0).map((s) => s.dispose()));
+});
+
+function postgres(schema: string) {
+  const url = process.env.DATABASE_URL;
+  if (url === undefined) throw new Error('DATABASE_URL is not set: run the tests with jest, whose globalSetup starts PostgreSQL');
+  const store = new PostgresMessageStore({ connectionString: url, schema });
+  schemaOf.set(store, schema);
+  pgOpen.push(store);
+  return store;
+}
+
+/** The PostgreSQL store: a fresh schema of the test server each time (disposed after the file's tests). */
+export const postgresStore: StoreFactory = {
+  name: 'PostgresMessageStore',
+  durable: true,
+  create: () => postgres(`f_${process.pid}_${++schemas}`),
+  sameData: (store) => postgres(schemaOf.get(store) as string),
+};
+
+/** Every store, PostgreSQL's included: what the subscription suite runs against. */
+export const allStores: StoreFactory[] = [...stores, postgresStore];

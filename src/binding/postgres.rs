@@ -427,6 +427,20 @@ impl PgStore {
     }
 }
 
+/// Test hook: listens on the schema's channel for `ms` milliseconds, as another
+/// process would, and resolves to how many notifications arrived (feature `test-hooks`).
+#[cfg(feature = "test-hooks")]
+#[napi]
+pub async fn test_pg_listen(url: String, schema: String, ms: u32) -> String {
+    match Listener::connect(&url, &schema).await {
+        Ok(listener) => {
+            tokio::time::sleep(std::time::Duration::from_millis(u64::from(ms))).await;
+            listener.notifications().to_string()
+        }
+        Err(e) => pg_failure(e),
+    }
+}
+
 /// Test hook: runs SQL on its own connection, as another client would (killing
 /// backends, counting rows). Only in the tests' build (feature `test-hooks`).
 #[cfg(feature = "test-hooks")]

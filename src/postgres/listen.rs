@@ -57,6 +57,11 @@ impl Listener {
         })
     }
 
+    /// How many notifications arrived since the connection was made.
+    pub fn notifications(&self) -> u64 {
+        *self.notified.borrow()
+    }
+
     pub fn is_closed(&self) -> bool {
         self.client.is_closed()
     }
