@@ -7,7 +7,9 @@ const native = require(build);
 native
   .testPgExec(
     process.argv[2],
-    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+    // Materialized first: in one WHERE, PostgreSQL may call pg_terminate_backend before
+    // the other conditions, and so on its own connection.
+    "WITH targets AS MATERIALIZED (SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend') SELECT pg_terminate_backend(pid) FROM targets",
   )
   .then((r) => {
     if (r !== '') throw new Error(r);
