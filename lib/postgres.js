@@ -68,6 +68,8 @@ function createPostgresStore(native) {
     #feed = new Feed();
     /** Whether the loop that waits for other processes' commits runs (`#watch`). */
     #watching = false;
+    /** The last group of saves sent, settled or not (`#watch` lets it report its own commit). */
+    #lastAppend = null;
     /** Tokens of this instance's resets not yet heard back on the channel. */
     #ownResets = new Set();
 
@@ -97,6 +99,7 @@ function createPostgresStore(native) {
           group = { saves: [] };
           const p = this.#tail.then(() => this.#append(group));
           this.#tail = p.then(noop, noop);
+          this.#lastAppend = this.#tail;
           this.#group = group;
         }
         group.saves.push({ streamId, expectedRevision, line, n, resolve, reject });
@@ -230,7 +233,12 @@ function createPostgresStore(native) {
           // whose announcement this connection missed.
           const unheard = head < heard && tokens.length === 0 && this.#ownResets.size === 0;
           if (foreign.length > 0 || unheard) this.#feed.endAll(resetError, head);
-          else this.#feed.advance(head, null);
+          else {
+            // Likely our own commit, heard before its reply: the reply says which
+            // streams it touched, so parked subscriptions of other streams sleep on.
+            if (head > this.#feed.head && this.#lastAppend !== null) await this.#lastAppend;
+            this.#feed.advance(head, null);
+          }
           heard = head;
         }
       } finally {

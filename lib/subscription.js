@@ -92,11 +92,12 @@ class Feed {
    * saved to (repeats allowed), or null when not known: wake who waits on them.
    */
   advance(head, streams) {
+    // Positions already known were accounted for when the head passed them.
+    if (head <= this.head) return;
     if (this.#keyed > 0 && this.#touched !== null) {
       if (streams === null) this.#touched = null;
       else for (const s of streams) this.#touched.add(s);
     }
-    if (head <= this.head) return;
     this.head = head;
     if (!this.#waking && (this.#parked.size > 0 || this.#keyed > 0)) {
       this.#waking = true;
