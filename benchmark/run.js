@@ -10,7 +10,8 @@
 // "10000,100000"; empty or 0 to skip it), BENCH_SIZES (e.g. "10000,100000"; empty to
 // skip the memory table), BENCH_ONE_STREAM (0 to skip, or a message count),
 // BENCH_SQLITE (0 to skip the SQLite table), BENCH_SQLITE_N (the SQLite reopen size,
-// 1000000 by default).
+// 1000000 by default), BENCH_SUBSCRIPTIONS (0 to skip the subscriptions table; its own
+// knobs are in subscriptions.js).
 
 const { execFileSync } = require('node:child_process');
 const os = require('node:os');
@@ -243,6 +244,20 @@ if (sqliteOn) {
         `saveMessages ×100 ${fmtRate(c.memoryBatch100)} msg/s; JSON.stringify alone of the same messages ${fmtRate(c.stringifyOne)} msg/s ` +
         `one by one, ${fmtRate(c.stringify100)} msg/s in arrays of 100`,
     );
+  }
+}
+
+if (process.env.BENCH_SUBSCRIPTIONS !== '0') {
+  process.stderr.write('subscriptions…\n');
+  try {
+    const out = execFileSync(process.execPath, ['--max-old-space-size=8192', path.join(__dirname, 'subscriptions.js')], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    console.log(`\n${out.trim()}`);
+  } catch (e) {
+    console.log(`\nSubscriptions FAILED: ${String(e.message).split('\n')[0]}`);
   }
 }
 
