@@ -81,11 +81,51 @@ export interface MessageStoreStats {
   newestMessage?: Date;
 }
 
+/**
+ * What a save expects of its stream: its revision (`-1n`: no messages), or a mode:
+ * `'any'` (no check), `'no_stream'` (no messages), `'stream_exists'` (at least one).
+ */
+export type ExpectedRevision = bigint | 'any' | 'no_stream' | 'stream_exists';
+
+/** Options of `subscribe`. */
+export interface SubscribeOptions {
+  /** Start after this position (the start when absent). */
+  afterPosition?: bigint | number;
+  /** Only what this filter lets through, as `getAllMessages(filter)`. */
+  filter?: MessageFilter;
+  /** Aborting it ends the subscription: the waiting (or next) pull rejects with its reason. */
+  signal?: AbortSignal;
+}
+
+/** Options of `subscribeToStream`. */
+export interface StreamSubscribeOptions {
+  /** Start after this revision (all the stream's messages when absent or -1). */
+  afterRevision?: bigint | number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Stored messages after a position, then each new one once it is safe, in position
+ * order, each once. Pulled: it reads a page (at most 1,024 messages) when asked and its
+ * page is used up. `break`, `return()` and `close()` end it cleanly.
+ */
+export interface Subscription extends AsyncIterableIterator<PositionalMessage> {
+  /** Resolves once every message stored at the start was handed out and the next is asked for. */
+  readonly caughtUp: Promise<void>;
+  /** Messages read and not yet handed out: at most one page. */
+  readonly buffered: number;
+  /** Whether it has ended. */
+  readonly closed: boolean;
+  /** Ends it and releases what it holds. */
+  close(): Promise<void>;
+  return(): Promise<IteratorReturnResult<undefined>>;
+}
+
 export interface IMessageStore {
   /** Save messages to a specific stream. */
-  saveMessages(streamId: string, messages: Message[], expectedRevision?: bigint, messageType?: MessageType): Promise<void>;
+  saveMessages(streamId: string, messages: Message[], expectedRevision?: ExpectedRevision, messageType?: MessageType): Promise<void>;
   /** Save a single message to a stream. */
-  saveMessage(streamId: string, message: Message, expectedRevision?: bigint, messageType?: MessageType): Promise<void>;
+  saveMessage(streamId: string, message: Message, expectedRevision?: ExpectedRevision, messageType?: MessageType): Promise<void>;
   /** Get messages from a specific stream. */
   getMessages(streamId: string, fromRevision?: bigint, count?: number): Promise<PositionalMessage[]>;
   /** Get all messages across all streams with optional filtering. */
@@ -129,6 +169,10 @@ interface MessageStoreMethods extends ILocalMessageStore {
   getMessagesJson(streamId: string, fromRevision?: bigint, count?: number): Promise<string>;
   /** `getAllMessages` as one JSON string, in the shape of `getMessagesJson`. */
   getAllMessagesJson(filter?: MessageFilter, count?: number): Promise<string>;
+  /** Every stored message after `afterPosition` that `filter` lets through, then each new one once safe. */
+  subscribe(options?: SubscribeOptions): Subscription;
+  /** One stream's messages after `afterRevision`, then each new one once safe. */
+  subscribeToStream(streamId: string, options?: StreamSubscribeOptions): Subscription;
 }
 
 /** The class both stores extend at run time (not exported). */
@@ -198,8 +242,8 @@ export declare class PostgresMessageStore extends MessageStore {
 export declare class ConcurrencyError extends Error {
   /** The stream the save was for. */
   readonly streamId: string;
-  /** The revision the caller expected. */
-  readonly expectedRevision: bigint;
+  /** The revision the caller expected, or the mode (`'no_stream'`, `'stream_exists'`). */
+  readonly expectedRevision: bigint | 'no_stream' | 'stream_exists';
   /** The stream's revision when the save was refused; -1n when it has no messages or does not exist. */
   readonly actualRevision: bigint;
 }

@@ -354,3 +354,26 @@ describe.each(allStores)('$name', ({ create, name }) => {
     );
   });
 });
+
+test("the README's Subscriptions example (examples/subscriptions.mjs) prints what the README says", () => {
+  const { execFileSync } = require('node:child_process');
+  const path = require('node:path');
+  const out = execFileSync(process.execPath, [path.join(__dirname, '../examples/subscriptions.mjs')], { encoding: 'utf8' });
+  expect(out).toBe(
+    [
+      'caught up: revenue 42, last position 2',
+      'live: revenue 50, last position 3',
+      'resumed: order-1 at position 4',
+      'order-1 revision 0: OrderPlaced',
+      'order-1 revision 1: OrderShipped',
+      '',
+    ].join('\n'),
+  );
+  const readme = require('node:fs').readFileSync(path.join(__dirname, '../README.md'), 'utf8');
+  const example = require('node:fs')
+    .readFileSync(path.join(__dirname, '../examples/subscriptions.mjs'), 'utf8')
+    .split('\n')
+    .slice(3)
+    .join('\n');
+  expect(readme).toContain(example);
+});

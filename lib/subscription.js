@@ -96,7 +96,14 @@ class Feed {
     if (head <= this.head) return;
     if (this.#keyed > 0 && this.#touched !== null) {
       if (streams === null) this.#touched = null;
-      else for (const s of streams) this.#touched.add(s);
+      else {
+        // Saves in a row mostly go to one stream: added once.
+        let last;
+        for (const s of streams) {
+          if (s !== last) this.#touched.add(s);
+          last = s;
+        }
+      }
     }
     this.head = head;
     if (!this.#waking && (this.#parked.size > 0 || this.#keyed > 0)) {

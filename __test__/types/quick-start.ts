@@ -16,6 +16,7 @@ import {
   type SessionInfo,
   SqliteMessageStore,
   type StreamInfo,
+  type Subscription,
   WrongExpectedRevisionError,
 } from '@auto-engineer/message-store';
 
@@ -154,3 +155,22 @@ export const wrongDurability = new SqliteMessageStore('./messages.db', { durabil
 // The class shipped is a local store and can stand where either interface is wanted.
 export const asLocal: ILocalMessageStore = new MemoryMessageStore();
 export const asStore: IMessageStore = asLocal;
+
+// Subscriptions and the expected-revision modes.
+export async function follow(store: MemoryMessageStore, signal: AbortSignal): Promise<bigint> {
+  await store.saveMessage('order-1', { type: 'OrderPlaced', data: {} }, 'no_stream');
+  await store.saveMessages('order-1', [{ type: 'OrderShipped', data: {} }], 'stream_exists');
+  // @ts-expect-error not a mode
+  await store.saveMessage('order-1', { type: 'X', data: {} }, 'latest');
+  const sub: Subscription = store.subscribe({ afterPosition: 0n, filter: { messageNames: ['OrderPlaced'] }, signal });
+  let last = 0n;
+  for await (const m of sub) last = m.position;
+  await sub.caughtUp;
+  const stream = store.subscribeToStream('order-1', { afterRevision: 0 });
+  const first = await stream.next();
+  if (!first.done) last = first.value.revision;
+  await stream.close();
+  // @ts-expect-error afterRevision belongs to subscribeToStream
+  store.subscribe({ afterRevision: 1n });
+  return last + BigInt(sub.buffered);
+}
