@@ -188,7 +188,7 @@ describe.each(stores)('$name: expectedRevision', ({ create }) => {
   });
 
   describe('a bad expectedRevision is a TypeError and changes nothing', () => {
-    const prefix = 'expectedRevision must be a bigint or a safe integer number, at least -1, got ';
+    const prefix = `expectedRevision must be a bigint or a safe integer number, at least -1, or 'any', 'no_stream' or 'stream_exists', got `;
     test.each([
       [null, 'null'],
       [1.5, 'the number 1.5'],

@@ -168,22 +168,22 @@ const badSaves: Array<[string, (s: any) => Promise<unknown>, string]> = [
   [
     'expectedRevision a float',
     (s) => s.saveMessage('s', { type: 'A' }, 0.5),
-    'expectedRevision must be a bigint or a safe integer number, at least -1, got the number 0.5',
+    `expectedRevision must be a bigint or a safe integer number, at least -1, or 'any', 'no_stream' or 'stream_exists', got the number 0.5`,
   ],
   [
     'expectedRevision NaN',
     (s) => s.saveMessage('s', { type: 'A' }, NaN),
-    'expectedRevision must be a bigint or a safe integer number, at least -1, got the number NaN',
+    `expectedRevision must be a bigint or a safe integer number, at least -1, or 'any', 'no_stream' or 'stream_exists', got the number NaN`,
   ],
   [
     'expectedRevision a string',
     (s) => s.saveMessages('s', [{ type: 'A' }], '0'),
-    'expectedRevision must be a bigint or a safe integer number, at least -1, got the string "0"',
+    `expectedRevision must be a bigint or a safe integer number, at least -1, or 'any', 'no_stream' or 'stream_exists', got the string "0"`,
   ],
   [
     'expectedRevision below -1',
     (s) => s.saveMessage('s', { type: 'A' }, -2n),
-    'expectedRevision must be a bigint or a safe integer number, at least -1, got the bigint -2n',
+    `expectedRevision must be a bigint or a safe integer number, at least -1, or 'any', 'no_stream' or 'stream_exists', got the bigint -2n`,
   ],
   [
     'data nested 10,000 levels',

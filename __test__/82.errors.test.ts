@@ -7,11 +7,11 @@ import { StreamNotFoundError, WrongExpectedRevisionError } from '../index.js';
 import { tempDbPath } from './support/stores';
 
 const native = require('../lib/native.js').load();
-const { CODES } = require('../lib/errors.js');
+const { CODES, refusal } = require('../lib/errors.js');
 
 test('JavaScript knows exactly the codes Rust has, by the same names', () => {
   expect(JSON.parse(native.errorCodes())).toEqual({ ...CODES });
-  expect(Object.keys(CODES)).toHaveLength(8);
+  expect(Object.keys(CODES)).toHaveLength(9);
 });
 
 /** The error the engine itself throws for a save, with no JavaScript check first. */
@@ -30,6 +30,9 @@ test.each([
   ['orders', 5, () => new WrongExpectedRevisionError('orders', 5n, 0n), CODES.WrongExpectedRevision],
   ['nowhere', 3, () => new StreamNotFoundError('nowhere', 3n), CODES.StreamNotFound],
   ['naïve "quoted" \u{1F600}', 3, () => new StreamNotFoundError('naïve "quoted" \u{1F600}', 3n), CODES.StreamNotFound],
+  // The modes cross as -2 ('no_stream') and -3 ('stream_exists'), sharing the two codes.
+  ['orders', -2, () => refusal('orders', 'no_stream', -2, 0), CODES.WrongExpectedRevision],
+  ['nowhere', -3, () => refusal('nowhere', 'stream_exists', -3, null), CODES.StreamNotFound],
 ])('the engine and JavaScript word the refusal of %p at %p alike', (stream, expected, js, code) => {
   const e = engineRefusal(stream, expected);
   expect(e.code).toBe(code);

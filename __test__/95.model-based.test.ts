@@ -333,6 +333,8 @@ const expectedArb: fc.Arbitrary<Expected> = oneof(
   { weight: 5, arbitrary: fc.constant<Expected>(['right']) },
   { weight: 2, arbitrary: fc.constant<Expected>(['rightNumber']) },
   { weight: 3, arbitrary: fc.constantFrom(-2, -1, 1, 2).map((d): Expected => ['wrong', d]) },
+  // docs/behaviour.md#writing-expected-modes; 'latest' is not one.
+  { weight: 3, arbitrary: fc.constantFrom('any', 'no_stream', 'stream_exists', 'latest').map((m): Expected => ['lit', ['s', m]]) },
   {
     weight: 3,
     arbitrary: fc.constantFrom<Expected>(
@@ -639,7 +641,7 @@ function fail(what: string, expected: string, actual: string): never {
   throw new Mismatch(`${what} (first difference at character ${at})\n  model: ${cut(expected)}\n  store: ${cut(actual)}`);
 }
 
-const ERROR_CLASSES: Record<string, any> = { StreamNotFoundError, WrongExpectedRevisionError };
+const ERROR_CLASSES: Record<string, any> = { StreamNotFoundError, WrongExpectedRevisionError, ConcurrencyError };
 
 function describeError(e: any): string {
   return e instanceof Error

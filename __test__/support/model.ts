@@ -13,10 +13,10 @@ export type MessageType = 'command' | 'event';
 export type ExpectedError =
   | { kind: 'TypeError'; text: string }
   | {
-      kind: 'StreamNotFoundError' | 'WrongExpectedRevisionError';
+      kind: 'StreamNotFoundError' | 'WrongExpectedRevisionError' | 'ConcurrencyError';
       text: string;
       streamId: string;
-      expectedRevision: bigint;
+      expectedRevision: bigint | 'no_stream' | 'stream_exists';
       actualRevision: bigint;
     };
 
@@ -179,11 +179,13 @@ function checkInteger(argument: string, value: unknown): bigint | undefined {
   refuse(argument, 'a bigint or an integer number', value);
 }
 
-function checkExpectedRevision(value: unknown): bigint | undefined {
-  if (value === undefined) return undefined;
+/** docs/behaviour.md#writing-expected-modes: a revision, or a mode (`'any'` is none). */
+function checkExpectedRevision(value: unknown): bigint | 'no_stream' | 'stream_exists' | undefined {
+  if (value === undefined || value === 'any') return undefined;
+  if (value === 'no_stream' || value === 'stream_exists') return value;
   const ok = typeof value === 'bigint' || (typeof value === 'number' && Number.isSafeInteger(value));
   if (!ok || BigInt(value as bigint | number) < -1n) {
-    refuse('expectedRevision', 'a bigint or a safe integer number, at least -1', value);
+    refuse('expectedRevision', "a bigint or a safe integer number, at least -1, or 'any', 'no_stream' or 'stream_exists'", value);
   }
   return BigInt(value as bigint | number);
 }
@@ -394,7 +396,28 @@ export class Model {
       }
       // docs/behaviour.md#writing-missing-stream to #writing-expected-revision: nothing changes when refused.
       let stream = this.streams.get(streamId);
-      if (stream === undefined && expected !== undefined && expected !== -1n) {
+      const current = stream?.revision ?? -1n;
+      if (expected === 'no_stream' && current !== -1n) {
+        throw new ConcurrencyRefusal({
+          kind: 'ConcurrencyError',
+          text: `Expected stream ${streamId} not to exist, but it is at revision ${current}`,
+          streamId,
+          expectedRevision: expected,
+          actualRevision: current,
+        });
+      }
+      if (expected === 'stream_exists' && current === -1n) {
+        throw new ConcurrencyRefusal({
+          kind: 'ConcurrencyError',
+          text: `Expected stream ${streamId} to exist, but it has no messages`,
+          streamId,
+          expectedRevision: expected,
+          actualRevision: -1n,
+        });
+      }
+      if (typeof expected === 'string') {
+        // A mode that passed: no revision check.
+      } else if (stream === undefined && expected !== undefined && expected !== -1n) {
         throw new ConcurrencyRefusal({
           kind: 'StreamNotFoundError',
           text: `Stream ${streamId} does not exist, but expected revision ${String(expectedArg)} was provided`,
@@ -404,7 +427,7 @@ export class Model {
         });
       }
       const revision = stream?.revision ?? -1n;
-      if (expected !== undefined && expected !== revision) {
+      if (typeof expected === 'bigint' && expected !== revision) {
         throw new ConcurrencyRefusal({
           kind: 'WrongExpectedRevisionError',
           text: `Expected revision ${String(expectedArg)} but stream is at revision ${revision}`,

@@ -61,7 +61,8 @@ function postgres(schema: string) {
 export const postgresStore: StoreFactory = {
   name: 'PostgresMessageStore',
   durable: true,
-  create: () => postgres(`f_${process.pid}_${++schemas}`),
+  // Each test file has its own copy of this module: the time keeps their schemas apart.
+  create: () => postgres(`f_${process.pid}_${Date.now().toString(36)}_${++schemas}`),
   sameData: (store) => postgres(schemaOf.get(store) as string),
 };
 
