@@ -2,32 +2,13 @@
 // a position, then follow new messages once they are safe, each once, in position order;
 // how they end; what a consumer that does not pull holds; and the expected-revision modes.
 import { ConcurrencyError, StreamNotFoundError, WrongExpectedRevisionError } from '@auto-engineer/message-store';
+import { take, within } from './support/pull';
 import { allStores } from './support/stores';
-
-/** The next `n` messages, pulled one at a time. */
-async function take(sub: any, n: number): Promise<any[]> {
-  const out: any[] = [];
-  for (let i = 0; i < n; i++) {
-    const r = await sub.next();
-    if (r.done) throw new Error(`the subscription ended after ${i} of ${n}`);
-    out.push(r.value);
-  }
-  return out;
-}
 
 /** `stream@revision#position`: what identifies a delivery. */
 const ids = (ms: any[]) => ms.map((m) => `${m.streamId}@${m.revision}#${m.position}`);
 
 const ev = (type: string, data: Record<string, unknown> = {}) => ({ type, data });
-
-/** Resolves with `p`'s value, or rejects if it takes longer than `ms`. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
 
 describe.each(allStores)('$name', ({ create, name }) => {
   test('catches up from the start, then follows new saves: each once, in position order, across the hand-over', async () => {

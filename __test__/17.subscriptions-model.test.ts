@@ -8,6 +8,7 @@
 //
 // REPLAYING A FAILURE: FC_SEED=<n> FC_PATH="<p>" npx jest __test__/17.subscriptions-model.test.ts
 import fc from 'fast-check';
+import { within } from './support/pull';
 import { allStores } from './support/stores';
 
 const STREAMS = ['s0', 's1', 's2'];
@@ -99,14 +100,6 @@ function open(store: any, f: Filter, after: number, signal: AbortSignal) {
     case 'toStream':
       return store.subscribeToStream(STREAMS[f.stream], { afterRevision: f.afterRevision, signal });
   }
-}
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 const at = (m: any) => `${m.streamId}@${m.revision}#${m.position}:${m.message.type}`;

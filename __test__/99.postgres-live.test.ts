@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { PostgresMessageStore, WrongExpectedRevisionError } from '@auto-engineer/message-store';
+import { take } from './support/pull';
 
 const run = promisify(execFile);
 const url = process.env.DATABASE_URL as string;
@@ -34,16 +35,6 @@ afterAll(async () => {
 async function exec(sql: string) {
   const r = await hooks.testPgExec(url, sql);
   if (r !== '') throw new Error(r);
-}
-
-async function take(sub: any, n: number): Promise<any[]> {
-  const out: any[] = [];
-  for (let i = 0; i < n; i++) {
-    const r = await sub.next();
-    if (r.done) throw new Error(`the subscription ended after ${i} of ${n}`);
-    out.push(r.value);
-  }
-  return out;
 }
 
 test('a subscription receives what two other processes save: every message once, positions gapless', async () => {

@@ -120,6 +120,12 @@ fn saves(payload: &str) -> std::result::Result<Vec<Save>, String> {
     Ok(out)
 }
 
+/// A read's filter from its wire text (none: every message).
+fn filter_of(filter: Option<&str>) -> std::result::Result<Arc<crate::engine::Filter>, String> {
+    let filter = filter.map(wire::filter).transpose().map_err(|e| failure(Code::InvalidArgument, e.reason))?;
+    Ok(Arc::new(filter.unwrap_or_default()))
+}
+
 fn name(argument: &str, literal: &str) -> std::result::Result<JsonString, String> {
     wire::literal(argument, literal).map_err(|e| failure(Code::InvalidArgument, e.reason))
 }
@@ -191,12 +197,7 @@ impl PgStore {
     pub async fn query(&self, filter: Option<String>, count: Option<i64>) -> String {
         reply(
             async {
-                let filter = filter
-                    .as_deref()
-                    .map(wire::filter)
-                    .transpose()
-                    .map_err(|e| failure(Code::InvalidArgument, e.reason))?;
-                let filter = Arc::new(filter.unwrap_or_default());
+                let filter = filter_of(filter.as_deref())?;
                 let rows = self
                     .retry(|pg| {
                         let filter = filter.clone();
@@ -214,12 +215,7 @@ impl PgStore {
     pub async fn follow(&self, filter: Option<String>, after: i64, up_to: i64, limit: i64) -> String {
         reply(
             async {
-                let filter = filter
-                    .as_deref()
-                    .map(wire::filter)
-                    .transpose()
-                    .map_err(|e| failure(Code::InvalidArgument, e.reason))?;
-                let filter = Arc::new(filter.unwrap_or_default());
+                let filter = filter_of(filter.as_deref())?;
                 let (rows, through) = self
                     .retry(|pg| {
                         let filter = filter.clone();
