@@ -22,7 +22,9 @@ const crypto = require('node:crypto');
 const check = require('./validate');
 const { fromNative, refusal } = require('./errors');
 const revive = require('./revive');
-const { Feed, Subscription, resetError } = require('./subscription');
+const subscription = require('./subscription');
+
+const { Feed, Subscription, resetError } = subscription;
 
 /** How long the listening connection waits for a notification before it reads the head anyway (the fallback poll). */
 const POLL_MS = 250;
@@ -163,47 +165,34 @@ function createPostgresStore(native) {
 
     /** Every message after `afterPosition` that `filter` lets through, then each new one once committed. */
     subscribe(options) {
-      const { afterPosition, filter, signal } = check.subscribeOptions(options);
-      const wire = check.filter(filter);
-      const stream = typeof filter?.streamId === 'string' ? filter.streamId : undefined;
-      return this.#subscription(wire, stream, signal, async () => afterPosition ?? 0, undefined);
+      return new Subscription(this.#feed, this.#source, subscription.request(options));
     }
 
     /** One stream's messages after `afterRevision`, then each new one once committed. */
     subscribeToStream(streamId, options) {
-      const literal = check.name('streamId', streamId);
-      const { afterRevision, signal } = check.streamSubscribeOptions(options);
-      const wire = check.filter({ streamId });
-      const after = async (head) => {
-        if (afterRevision === undefined || afterRevision < 0) return 0;
-        const p = answer(await this.#native.streamPosition(literal, afterRevision));
-        return p === 'null' ? head : Number(p);
-      };
-      return this.#subscription(wire, streamId, signal, after, afterRevision);
+      return new Subscription(this.#feed, this.#source, subscription.streamRequest(streamId, options));
     }
 
-    #subscription(wire, stream, signal, after, afterRevision) {
-      const source = {
-        start: async () => {
-          // Listening before the head is read: a commit after that read wakes it.
-          answer(await this.#native.listen());
-          const head = Number(answer(await this.#native.head()));
-          this.#feed.advance(head, null);
-          this.#watch();
-          return { after: await after(head), head };
-        },
-        page: async (from, upTo, limit) => {
-          if (wire === check.NEVER) return { messages: [], through: upTo };
-          const text = answer(await this.#native.follow(wire, from, upTo, limit));
-          const nl = text.indexOf('\n');
-          const through = Number(text.slice(0, nl));
-          const messages = messagesOf(text.slice(nl + 1), this.#strings);
-          if (afterRevision === undefined) return { messages, through };
-          return { messages: messages.filter((m) => m.revision > afterRevision), through };
-        },
-      };
-      return new Subscription(this.#feed, source, { stream, signal });
-    }
+    /** What subscriptions read through (subscription.js): the head is what is committed. */
+    #source = {
+      start: async () => {
+        // Listening before the head is read: a commit after that read wakes it.
+        answer(await this.#native.listen());
+        const head = Number(answer(await this.#native.head()));
+        this.#feed.advance(head, null);
+        this.#watch();
+        return head;
+      },
+      positionOf: async (literal, revision) => {
+        const p = answer(await this.#native.streamPosition(literal, revision));
+        return p === 'null' ? null : Number(p);
+      },
+      read: async (wire, from, upTo, limit) => {
+        const text = answer(await this.#native.follow(wire, from, upTo, limit));
+        const nl = text.indexOf('\n');
+        return { messages: messagesOf(text.slice(nl + 1), this.#strings), through: Number(text.slice(0, nl)) };
+      },
+    };
 
     /**
      * While a subscription is open: waits for other processes' commits (a notification

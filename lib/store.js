@@ -22,7 +22,9 @@ const revive = require('./revive');
 const { ObjectCache, defaultBound } = require('./cache');
 const { WriteScheduler } = require('./scheduler');
 const { fromNative } = require('./errors');
-const { Feed, Subscription, resetError } = require('./subscription');
+const subscription = require('./subscription');
+
+const { Feed, Subscription, resetError } = subscription;
 
 /** Stream names seen by saves, as their JSON literals; past this the map starts again. */
 const MAX_LITERALS = 4096;
@@ -147,46 +149,31 @@ function createStores(native) {
      * once it is safe (subscription.js).
      */
     subscribe(options) {
-      const { afterPosition, filter, signal } = check.subscribeOptions(options);
-      const wire = check.filter(filter);
-      const stream = typeof filter?.streamId === 'string' ? filter.streamId : undefined;
-      return this.#subscription(wire, stream, signal, () => afterPosition ?? 0, undefined);
+      return new Subscription(this.#feed, this.#source, subscription.request(options));
     }
 
     /** One stream's messages after `afterRevision`, then each new one once it is safe. */
     subscribeToStream(streamId, options) {
-      const literal = check.name('streamId', streamId);
-      const { afterRevision, signal } = check.streamSubscribeOptions(options);
-      const wire = check.filter({ streamId });
-      const after = () => {
-        if (afterRevision === undefined || afterRevision < 0) return 0;
-        // After the message at that revision; one not saved yet: after the head (its
-        // revisions come later), the revision guard drops what is not past it.
-        return this.#call(() => native.streamPosition(this.#store, literal, afterRevision)) ?? this.#feed.head;
-      };
-      return this.#subscription(wire, streamId, signal, after, afterRevision);
+      return new Subscription(this.#feed, this.#source, subscription.streamRequest(streamId, options));
     }
 
-    #subscription(wire, stream, signal, after, afterRevision) {
-      const source = {
-        start: async () => {
-          this.#writes.flush();
-          return { after: after(), head: this.#feed.head };
-        },
-        page: async (from, upTo, limit) => {
-          if (wire === check.NEVER) return { messages: [], through: upTo };
-          let runs;
-          const messages = this.#read(() => {
-            runs = native.followRuns(this.#store, wire, from, upTo, limit);
-            return runs;
-          });
-          const through = messages.length < limit ? upTo : runs[runs.length - 1];
-          if (afterRevision === undefined) return { messages, through };
-          return { messages: messages.filter((m) => m.revision > afterRevision), through };
-        },
-      };
-      return new Subscription(this.#feed, source, { stream, signal });
-    }
+    /** What subscriptions read through (subscription.js): the head is what is safe. */
+    #source = {
+      start: async () => {
+        this.#writes.flush();
+        return this.#feed.head;
+      },
+      positionOf: async (literal, revision) => this.#call(() => native.streamPosition(this.#store, literal, revision)),
+      read: async (wire, from, upTo, limit) => {
+        let runs;
+        const messages = this.#read(() => {
+          runs = native.followRuns(this.#store, wire, from, upTo, limit);
+          return runs;
+        });
+        // A full page reads through its last record (runs end exclusive: its position).
+        return { messages, through: messages.length < limit ? upTo : runs[runs.length - 1] };
+      },
+    };
 
     async getMessages(streamId, fromRevision, count) {
       const stream = check.name('streamId', streamId);

@@ -13,7 +13,7 @@
 //
 // Positions are dense (1, 2, 3, … with no gap, in every store), so "after position p"
 // is the whole contract between a subscription and its store: the page source
-// (`source.page`) reads matches in `(after, upTo]` and says how far it read, and the
+// (`source.read`) reads matches in `(after, upTo]` and says how far it read, and the
 // feed (one per store) knows the head, the last position a subscription may deliver:
 // what was acknowledged (memory), written (SQLite) or committed (PostgreSQL).
 //
@@ -33,6 +33,7 @@
 // - a PARKED subscription is in its feed's parked set, no other is.
 
 const { CODES } = require('./errors');
+const check = require('./validate');
 
 /** Messages one read of a subscription takes at most: what a consumer that does not pull may hold. */
 const PAGE = 1024;
@@ -151,15 +152,33 @@ class Feed {
   }
 }
 
+/** `subscribe(options)`'s arguments, checked in the call: what to read, where to start. */
+function request(options) {
+  const { afterPosition, filter, signal } = check.subscribeOptions(options);
+  const wire = check.filter(filter);
+  const stream = typeof filter?.streamId === 'string' ? filter.streamId : undefined;
+  return { wire, stream, literal: undefined, signal, afterPosition: afterPosition ?? 0, afterRevision: undefined };
+}
+
+/** `subscribeToStream(streamId, options)`'s arguments, checked in the call. */
+function streamRequest(streamId, options) {
+  const literal = check.name('streamId', streamId);
+  const { afterRevision, signal } = check.streamSubscribeOptions(options);
+  return { wire: check.filter({ streamId }), stream: streamId, literal, signal, afterPosition: 0, afterRevision };
+}
+
 /**
- * One subscription: an async iterable (and iterator) of positional messages.
- * `source` reads for it: `page(after, upTo, limit)` resolves to the messages matching
- * its filter in `(after, upTo]`, at most `limit`, ascending; `start()` resolves to the
- * position to start after and the head at the start (`{ after, head }`).
+ * One subscription: an async iterable (and iterator) of positional messages, for a
+ * `request` (above). `source` is the store's part: `start()` resolves to its head
+ * now; `positionOf(literal, revision)` to the position of a stream's message at a
+ * revision, or null; `read(wire, after, upTo, limit)` to the first `limit` messages the
+ * filter matches in `(after, upTo]`, ascending, and the position it read through
+ * (`{ messages, through }`).
  */
 class Subscription {
   #feed;
   #source;
+  #request;
   /** The stream a keyed subscription parks under, or undefined. */
   #stream;
   #state = READY;
@@ -178,9 +197,11 @@ class Subscription {
   #signal;
   #onAbort = null;
 
-  constructor(feed, source, { stream, signal }) {
+  constructor(feed, source, req) {
+    const { stream, signal } = req;
     this.#feed = feed;
     this.#source = source;
+    this.#request = req;
     this.#stream = stream;
     this.#caughtUp = new Promise((resolve) => {
       this.#resolveCaughtUp = resolve;
@@ -282,7 +303,8 @@ class Subscription {
     this.#reading = true;
     try {
       if (this.#startHead === null) {
-        const { after, head } = await this.#source.start();
+        const head = await this.#source.start();
+        const after = await this.#startAfter(head);
         if (this.#state === ENDED) return;
         this.#position = after;
         this.#startHead = head;
@@ -299,7 +321,7 @@ class Subscription {
           this.#feed._park(this, this.#stream);
           return;
         }
-        const { messages, through } = await this.#source.page(this.#position, head, PAGE);
+        const { messages, through } = await this.#read(head);
         if (this.#state === ENDED) return;
         this.#page = messages;
         this.#index = 0;
@@ -311,6 +333,23 @@ class Subscription {
     } finally {
       this.#reading = false;
     }
+  }
+
+  /** The position to start after: the one asked for, or that of the revision asked for (not saved yet: the head). */
+  async #startAfter(head) {
+    const { afterPosition, afterRevision, literal } = this.#request;
+    if (afterRevision === undefined) return afterPosition;
+    if (afterRevision < 0) return 0;
+    return (await this.#source.positionOf(literal, afterRevision)) ?? head;
+  }
+
+  /** The next page up to `head`; a stream's revisions not past the start are dropped. */
+  async #read(head) {
+    const { wire, afterRevision } = this.#request;
+    if (wire === check.NEVER) return { messages: [], through: head };
+    const page = await this.#source.read(wire, this.#position, head, PAGE);
+    if (afterRevision === undefined) return page;
+    return { messages: page.messages.filter((m) => m.revision > afterRevision), through: page.through };
   }
 
   /** The feed's head moved past this parked subscription. */
@@ -342,4 +381,4 @@ class Subscription {
   }
 }
 
-module.exports = { Feed, Subscription, resetError, PAGE };
+module.exports = { Feed, Subscription, request, streamRequest, resetError, PAGE };
