@@ -1,4 +1,4 @@
-// Issue 4, item 3: hostile values. Very large messages and batches, every kind of
+// Hostile values. Very large messages and batches, every kind of
 // character and number, hostile keys, and no prototype pollution. What a read gives
 // back must be exactly what `JSON.parse(JSON.stringify(x))` gives: same values, same
 // key order, same spelling.

@@ -1,4 +1,4 @@
-// Issue 4, item 6: the addon in worker_threads. It loads in a worker; two workers,
+// The addon in worker_threads. It loads in a worker; two workers,
 // each with its own store, work at the same time without sharing anything; a worker
 // that exits or is terminated while it holds a store full of messages does not crash
 // the main process, which carries on (new workers, new stores, its own store intact).

@@ -1,10 +1,10 @@
-// Issue 5, item 7: the crash test. A child process (support/crash-child.js) saves to a
-// SQLite store (single saves, batches, bursts issued together, sessions) and reports
-// each acknowledgement on stdout as its promise resolves; this file kills it with
-// SIGKILL at a random moment, over and over on the same file, and after each kill
-// reopens the file and checks that every acknowledged message is there and equal,
-// that positions and revisions are gapless, that no batch is partial, and that
-// streams, sessions and stats agree with the messages.
+// The crash test: every acknowledged save survives a killed process. A child process
+// (support/crash-child.js) saves to a SQLite store (single saves, batches, bursts
+// issued together, sessions) and reports each acknowledgement on stdout as its promise
+// resolves; this file kills it with SIGKILL at a random moment, over and over on the
+// same file, and after each kill reopens the file and checks that every acknowledged
+// message is there and equal, that positions and revisions are gapless, that no batch
+// is partial, and that streams, sessions and stats agree with the messages.
 //
 // After each kill the whole file is checked, incrementally: the messages new since
 // the previous check are read and checked one by one (positions continue gapless,

@@ -1,4 +1,4 @@
-// Issue 5, items 5, 6 and 7: a SqliteMessageStore comes back from its file exactly as
+// Restarts of the SQLite store: a SqliteMessageStore comes back from its file exactly as
 // it was (100,000 messages, every read compared before and after); reset() empties the
 // file; one writer at a time; a file that is not ours is refused and left untouched;
 // bad constructor arguments are TypeErrors.

@@ -1,6 +1,6 @@
 'use strict';
 
-// The benchmark's workload (issue #3): N messages over 1,000 streams, 10% of them
+// The benchmark's workload: N messages over 1,000 streams, 10% of them
 // with `commands` in the name, one stream ("orders-special") of exactly 1,000
 // messages; about 230 bytes of JSON data per message with ids, strings, a number and
 // a nested object; groups of 100 consecutive messages share a correlation id (so a
