@@ -224,7 +224,11 @@ export interface PostgresMessageStoreOptions {
   connectionString: string;
   /** The schema that holds the store's tables (created when absent): a lower-case SQL name. Default `'message_store'`. */
   schema?: string;
-  /** Connections to keep, 1 to 64. Default 1. */
+  /**
+   * Checked (a whole number from 1 to 64, default 1) and otherwise ignored: an instance
+   * uses one connection for every call, whatever this says (and, while it has open
+   * subscriptions, one more that listens for other processes' commits).
+   */
   poolSize?: number;
 }
 
