@@ -88,11 +88,12 @@ function share(s, strings) {
 }
 
 /**
- * Builds the messages of a read's compact pages (`Engine::write_page` in
- * src/engine/output.rs) into `cache`: `first` is the first page's JSON text, `next()`
- * gives the following ones or `null`. One `JSON.parse` per page, then one pass that
- * builds each object with upstream's key order, adds the bigints and Dates, freezes
- * it and keeps it under its record. `strings`: the store's shared strings (a Map).
+ * Builds the messages of a read's compact pages (`page::write` in src/binding/page.rs,
+ * or `page::write_rows` there for PostgreSQL's rows) into `cache`: `first` is the first
+ * page's JSON text, `next()` gives the following ones or `null`. One `JSON.parse` per
+ * page, then one pass that builds each object with upstream's key order, adds the
+ * bigints and Dates, freezes it and keeps it under its record. `strings`: the store's
+ * shared strings (a Map).
  */
 function messagesInto(cache, strings, first, next) {
   for (let text = first; text !== null && text !== undefined; text = next()) {
