@@ -1,15 +1,10 @@
 'use strict';
 
-// The package's CommonJS entry. lib/native.js loads the native module built for this
-// machine; everything users touch is defined in lib/.
+// The package's CommonJS entry: everything users touch is defined in lib/ (stores.js
+// makes the classes over the native module that native.js loads).
 
-const native = require('./lib/native.js').load();
-const { createStores } = require('./lib/store.js');
-const { createPostgresStore } = require('./lib/postgres.js');
+const { MemoryMessageStore, SqliteMessageStore, PostgresMessageStore } = require('./lib/stores.js');
 const { ConcurrencyError, StreamNotFoundError, WrongExpectedRevisionError } = require('./lib/errors.js');
-
-const { MemoryMessageStore, SqliteMessageStore } = createStores(native);
-const PostgresMessageStore = createPostgresStore(native);
 
 module.exports = {
   MemoryMessageStore,

@@ -1,7 +1,7 @@
-import { stores, tempDbPath } from './support/stores';
+import { storesOver } from './support/over-native';
+import { postgresStore, stores, tempDbPath } from './support/stores';
 
 const { estimate, SEGMENT } = require('../lib/cache.js');
-const { createStores } = require('../lib/store.js');
 const binding = require('../lib/native.js').load();
 
 /** Estimated bytes of kept messages whose stored JSON texts are `texts`, each with `objects` objects, arrays and Dates (a message, its data, its timestamp). */
@@ -20,7 +20,7 @@ function counting() {
   return { native, calls };
 }
 
-describe.each(stores)('$name: what reads keep', ({ create, durable }) => {
+describe.each(stores.filter((s) => s.keepsObjects))('$name: what reads keep', ({ create, durable }) => {
   const open = (options: object) =>
     durable
       ? new (require('@auto-engineer/message-store').SqliteMessageStore)(tempDbPath(), options)
@@ -126,7 +126,7 @@ describe.each(stores)('$name: what reads keep', ({ create, durable }) => {
 
 test('SqliteMessageStore: dispose() drops what is kept', async () => {
   const { native, calls } = counting();
-  const { SqliteMessageStore } = createStores(native);
+  const { SqliteMessageStore } = storesOver(native);
   const file = tempDbPath();
   const store = new SqliteMessageStore(file);
   await store.saveMessage('s', { type: 'A' });
@@ -147,7 +147,7 @@ describe('a store that refuses writes refuses a burst of saves with no native ca
   for (const n of [1000, 8000]) {
     test(`${n} saves after dispose(): each rejected with the closed error, no saveMany`, async () => {
       const { native, calls } = counting();
-      const { SqliteMessageStore } = createStores(native);
+      const { SqliteMessageStore } = storesOver(native);
       const store = new SqliteMessageStore(tempDbPath());
       await store.saveMessage('s', { type: 'A' });
       await store.dispose();
@@ -166,7 +166,7 @@ describe('a store that refuses writes refuses a burst of saves with no native ca
 
   test('saves issued together reach the engine in one call, and a read sees them all', async () => {
     const { native, calls } = counting();
-    const { MemoryMessageStore } = createStores(native);
+    const { MemoryMessageStore } = storesOver(native);
     const store = new MemoryMessageStore();
     const saves = Array.from({ length: 300 }, (_, i) => store.saveMessage(`s${i % 3}`, { type: 'A', data: { i } }));
     expect(calls.saveManyLater ?? 0).toBe(0);
@@ -176,4 +176,20 @@ describe('a store that refuses writes refuses a burst of saves with no native ca
     expect(all.map((m: any) => m.message.data.i)).toEqual(Array.from({ length: 300 }, (_, i) => i));
     await Promise.all(saves);
   });
+});
+
+test('PostgresMessageStore keeps nothing: each read builds new frozen objects, and memoryUsage does not grow with reads', async () => {
+  const store = postgresStore.create();
+  await store.saveMessages('s', [
+    { type: 'A', data: { x: 1 } },
+    { type: 'B', data: { s: 'é' } },
+  ]);
+  const before = (await store.getStats()).memoryUsage;
+  const [a] = await store.getMessages('s');
+  const [b] = await store.getMessages('s');
+  expect(a).toEqual(b);
+  expect(a).not.toBe(b);
+  expect([Object.isFrozen(a), Object.isFrozen(a.message), Object.isFrozen(a.message.data)]).toEqual([true, true, true]);
+  await store.getAllMessages();
+  expect((await store.getStats()).memoryUsage).toBe(before);
 });

@@ -3,7 +3,7 @@
 import { STATS_KEYS, tick } from './support/helpers';
 import { stores } from './support/stores';
 
-describe.each(stores)('$name: stats, reset, dispose', ({ create, durable }) => {
+describe.each(stores)('$name: stats, reset, dispose', ({ create, durable, name }) => {
   let store: any;
   beforeEach(() => {
     store = create();
@@ -148,11 +148,19 @@ describe.each(stores)('$name: stats, reset, dispose', ({ create, durable }) => {
     const pending = store.saveMessage('s', { type: 'B' });
     await expect(store.dispose()).resolves.toBeUndefined();
     await expect(pending).resolves.toBeUndefined();
-    const closed = 'the store is closed (disposed); open the file again to use it';
-    await expect(store.getStats()).rejects.toThrow(closed);
-    await expect(store.saveMessage('s', { type: 'C' })).rejects.toThrow(closed);
-    await expect(store.getMessages('s')).rejects.toThrow(closed);
-    await expect(store.createSession()).rejects.toThrow(closed);
+    // What to do next differs by store (docs/behaviour.md#whole-store).
+    const closed = {
+      code: 'ERR_MESSAGE_STORE_CLOSED',
+      message:
+        name === 'PostgresMessageStore'
+          ? 'the store is closed (disposed); make a new PostgresMessageStore to use it'
+          : 'the store is closed (disposed); open the file again to use it',
+    };
+    await expect(store.getStats()).rejects.toMatchObject(closed);
+    await expect(store.saveMessage('s', { type: 'C' })).rejects.toMatchObject(closed);
+    await expect(store.getMessages('s')).rejects.toMatchObject(closed);
+    await expect(store.createSession()).rejects.toMatchObject(closed);
+    await expect(store.subscribe().next()).rejects.toMatchObject(closed);
     await expect(store.dispose()).resolves.toBeUndefined();
   });
 });

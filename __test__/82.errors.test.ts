@@ -4,6 +4,7 @@
 // from the revisions it keeps; the engine refuses the rest). These tests fail when
 // the two sides disagree.
 import { StreamNotFoundError, WrongExpectedRevisionError } from '../index.js';
+import { storesOver } from './support/over-native';
 import { tempDbPath } from './support/stores';
 
 const native = require('../lib/native.js').load();
@@ -43,8 +44,7 @@ test('a failed commit on the thread pool keeps its code to the caller', async ()
   const testBuild = require('node:path').resolve(__dirname, '../.tmp/test-hooks/message-store.linux-x64-gnu.node');
   const real = require(testBuild);
   let handle: unknown;
-  const { createStores } = require('../lib/store.js');
-  const { SqliteMessageStore: OverTestBuild } = createStores({
+  const { SqliteMessageStore: OverTestBuild } = storesOver({
     ...real,
     openSqlite: (...a: unknown[]) => (handle = real.openSqlite(...a)),
   });

@@ -5,6 +5,7 @@
 // the tests' own build (`pnpm build:test-hooks`, cargo feature `test-hooks`).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { storesOver } from './support/over-native';
 import { tempDbPath } from './support/stores';
 
 const testBuild = path.resolve(__dirname, '../.tmp/test-hooks/message-store.linux-x64-gnu.node');
@@ -15,8 +16,7 @@ function storesOverTestBuild() {
   const real = require(testBuild);
   const opened: unknown[] = [];
   const native = { ...real, openSqlite: (...args: unknown[]) => opened[opened.push(real.openSqlite(...args)) - 1] };
-  const { createStores } = require('../lib/store.js');
-  return { ...createStores(native), limitPages: (pages: number) => real.testLimitPages(opened.at(-1), pages) };
+  return { ...storesOver(native), limitPages: (pages: number) => real.testLimitPages(opened.at(-1), pages) };
 }
 
 for (const durability of ['process', 'power'] as const) {

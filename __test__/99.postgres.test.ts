@@ -164,7 +164,7 @@ test('two instances on one schema share one store; the same expected revision le
   expect((await b.getStats()).totalMessages).toBe(2);
 });
 
-test('reset empties the schema for every instance; dispose closes, and a later call connects again', async () => {
+test('reset empties the schema for every instance; dispose closes (later calls refused), and a new instance finds the data', async () => {
   const schema = freshSchema();
   const a = store(schema);
   const b = store(schema);
@@ -174,7 +174,8 @@ test('reset empties the schema for every instance; dispose closes, and a later c
   await a.saveMessage('y', { type: 'B', data: {} });
   expect((await a.getMessages('y'))[0].position).toBe(1n);
   await a.dispose();
-  expect((await a.getMessages('y')).map((m) => m.position)).toEqual([1n]);
+  await expect(a.getMessages('y')).rejects.toMatchObject({ code: 'ERR_MESSAGE_STORE_CLOSED' });
+  expect((await store(schema).getMessages('y')).map((m) => m.position)).toEqual([1n]);
 });
 
 test('bad input is the same TypeError as in the other stores, before any round trip', async () => {

@@ -106,7 +106,13 @@ function messagesInto(cache, strings, first, next) {
       const message = messages[i];
       const saved = readOnlyDate(d[j + 4]);
       // A message saved without `timestamp` has 0 as its last key: the save time's place.
-      message.timestamp = typeof message.timestamp === 'number' ? saved : readOnlyDate(message.timestamp);
+      // A stamped time that comes back as text (a server's page) is the save time too:
+      // one Date for both, as upstream's `timestamp: message.timestamp || now`.
+      if (typeof message.timestamp === 'number') message.timestamp = saved;
+      else {
+        const own = readOnlyDate(message.timestamp);
+        message.timestamp = own.getTime() === d[j + 4] ? saved : own;
+      }
       const objects = freezeDeep(message, strings);
       const position = d[j + 3];
       cache.put(

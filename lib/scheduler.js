@@ -1,26 +1,30 @@
 'use strict';
 
-// The write scheduler: when a save reaches the engine, when a file store writes, and
-// when each save's promise settles. The store (store.js) checks a save's arguments
-// and turns its messages into JSON text inside the call; everything after that is
-// here.
+// The write scheduler: when a save reaches its backend, when it is written, and when
+// its promise settles; for a backend whose calls resolve later (a server), also the
+// order every call runs in. The face (store.js) checks a save's arguments and turns its
+// messages into JSON text inside the call; everything after that is here. One
+// scheduler serves every backend; the backend's `kind` picks how a save becomes safe:
+//   memory  applied to the engine, in this process: safe (acknowledged) once queued;
+//   file    applied to the engine in the call, safe once the file write holding it is done;
+//   server  sent to the server with the saves called next to it, safe once committed.
 //
-// Two parts, each a small state machine.
-//
-// The queue: saves checked and stringified, waiting for the engine.
+// The queue: saves checked and stringified, waiting for the backend.
 //   EMPTY   nothing is queued.
-//   QUEUED  saves wait in call order; they leave in one call (`flush`) before the
-//           store's next other call into the engine, when the queue passes its bound,
-//           at the next turn of the event loop (memory), or when the file's write
-//           starts (file). A file store's go through `saveMany`, applied in the call;
-//           a memory store's through `saveManyLater`, into the engine's backlog, which
-//           a pool task applies and every call into the engine finishes first
-//           (src/binding/core.rs).
-// The writer, for a file store (a memory store stays IDLE):
+//   QUEUED  saves wait in call order. memory and file: they leave in one call (`flush`)
+//           before the store's next other call, when the queue passes its bound, at the
+//           next turn of the event loop (memory), or when the file's write starts
+//           (file): a file store's through `apply`, in the call; a memory store's
+//           through `applyLater`, into the engine's backlog, which a pool task applies
+//           and every call into the engine finishes first (src/binding/core.rs).
+//           server: they form one group, sent in one round trip and one transaction
+//           when its turn comes; any other call closes the group (`flush`).
+// The writer (file and server; a memory store stays IDLE):
 //   IDLE     nothing is due or under way.
 //   DUE      a write is promised (`#next`) for every change made since the last one
-//            started; it starts in a microtask after the current turn, or once the
-//            write under way ends.
+//            started; it starts in a microtask after the current turn (file), or once
+//            every call before it is done (`#tail`, server), or once the write under
+//            way ends.
 //   WRITING  a write is under way (`#current`), maybe with one DUE behind it.
 // And one terminal state for the whole store:
 //   REFUSING the store takes no more saves (disposed, a write failed, or, for memory,
@@ -30,33 +34,34 @@
 //            refuses every call until `reset()`.
 //
 // Invariants:
-// - Call order: saves reach the engine in the order they were called, and before any
-//   later call into the engine (the store flushes first), so every read, revision
-//   check and change sees every save called before it.
-// - Revisions: `#revisions` holds, for the streams it knows, the revision the stream
-//   will have once everything queued is applied. An `expectedRevision` is checked
-//   against it in the call; a stream not known is learned from the engine (after a
-//   flush). It is emptied whenever it could be wrong (a refusal, a session, a reset).
+// - Call order: saves reach the backend in the order they were called, and before any
+//   later call (the face flushes first; for a server every call waits its `turn`), so
+//   every read, revision check and change sees every save called before it.
+// - Revisions (memory and file): `#revisions` holds, for the streams it knows, the
+//   revision the stream will have once everything queued is applied. An
+//   `expectedRevision` is checked against it in the call; a stream not known is learned
+//   from the engine (after a flush). It is emptied whenever it could be wrong (a
+//   refusal, a session, a reset). A server checks expectations in its transaction.
+// - Capacity (memory and file): a save that would take the store past the engine's
+//   capacity (`backend.capacity()`, Rust's one number) is refused in its call.
 // - Acknowledgement: a memory store's save settles when it is queued; the checks
-//   before it (store.js, and the count and revision checks here) leave nothing the
-//   engine refuses. A file store's save settles only once the transaction that holds
-//   it is done.
-// - Cost: one native call per flush (per 32 Mi characters), whatever is refused.
-// - At most one write is under way; every change made meanwhile shares the next.
-// - Safety: `onSafe(head, streams)` is called once messages up to position `head`
-//   are acknowledged (memory: when they reach the engine) or written (file: when the
-//   write that holds them is done), with the ids of the streams saved to; never for
-//   a refused save or a failed write. Subscriptions read up to that head and no further.
+//   before it leave nothing the engine refuses. A file or server save settles only
+//   once the write (the transaction) that holds it is done.
+// - Safety: `onSafe(head, streams, from)` is called once messages up to position `head`
+//   are acknowledged (memory: when they reach the engine), written (file) or committed
+//   (server), with the ids of the streams saved to after position `from` (a server
+//   gives it: another process may have committed in between; otherwise every message
+//   not yet reported); never for a refused save or a failed write. Subscriptions read
+//   up to that head and no further.
 
 const { fromNative, refusal, CODES } = require('./errors');
+const { expectedRevision: expectedNumber } = require('./validate');
 
-/** Most characters of message text one `saveMany` call takes (far below V8's longest string). */
+/** Most characters of message text one `apply` call takes (far below V8's longest string). */
 const DRAIN_CHARS = 32 << 20;
 /** A memory store's queue is flushed in the call that passes either bound. */
 const QUEUE_CHARS = 128 << 10;
 const QUEUE_SAVES = 512;
-/** The number of messages the engine can address. */
-const MAX_MESSAGES = 0xffffffff;
 /** Streams whose revision is kept; past this the map starts again. */
 const MAX_REVISIONS = 65536;
 
@@ -66,21 +71,20 @@ const CLOSED = CODES.Closed;
 const noop = () => {};
 
 class WriteScheduler {
-  #native;
-  #store;
-  /** Whether changes go to a file (and settle once written), and whether each write is synced. */
-  #durable;
-  #sync;
+  /** @type {import('./backend').Backend} */
+  #backend;
+  /** 'memory', 'file' or 'server' (above). */
+  #kind;
 
-  // The queue: three strings a save, as `saveMany` takes them.
+  // The queue: three strings a save, as `apply` takes them (memory and file).
   #parts = [];
   #count = 0;
   #chars = 0;
   /** Memory: the flush scheduled for the next turn (an Immediate), or null. */
   #soon = null;
-  /** File: the queued saves' `{ done, failures }`, settled by the write that holds them. */
+  /** File and server: the queued saves' `{ done, failures, count, saves }`, settled by the write that holds them. */
   #group = null;
-  /** The last save head (see `saveMany`) and what it was made of. */
+  /** The last save head (see `saveMany` in src/binding/writes.rs) and what it was made of. */
   #head = '';
   #headKind = null;
   #headBatch = null;
@@ -90,24 +94,26 @@ class WriteScheduler {
   // The writer.
   #next = null;
   #current = null;
+  /** Server: settles once every call made so far is done (the call order). */
+  #tail = Promise.resolve();
 
   /** REFUSING: the error each save gets, made afresh each time; null while open. */
   #refusal = null;
 
   #revisions = new Map();
-  /** Messages the engine holds once the queue is applied. */
+  /** Messages the engine holds once the queue is applied (memory and file). */
   #messages;
+  #capacity;
   /** The streams saved to since `onSafe` was last called (one entry a save). */
   #streamIds = [];
   #onSafe;
 
-  constructor(native, store, { durable, sync, messages, onSafe }) {
-    this.#native = native;
+  constructor(backend, { messages, onSafe }) {
+    this.#backend = backend;
+    this.#kind = backend.kind;
     this.#onSafe = onSafe;
-    this.#store = store;
-    this.#durable = durable;
-    this.#sync = sync;
     this.#messages = messages;
+    this.#capacity = this.#kind === 'server' ? Number.POSITIVE_INFINITY : backend.capacity();
     this.#flushSoon = () => {
       this.#soon = null;
       try {
@@ -123,23 +129,27 @@ class WriteScheduler {
   /**
    * Queues a save of `n` messages (`text`: one message, or with `batch` an array of
    * them) to `streamId` (`literal`: its JSON literal). `expected` is the expected
-   * revision as a number (or undefined), `expectedRevision` as the caller gave it.
-   * Throws what the save is refused for; returns undefined once a memory save is
-   * acknowledged, or the promise of a file save.
+   * revision as a number (or undefined), `expectedRevision` as the caller gave it;
+   * `settled`: the text is certain to be what was checked (a server sends any other
+   * save alone, so that its refusal refuses nothing else). Throws what the save is
+   * refused for; returns undefined once a memory save is acknowledged, or the promise
+   * of a file or server save.
    */
-  save(streamId, literal, text, batch, n, expected, expectedRevision, kind, now) {
+  save(streamId, literal, text, batch, n, expected, expectedRevision, kind, now, settled) {
     if (this.#refusal !== null) throw this.#refusal();
-    if (this.#messages + n > MAX_MESSAGES) {
-      throw new RangeError(`the store cannot hold more than ${MAX_MESSAGES} messages`);
+    if (this.#messages + n > this.#capacity) {
+      throw new RangeError(`the store cannot hold more than ${this.#capacity} messages`);
     }
-    let revision = this.#revisions.get(streamId);
-    if (expected !== undefined) {
-      if (revision === undefined) revision = this.#learn(streamId, literal);
-      const refused = refusal(streamId, expectedRevision, expected, revision);
-      if (refused !== null) throw refused;
-      revision ??= -1;
+    if (this.#kind !== 'server') {
+      let revision = this.#revisions.get(streamId);
+      if (expected !== undefined) {
+        if (revision === undefined) revision = this.#learn(streamId, literal);
+        const refused = refusal(streamId, expectedRevision, expected, revision);
+        if (refused !== null) throw refused;
+        revision ??= -1;
+      }
+      if (revision !== undefined && revision !== null) this.#remember(streamId, revision + n);
     }
-    if (revision !== undefined && revision !== null) this.#remember(streamId, revision + n);
     // Saves in a row mostly share their head: made again only when a part changes.
     if (kind !== this.#headKind || batch !== this.#headBatch || now !== this.#headNow || expected !== this.#headExpected) {
       this.#headKind = kind;
@@ -148,12 +158,13 @@ class WriteScheduler {
       this.#headExpected = expected;
       this.#head = `${kind === undefined ? '-' : kind}${batch ? 1 : 0}${now}${expected === undefined ? '' : ` ${expected}`}`;
     }
+    if (this.#kind === 'server') return this.#sendLater(streamId, literal, text, n, expectedRevision, settled);
     this.#parts.push(this.#head, literal, text);
     this.#streamIds.push(streamId);
     this.#count++;
     this.#chars += text.length;
     this.#messages += n;
-    if (!this.#durable) {
+    if (this.#kind === 'memory') {
       if (this.#chars >= QUEUE_CHARS || this.#count >= QUEUE_SAVES) this.flush();
       else if (this.#soon === null) this.#soon = setImmediate(this.#flushSoon);
       return undefined;
@@ -161,7 +172,7 @@ class WriteScheduler {
     let group = this.#group;
     if (group === null) {
       // Due from now, so that a `dispose()` in the same turn waits for it.
-      group = this.#group = { done: this.written(), failures: null, count: 0 };
+      group = this.#group = { done: this.written(), failures: null, count: 0, saves: null };
     }
     const slot = group.count++;
     return group.done.then(
@@ -179,7 +190,7 @@ class WriteScheduler {
   /** The stream's revision from the engine (-1 when empty), or null when it does not exist. */
   #learn(streamId, literal) {
     this.flush();
-    const revision = this.#call(() => this.#native.streamRevision(this.#store, literal));
+    const revision = this.#call(() => this.#backend.revision(literal));
     if (revision !== null) this.#remember(streamId, revision);
     return revision;
   }
@@ -190,11 +201,16 @@ class WriteScheduler {
   }
 
   /**
-   * Hands every queued save to the engine, in order. A refused save changes nothing
-   * and the rest go on; a store that takes no writes refuses them all at once.
+   * Memory and file: hands every queued save to the engine, in order. A refused save
+   * changes nothing and the rest go on; a store that takes no writes refuses them all
+   * at once. Server: closes the group, so that whatever is called next goes after it.
    */
   flush() {
-    if (this.#refusal !== null && !this.#durable) throw this.#refusal();
+    if (this.#kind === 'server') {
+      this.#group = null;
+      return;
+    }
+    if (this.#refusal !== null && this.#kind === 'memory') throw this.#refusal();
     if (this.#count === 0) return;
     if (this.#soon !== null) {
       // Cancelled, not left to find an empty queue: a pending Immediate would keep
@@ -218,12 +234,12 @@ class WriteScheduler {
         to++;
       } while (to < count && chars < DRAIN_CHARS);
       const payload = parts.slice(from * 3, to * 3).join('\n');
-      if (!this.#durable) {
+      if (this.#kind === 'memory') {
         // Acknowledged already: the engine takes them on the thread pool while this
         // thread goes on (src/binding/core.rs). It refuses the call only once an
         // acknowledged save was lost; the store then refuses every call until reset().
         try {
-          this.#native.saveManyLater(this.#store, payload)?.catch(noop);
+          this.#backend.applyLater(payload)?.catch(noop);
         } catch (e) {
           this.#refusal = () => fromNative(e);
           throw this.#refusal();
@@ -233,7 +249,7 @@ class WriteScheduler {
       }
       let refusals;
       try {
-        refusals = this.#native.saveMany(this.#store, payload);
+        refusals = this.#backend.apply(payload);
       } catch (e) {
         this.#recount();
         // Every save not yet applied is refused with this error; a store that takes no
@@ -247,7 +263,7 @@ class WriteScheduler {
       if (refusals !== null) this.#refused(group, from, JSON.parse(refusals));
       from = to;
     }
-    if (!this.#durable) this.#safe();
+    if (this.#kind === 'memory') this.#safe();
   }
 
   /** Tells `onSafe` of everything the engine holds (memory: acknowledged, file: written). */
@@ -268,10 +284,68 @@ class WriteScheduler {
   #recount() {
     this.#revisions.clear();
     try {
-      this.#messages = JSON.parse(this.#native.stats(this.#store)).totalMessages;
+      this.#messages = this.#backend.count();
     } catch {
       // A closed store: it takes no saves anyway.
     }
+  }
+
+  // The server's path: groups of saves, each sent when its turn comes.
+
+  /** Queues a server save in the open group (or a new one, sent after every call before it). */
+  #sendLater(streamId, literal, text, n, expectedRevision, settled) {
+    return new Promise((resolve, reject) => {
+      let group = this.#group;
+      if (group === null) {
+        group = { done: null, failures: null, count: 0, saves: [] };
+        this.#group = group;
+        this.#after(() => this.#send(group));
+      }
+      group.saves.push({ streamId, expectedRevision, n, head: this.#head, literal, text, resolve, reject });
+      if (!settled) this.#group = null;
+    });
+  }
+
+  /** Sends a group in one round trip; settles each save by the server's outcome. */
+  async #send(group) {
+    if (this.#group === group) this.#group = null;
+    let outcome;
+    try {
+      outcome = await this.#backend.append(group.saves);
+    } catch (e) {
+      const error = fromNative(e);
+      for (const s of group.saves) s.reject(error);
+      return;
+    }
+    const refused = new Map(outcome.refused.map(([i, kind, actual]) => [i, [kind, actual]]));
+    const streams = [];
+    let added = 0;
+    group.saves.forEach((s, i) => {
+      const r = refused.get(i);
+      if (r === undefined) {
+        streams.push(s.streamId);
+        added += s.n;
+        s.resolve();
+      } else {
+        const actual = r[0] === 'StreamNotFound' ? null : r[1];
+        s.reject(refusal(s.streamId, s.expectedRevision, expectedNumber(s.expectedRevision), actual));
+      }
+    });
+    // Committed: everything up to `last` is visible to every reader. Which streams
+    // that covers is known only when no other process committed in between.
+    this.#onSafe(outcome.last, streams, outcome.last - added);
+  }
+
+  /** Server: runs `op` once every call made before it is done; closes the group of saves. */
+  turn(op) {
+    this.#group = null;
+    return this.#after(op);
+  }
+
+  #after(op) {
+    const p = this.#tail.then(op);
+    this.#tail = p.then(noop, noop);
+    return p;
   }
 
   /** A session was created (its stream too): the revisions kept may be stale. */
@@ -284,12 +358,12 @@ class WriteScheduler {
     if (this.#refusal !== null) throw this.#refusal();
   }
 
-  /** After a save made directly (debug logging): the stream's new revision. */
+  /** After a save made directly (memory and file, debug logging): the stream's new revision. */
   savedDirectly(streamId, n, revision) {
     this.#messages += n;
     this.#remember(streamId, revision);
     this.#streamIds.push(streamId);
-    if (!this.#durable) this.#safe();
+    if (this.#kind === 'memory') this.#safe();
   }
 
   /**
@@ -298,7 +372,7 @@ class WriteScheduler {
    * that no save is acknowledged again until `reset()`.
    */
   failedCall(nativeError) {
-    if (!this.#durable && nativeError && nativeError.code === WRITE_FAILED) this.refuse(nativeError);
+    if (this.#kind === 'memory' && nativeError && nativeError.code === WRITE_FAILED) this.refuse(nativeError);
   }
 
   /** Enters REFUSING: every later save gets the error `nativeError` (`{ code, message }`) makes. */
@@ -321,16 +395,16 @@ class WriteScheduler {
     this.#revisions.clear();
     this.#messages = 0;
     this.#streamIds = [];
-    if (!this.#durable) this.#refusal = null;
+    if (this.#kind === 'memory') this.#refusal = null;
   }
 
   /**
-   * The write that will hold the changes made until it starts: nothing for memory;
-   * for a file, a promise. It starts in a microtask after the current turn's code,
-   * or once the write under way is done.
+   * File: the write that will hold the changes made until it starts, a promise. It
+   * starts in a microtask after the current turn's code, or once the write under way
+   * is done. Memory: nothing. Server: every change is written in its own turn.
    */
   written() {
-    if (!this.#durable) return undefined;
+    if (this.#kind !== 'file') return undefined;
     if (this.#next === null) {
       const after = this.#current === null ? Promise.resolve() : this.#current.then(noop, noop);
       this.#next = after.then(() => {
@@ -354,12 +428,12 @@ class WriteScheduler {
     const streams = this.#streamIds;
     this.#streamIds = [];
     try {
-      if (!this.#sync) {
-        this.#native.flush(this.#store);
+      if (!this.#backend.syncWrites) {
+        this.#backend.commit();
         this.#onSafe(through, streams);
         return Promise.resolve();
       }
-      task = this.#native.flushAsync(this.#store);
+      task = this.#backend.commitLater();
     } catch (e) {
       return Promise.reject(this.#failed(e));
     }
@@ -384,13 +458,23 @@ class WriteScheduler {
     return error;
   }
 
-  /** Waits for every write started or due. */
+  /** Waits for every write started or due, and (server) every call made before. */
   async settled() {
+    if (this.#kind === 'server') {
+      this.#group = null;
+      await this.#tail;
+      return;
+    }
     while (this.#next !== null || this.#current !== null) {
       const pending = this.#next ?? this.#current;
       await pending.then(noop, noop);
       if (pending === this.#current) this.#current = null;
     }
+  }
+
+  /** Server: settles once every call made so far is done (a subscription's watch waits for it). */
+  get quiet() {
+    return this.#tail;
   }
 
   #call(fn) {

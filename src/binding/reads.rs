@@ -175,3 +175,19 @@ pub fn stats(env: Env, store: &mut Store) -> Result<String> {
     store.recount(&env);
     Ok(wire::stats(&stats))
 }
+
+/// How many messages the store can hold: the engine's limit, the one number the
+/// JavaScript face checks a save against before acknowledging it.
+#[napi(catch_unwind)]
+pub fn capacity(store: &Store) -> Result<u32> {
+    Ok(store.core.engine_as_is().capacity() as u32)
+}
+
+/// Test hook: lowers the store's capacity to `messages`, so that the tests reach the
+/// limit (feature `test-hooks`).
+#[cfg(feature = "test-hooks")]
+#[napi(catch_unwind)]
+pub fn test_capacity(store: &Store, messages: u32) -> Result<()> {
+    store.core.engine_as_is().capacity_for_tests = Some(messages as usize);
+    Ok(())
+}

@@ -89,9 +89,10 @@ pub struct Engine {
     pub(crate) hasher: RandomState,
     /// The stream the last save found, checked first by the next one.
     pub(super) last_stream: Option<u32>,
-    /// A lower capacity, so the unit tests can reach the limit.
-    #[cfg(test)]
-    pub(crate) capacity_for_tests: Option<usize>,
+    /// A lower capacity, so the tests can reach the limit (unit tests, and the
+    /// `test-hooks` build's `testCapacity`).
+    #[cfg(any(test, feature = "test-hooks"))]
+    pub capacity_for_tests: Option<usize>,
 }
 
 /// The most messages (and streams) a store holds: record numbers must fit the id
@@ -99,9 +100,9 @@ pub struct Engine {
 pub const MAX_MESSAGES: usize = MAX_RECORD as usize;
 
 impl Engine {
-    /// How many messages the store may hold: [`MAX_MESSAGES`], or less in unit tests.
-    pub(crate) fn capacity(&self) -> usize {
-        #[cfg(test)]
+    /// How many messages the store may hold: [`MAX_MESSAGES`], or less in tests.
+    pub fn capacity(&self) -> usize {
+        #[cfg(any(test, feature = "test-hooks"))]
         if let Some(n) = self.capacity_for_tests {
             return n;
         }

@@ -388,10 +388,12 @@ impl Pg {
         if let Some(t) = filter.to_time {
             param("time <= ?", Box::new(t), &mut clauses);
         }
-        let exact = filter.json.as_deref().filter(|c| !c.is_empty());
+        // Even `{}` tests the data: it must be an object or an array.
+        let exact = filter.json.as_deref();
         if let Some(conditions) = exact {
-            // Containment is implied by equality for every value, so it only narrows;
-            // data jsonb cannot hold is NULL and is checked on its text.
+            // Containment is implied by equality for every value of object data, so it
+            // only narrows; array data (index keys, `length`) and data jsonb cannot hold
+            // (NULL) are left to the exact test, on the text.
             let entries: Vec<String> = conditions
                 .iter()
                 .filter_map(|c| match c {
@@ -403,7 +405,7 @@ impl Pg {
                 .collect();
             if !entries.is_empty() {
                 param(
-                    "(data @> ?::text::jsonb OR data IS NULL)",
+                    "(data @> ?::text::jsonb OR data IS NULL OR jsonb_typeof(data) = 'array')",
                     Box::new(format!("{{{}}}", entries.join(","))),
                     &mut clauses,
                 );

@@ -1,0 +1,73 @@
+'use strict';
+
+// The interface every backend implements, written down once. The face (store.js) is
+// the only caller; the write scheduler (scheduler.js) calls the write half. Two kinds
+// of implementation (backends/):
+//   the engine in this process (`memory`, or a SQLite `file`): every method answers
+//   in the call, and failures are thrown as the native module throws them;
+//   a server (`server`, PostgreSQL): every method returns a promise, run by the face
+//   one after another in call order, and failures reject the same way.
+// A failure is always `{ code, message }` with one of Rust's codes (`CODES` in
+// errors.js); the face turns it into the caller's error in one place (`fromNative`).
+//
+// Names cross as their JSON literals (`JSON.stringify(name)`, `literal` below); a
+// filter crosses as the wire text `validate.filter` writes; reads return `Rows`.
+
+/**
+ * What a read returns: records (runs of record numbers `[from, to)`, record = position
+ * - 1) that the face's cache resolves (engine), or a page of messages as text
+ * (src/binding/page.rs) that it builds (server).
+ * @typedef {Uint32Array | string} Rows
+ */
+
+/**
+ * @template T
+ * @typedef {T | Promise<T>} Answer in the call (engine) or later (server)
+ */
+
+/**
+ * @typedef {object} Backend
+ * @property {'memory' | 'file' | 'server'} kind how saves become safe (scheduler.js)
+ *
+ * Writes: engine (memory, file)
+ * @property {() => number} [capacity] the most messages the store can hold (Rust's limit)
+ * @property {() => number} [count] messages held
+ * @property {(literal: string) => number | null} [revision] a stream's revision, -1 when empty, null when absent
+ * @property {(payload: string) => string | null} [apply] queued saves (`saveMany`'s payload) applied in the call; refusals as JSON
+ * @property {(payload: string) => Promise<unknown> | null} [applyLater] the same, acknowledged, applied on the thread pool (memory)
+ * @property {(literal: string, text: string, batch: boolean, expected: number | undefined, kind: number | undefined, now: number) => number} [save] one save in the call; the stream's new revision
+ * @property {boolean} [syncWrites] whether a file write waits for the disk's flush
+ * @property {() => void} [commit] writes to the file what changed (file)
+ * @property {() => Promise<[string, string] | null>} [commitLater] the same on the thread pool: a failure as `[code, reason]`
+ * @property {(literal: string, from: number | undefined, limit: number | undefined) => string} [readStreamJson]
+ * @property {(wire: string | undefined, limit: number | undefined) => string} [queryJson]
+ * @property {(records: Uint32Array) => string} [build] the first page of the records' messages
+ * @property {() => string | null} [nextPage] the next page, or null
+ *
+ * Writes: server
+ * @property {(saves: { head: string, literal: string, text: string }[]) => Promise<{ refused: [number, string, number][], last: number }>} [append]
+ *   a group of saves in one transaction: the refused ones (index, kind, actual revision) and the last position
+ * @property {() => Promise<number>} [start] listens for other processes' commits, then reads the head
+ * @property {(feed: object, quiet: () => Promise<void>, onReset: (head: number) => void) => Promise<void>} [watch]
+ *   follows other processes' commits while `feed` has subscriptions
+ * @property {() => void} [unlisten] stops listening
+ *
+ * Reads and changes: every backend
+ * @property {(literal: string, from: number | undefined, limit: number | undefined) => Answer<Rows>} readStream
+ * @property {(wire: string | undefined, limit: number | undefined) => Answer<Rows>} query
+ * @property {(wire: string | undefined, after: number, upTo: number, limit: number) => Answer<{ rows: Rows, through: number }>} follow
+ *   a subscription's page: the first `limit` matches in `(after, upTo]` and the position read through
+ * @property {() => Answer<number>} head the last position
+ * @property {(literal: string, revision: number) => Answer<number | null>} streamPosition
+ * @property {(literal: string) => Answer<string | null>} streamInfo JSON (wire.rs), or null
+ * @property {() => Answer<string>} streams the ids as a JSON array, in creation order
+ * @property {() => Answer<string>} stats JSON (wire.rs)
+ * @property {() => Answer<string>} sessions JSON array (wire.rs)
+ * @property {(literal: string) => Answer<string | null>} sessionInfo JSON, or null
+ * @property {(now: number) => Answer<string>} createSession the new session's id; current from now on
+ * @property {(literal: string, now: number) => Answer<void>} endSession
+ * @property {() => Answer<void>} reset empties the store
+ * @property {() => Answer<void>} close frees it; every later call is refused
+ */
+
+module.exports = {};

@@ -1,0 +1,207 @@
+'use strict';
+
+// The backend of `PostgresMessageStore`: a schema on a PostgreSQL server, shared by
+// every process (and machine) that names it. The rules that involve other processes
+// (positions, expected revisions, counters) are kept by PostgreSQL in one append
+// function (src/postgres/schema.rs); this keeps what is per instance: the current
+// session, and the loop that follows other processes' commits while a subscription
+// is open. Every method resolves later; the face (store.js) runs them one after
+// another in call order, through its write scheduler's turns.
+//
+// Reads return pages of messages (src/binding/page.rs) as text: nothing is kept, so
+// each read builds its own objects (another process may reset the schema at any time,
+// and a position would then name another message).
+//
+// Invariants:
+// - a group of saves is stamped with the session current when it is sent, which is
+//   after every call made before it (so an `endSession` not awaited still ends the
+//   session before the next save);
+// - each group carries a new batch id, so a group sent again after a lost reply is
+//   applied once (the native side sends it again once, on a new connection).
+
+const crypto = require('node:crypto');
+const { CODES } = require('../errors');
+
+/** How long the listening connection waits for a notification before it reads the head anyway (the fallback poll). */
+const POLL_MS = 250;
+
+const NO_SESSION = JSON.stringify('no-session');
+const SESSION_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-';
+
+/** A session id of upstream's form: `session-<epoch ms>-<8 characters>`. */
+function newSessionId(now) {
+  let suffix = '';
+  for (let i = 0; i < 8; i++) suffix += SESSION_CHARS[crypto.randomInt(SESSION_CHARS.length)];
+  return `session-${now}-${suffix}`;
+}
+
+/**
+ * The native side's answer: the text, or the failure it encodes (`!<code>\n<message>`),
+ * thrown as the native module throws its errors, `{ code, message }`.
+ */
+function answer(text) {
+  if (text.charCodeAt(0) !== 33) return text;
+  const nl = text.indexOf('\n');
+  throw { code: text.slice(1, nl), message: text.slice(nl + 1) };
+}
+
+/** `null` as the native side writes it, or the text. */
+const orNull = (text) => (text === 'null' ? null : text);
+
+/** @implements {import('../backend').Backend} */
+class PostgresBackend {
+  kind = 'server';
+  #pg;
+  /** The current session's JSON literal, or null. */
+  #session = null;
+  /** Whether the loop that waits for other processes' commits runs (`watch`). */
+  #watching = false;
+  /** Tokens of this instance's resets not yet heard back on the channel. */
+  #ownResets = new Set();
+
+  constructor(native, connectionString, schema) {
+    this.#pg = new native.PgStore(connectionString, schema);
+  }
+
+  /** The native store, until `close`; after it every call is refused. */
+  get #conn() {
+    if (this.#pg === null) throw PostgresBackend.closed;
+    return this.#pg;
+  }
+
+  /** What every call is refused with once the store is closed. */
+  static closed = Object.freeze({
+    code: CODES.Closed,
+    message: 'the store is closed (disposed); make a new PostgresMessageStore to use it',
+  });
+
+  /** Appends a group of saves (`{ head, literal, text }` each) in one transaction: `{ refused, last }`. */
+  async append(saves) {
+    const session = this.#session ?? NO_SESSION;
+    const payload = saves.map((s) => `${s.head}\n${s.literal}\n${session}\n${s.text}`).join('\n');
+    return JSON.parse(answer(await this.#conn.append(crypto.randomUUID(), payload)));
+  }
+
+  async readStream(literal, from, limit) {
+    return answer(await this.#conn.readStream(literal, from, limit));
+  }
+  async query(wire, limit) {
+    return answer(await this.#conn.query(wire, limit));
+  }
+  async follow(wire, after, upTo, limit) {
+    const text = answer(await this.#conn.follow(wire, after, upTo, limit));
+    const nl = text.indexOf('\n');
+    return { rows: text.slice(nl + 1), through: Number(text.slice(0, nl)) };
+  }
+  async head() {
+    return Number(answer(await this.#conn.head()));
+  }
+  async streamPosition(literal, revision) {
+    const p = orNull(answer(await this.#conn.streamPosition(literal, revision)));
+    return p === null ? null : Number(p);
+  }
+  async streamInfo(literal) {
+    return orNull(answer(await this.#conn.streamInfo(literal)));
+  }
+  async streams() {
+    return answer(await this.#conn.streams());
+  }
+  async stats() {
+    return answer(await this.#conn.stats());
+  }
+  async sessions() {
+    return answer(await this.#conn.sessions());
+  }
+  async sessionInfo(literal) {
+    return orNull(answer(await this.#conn.sessions(literal)));
+  }
+
+  async createSession(now) {
+    const id = newSessionId(now);
+    const literal = JSON.stringify(id);
+    answer(await this.#conn.createSession(literal, now));
+    this.#session = literal;
+    return id;
+  }
+  async endSession(literal, now) {
+    answer(await this.#conn.endSession(literal, now));
+    if (this.#session === literal) this.#session = null;
+  }
+
+  /** Empties the schema's tables, for every process that shares them. */
+  async reset() {
+    const token = crypto.randomUUID();
+    // Tokens not heard back (no listener was connected) are dropped now and then.
+    if (this.#ownResets.size >= 64) this.#ownResets.clear();
+    this.#ownResets.add(token);
+    answer(await this.#conn.reset(token));
+    this.#session = null;
+  }
+
+  /** Closes the connections. */
+  async close() {
+    const pg = this.#pg;
+    if (pg === null) return;
+    this.#pg = null;
+    this.#session = null;
+    answer(await pg.close());
+  }
+
+  // Following other processes' commits, for subscriptions.
+
+  /** Listens, then reads the head: a commit after that read wakes the listener. */
+  async start() {
+    answer(await this.#conn.listen());
+    return this.head();
+  }
+
+  /** No subscription is open any more: stop listening. */
+  unlisten() {
+    this.#pg?.unlisten();
+  }
+
+  /**
+   * While `feed` has subscriptions: waits for other processes' commits (a notification
+   * on the schema's channel, or the poll) and moves its head. A reset, announced or
+   * seen as the head going back, ends the open subscriptions (`onReset`). `quiet()`
+   * settles once this instance's calls so far are done: a commit heard before its own
+   * reply waits for it, since the reply says which streams it touched.
+   */
+  async watch(feed, quiet, onReset) {
+    if (this.#watching) return;
+    this.#watching = true;
+    // The heads this loop read: one connection's reads, so they only go back on a reset.
+    let heard = 0;
+    try {
+      while (feed.size > 0) {
+        let words;
+        try {
+          words = answer(await this.#conn.waitHead(POLL_MS)).split(' ');
+        } catch {
+          // The server is away: try again after a poll; nothing is lost meanwhile.
+          await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+          continue;
+        }
+        const head = Number(words[0]);
+        if (head < 0) continue;
+        const tokens = words.slice(1);
+        const foreign = tokens.filter((t) => !this.#ownResets.delete(t));
+        // The head went back: a reset, ours (heard now, or still on its way) or one
+        // whose announcement this connection missed.
+        const unheard = head < heard && tokens.length === 0 && this.#ownResets.size === 0;
+        if (foreign.length > 0 || unheard) onReset(head);
+        else {
+          // Likely our own commit, heard before its reply: the reply says which
+          // streams it touched, so parked subscriptions of other streams sleep on.
+          if (head > feed.head) await quiet();
+          feed.advance(head, null);
+        }
+        heard = head;
+      }
+    } finally {
+      this.#watching = false;
+    }
+  }
+}
+
+module.exports = { PostgresBackend };
