@@ -110,7 +110,7 @@ export interface StreamSubscribeOptions {
  * page is used up. `break`, `return()` and `close()` end it cleanly.
  */
 export interface Subscription extends AsyncIterableIterator<PositionalMessage> {
-  /** Resolves once every message stored at the start was handed out and the next is asked for. */
+  /** Resolves once every message stored at the start was handed to the consumer (or the subscription ended). */
   readonly caughtUp: Promise<void>;
   /** Messages read and not yet handed out: at most one page. */
   readonly buffered: number;

@@ -220,8 +220,8 @@ class Subscription {
 
   /**
    * Resolves once every message stored when the subscription started (that its filter
-   * lets through) has been handed out and the consumer asks for the next one; also
-   * when the subscription ends before that.
+   * lets through) has been handed to the consumer; also when the subscription ends
+   * before that.
    */
   get caughtUp() {
     return this.#caughtUp;
@@ -242,7 +242,6 @@ class Subscription {
   }
 
   next() {
-    if (!this.#isCaughtUp) this.#checkCaughtUp();
     if (this.#waiters.length === 0 && this.#index < this.#page.length) {
       return Promise.resolve({ value: this.#handOut(), done: false });
     }
@@ -279,22 +278,29 @@ class Subscription {
       this.#page = [];
       this.#index = 0;
     }
+    if (!this.#isCaughtUp) this.#checkCaughtUp();
     return m;
   }
 
   /**
-   * Caught up: a pull finds every message up to the start's head handed out (the
-   * consumer has taken, and asks past, the last of them).
+   * Caught up: every match up to the start's head is handed out. When the page held is
+   * used up short of that head, whether more matches remain is known only by reading
+   * on: the next page is read at once (one page, as a pull would), and checked then.
    */
   #checkCaughtUp() {
     if (this.#startHead === null) return;
-    const done = this.#index < this.#page.length ? this.#page[this.#index].position > this.#startHead : this.#position >= this.#startHead;
-    if (done) this.#markCaughtUp();
+    if (this.#index < this.#page.length) {
+      if (this.#page[this.#index].position > this.#startHead) this.#markCaughtUp();
+    } else if (this.#position >= this.#startHead) this.#markCaughtUp();
+    else this.#pump();
   }
 
   #markCaughtUp() {
+    if (this.#isCaughtUp) return;
     this.#isCaughtUp = true;
-    this.#resolveCaughtUp();
+    // After the turn's microtasks: the consumer's code for the last message handed out
+    // (a `for await` body) runs before code awaiting `caughtUp`.
+    setImmediate(this.#resolveCaughtUp);
   }
 
   /** Serves the waiting pulls, reading pages as needed; one at a time. */
@@ -310,13 +316,16 @@ class Subscription {
         this.#startHead = head;
         if (after >= head) this.#markCaughtUp();
       }
-      while (this.#waiters.length > 0 && this.#state !== ENDED) {
+      // Reads while a pull waits, or while catching up with nothing held (to learn
+      // whether matches remain before the start's head: `caughtUp`).
+      while (this.#state !== ENDED && (this.#waiters.length > 0 || (!this.#isCaughtUp && this.#index === this.#page.length))) {
         if (this.#index < this.#page.length) {
           this.#waiters.shift().resolve({ value: this.#handOut(), done: false });
           continue;
         }
         const head = this.#feed.head;
         if (this.#position >= head) {
+          if (this.#waiters.length === 0) return;
           this.#state = PARKED;
           this.#feed._park(this, this.#stream);
           return;
