@@ -105,7 +105,7 @@ impl From<SaveError> for Error {
             // the expectation the caller gave (lib/errors.js).
             SaveError::StreamExists { .. } => Code::WrongExpectedRevision,
             SaveError::NoMessages { .. } => Code::StreamNotFound,
-            SaveError::CapacityExceeded => Code::CapacityExceeded,
+            SaveError::CapacityExceeded { .. } => Code::CapacityExceeded,
             _ => Code::InvalidArgument,
         };
         Error::new(code, e.to_string())

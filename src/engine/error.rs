@@ -21,8 +21,8 @@ pub enum SaveError {
     InvalidMessage { index: usize, reason: String },
     /// The store would pass the number of messages it can address
     /// ([`MAX_MESSAGES`](crate::engine::MAX_MESSAGES), 2^31 - 1: the id index keeps
-    /// the top bit of a record number for its own use).
-    CapacityExceeded,
+    /// the top bit of a record number for its own use; less in tests): `capacity`.
+    CapacityExceeded { capacity: usize },
 }
 
 impl fmt::Display for SaveError {
@@ -51,8 +51,9 @@ impl fmt::Display for SaveError {
                 let sep = if reason.starts_with('.') { "" } else { " " };
                 write!(f, "messages[{index}]{sep}{reason}")
             }
-            SaveError::CapacityExceeded => {
-                write!(f, "the store cannot hold more than {} messages", crate::engine::MAX_MESSAGES)
+            // Also built in `lib/scheduler.js`, which refuses before the engine is reached.
+            SaveError::CapacityExceeded { capacity } => {
+                write!(f, "the store cannot hold more than {capacity} messages")
             }
         }
     }

@@ -95,7 +95,7 @@ impl Engine {
         }
         let head = Head::parse(text).map_err(|reason| SaveError::InvalidMessage { index: 0, reason })?;
         if self.records.len() >= self.capacity() {
-            return Err(SaveError::CapacityExceeded);
+            return Err(SaveError::CapacityExceeded { capacity: self.capacity() });
         }
         self.append(stream_index, &head, Some(kind), time, session_index);
         self.streams[stream_index as usize].last_updated = time;

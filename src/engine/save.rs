@@ -125,7 +125,7 @@ impl Engine {
             return Err(refusal);
         }
         if self.records.len() + heads.len() > self.capacity() || self.streams.len() >= self.capacity() {
-            return Err(SaveError::CapacityExceeded);
+            return Err(SaveError::CapacityExceeded { capacity: self.capacity() });
         }
 
         // Nothing below can fail.
@@ -269,15 +269,19 @@ mod tests {
         let stream = JsonString::new("s");
         engine.save_json_array(&stream, r#"[{"type":"A"},{"type":"B"}]"#, None, None, 1).unwrap();
         let full = engine.save_json_array(&stream, r#"[{"type":"C"},{"type":"D"}]"#, None, None, 2).unwrap_err();
-        assert_eq!(full, SaveError::CapacityExceeded);
-        assert_eq!(full.to_string(), "the store cannot hold more than 2147483647 messages");
+        assert_eq!(full, SaveError::CapacityExceeded { capacity: 3 });
+        assert_eq!(full.to_string(), "the store cannot hold more than 3 messages");
+        assert_eq!(
+            SaveError::CapacityExceeded { capacity: MAX_MESSAGES }.to_string(),
+            "the store cannot hold more than 2147483647 messages"
+        );
         // Refused whole: the store is as it was, and the one message that fits still does.
         assert_eq!(engine.stats().total_messages, 2);
         engine.save_json_array(&stream, r#"[{"type":"C"}]"#, None, None, 3).unwrap();
         assert_eq!(engine.stats().total_messages, 3);
         assert_eq!(
             engine.save_json_array(&stream, r#"[{"type":"E"}]"#, None, None, 4),
-            Err(SaveError::CapacityExceeded)
+            Err(SaveError::CapacityExceeded { capacity: 3 })
         );
     }
 }
