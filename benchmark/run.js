@@ -11,7 +11,8 @@
 // skip the memory table), BENCH_ONE_STREAM (0 to skip, or a message count),
 // BENCH_SQLITE (0 to skip the SQLite table), BENCH_SQLITE_N (the SQLite reopen size,
 // 1000000 by default), BENCH_SUBSCRIPTIONS (0 to skip the subscriptions table; its own
-// knobs are in subscriptions.js).
+// knobs are in subscriptions.js), BENCH_LEAKS (0 to skip the leaks table, last: RSS as
+// stores are reset, disposed and dropped, in leaks.js; reported, never failed).
 
 const { execFileSync } = require('node:child_process');
 const os = require('node:os');
@@ -258,6 +259,20 @@ if (process.env.BENCH_SUBSCRIPTIONS !== '0') {
     console.log(`\n${out.trim()}`);
   } catch (e) {
     console.log(`\nSubscriptions FAILED: ${String(e.message).split('\n')[0]}`);
+  }
+}
+
+if (process.env.BENCH_LEAKS !== '0') {
+  process.stderr.write('leaks (RSS)…\n');
+  try {
+    const out = execFileSync(process.execPath, ['--expose-gc', path.join(__dirname, 'leaks.js')], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    console.log(`\n${out.trim()}`);
+  } catch (e) {
+    console.log(`\nLeaks FAILED: ${String(e.message).split('\n')[0]}`);
   }
 }
 

@@ -9,6 +9,8 @@
 mod core;
 mod error;
 mod memory;
+#[cfg(feature = "test-hooks")]
+mod native_stats;
 mod page;
 mod postgres;
 mod reads;

@@ -142,6 +142,9 @@ impl PgStore {
     /// Does no I/O: the first call connects.
     #[napi(constructor)]
     pub fn new(url: String, schema: String) -> Self {
+        // The tests' build counts live instances (its `Drop` is in native_stats.rs).
+        #[cfg(feature = "test-hooks")]
+        super::native_stats::pg_store_made();
         PgStore {
             url,
             schema,

@@ -60,6 +60,9 @@ pub(super) fn limit(count: Option<u32>) -> Option<usize> {
 
 impl NativeStore {
     pub(super) fn new(engine: Engine, journal: Option<Journal>) -> Self {
+        // The tests' build counts live handles (its `Drop` is in native_stats.rs).
+        #[cfg(feature = "test-hooks")]
+        super::native_stats::store_made();
         NativeStore {
             core: Core::new(engine),
             pending: Vec::new(),
