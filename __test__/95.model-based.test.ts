@@ -30,7 +30,7 @@ import {
 } from '@auto-engineer/message-store';
 import fc from 'fast-check';
 import { type ExpectedError, Model, type Outcome } from './support/model';
-import { tempDbPath } from './support/stores';
+import { postgresStore, tempDbPath } from './support/stores';
 
 // ---------------------------------------------------------------------------------
 // Operation records: plain data, turned into real arguments (Dates, cycles, functions,
@@ -1073,10 +1073,12 @@ const numRuns = Number(process.env.FC_NUM_RUNS ?? 1000);
 const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
 const path = process.env.FC_PATH;
 
-// The SQLite store runs fewer sequences: each opens a new file.
+// The SQLite store runs fewer sequences: each opens a new file; PostgreSQL fewer still:
+// each makes a schema on the server.
 const models = [
   { name: 'MemoryMessageStore', create: () => new MemoryMessageStore(), durable: false, runs: numRuns },
   { name: 'SqliteMessageStore', create: () => new SqliteMessageStore(tempDbPath()), durable: true, runs: Math.ceil(numRuns / 2) },
+  { name: 'PostgresMessageStore', create: () => postgresStore.create(), durable: true, runs: Math.ceil(numRuns / 10) },
 ];
 
 describe.each(models)('$name against the model of docs/behaviour.md', ({ create, durable, runs }) => {

@@ -122,7 +122,7 @@ test('a reset by another instance ends the subscriptions of this one with ERR_ME
   await fresh.close();
 });
 
-test('a schema made before version 2 (no version table, old functions) gets the new functions; its tables and rows stay', async () => {
+test('a schema made by an earlier version (1: no version table; 2: marked 2) gets the new functions; its tables and rows stay', async () => {
   const schema = freshSchema();
   const first = store(schema);
   await first.saveMessage('kept', { type: 'Old', data: {} });
@@ -138,6 +138,17 @@ test('a schema made before version 2 (no version table, old functions) gets the 
   await store(schema).saveMessage('kept', { type: 'New', data: {} }, 'stream_exists');
   expect((await take(sub, 1)).map((m) => [m.message.type, m.revision])).toEqual([['New', 1n]]);
   await sub.close();
-  // Marked: fails with a division by zero unless exactly one row says version 2.
-  await exec(`SELECT 1 / (SELECT count(*) FROM "${schema}".version WHERE version = 2)::int`);
+  // Marked: fails with a division by zero unless exactly one row says version 3.
+  await exec(`SELECT 1 / (SELECT count(*) FROM "${schema}".version WHERE version = 3)::int`);
+
+  // What version 2 left: marked 2, its functions (here a stub that would refuse every append).
+  await later.dispose();
+  await exec(`UPDATE "${schema}".version SET version = 2`);
+  await exec(
+    `CREATE OR REPLACE FUNCTION "${schema}".append(batch text, s_stream text[], s_expected bigint[], s_count int[], s_time bigint[], s_session text[], m_kind smallint[], m_type text[], m_correlation text[], m_request text[], m_body text[], m_data text[]) RETURNS text LANGUAGE sql AS $$ SELECT 'version 2'::text $$`,
+  );
+  const third = store(schema);
+  await third.saveMessage('kept', { type: 'Newer', data: {} }, 2n);
+  expect((await third.getMessages('kept')).map((m) => m.message.type)).toEqual(['Old', 'New', 'Newer']);
+  await exec(`SELECT 1 / (SELECT count(*) FROM "${schema}".version WHERE version = 3)::int`);
 });

@@ -288,8 +288,10 @@ class MessageStore {
   }
 
   async createSession() {
+    // The time of the call, not of its turn.
+    const now = Date.now();
     const sessionId = await this.#run(
-      () => this.#backend.createSession(Date.now()),
+      () => this.#backend.createSession(now),
       (id) => {
         this.#writes.changed();
         this.#streams = null;
@@ -303,7 +305,8 @@ class MessageStore {
 
   async endSession(sessionId) {
     const id = check.name('sessionId', sessionId);
-    await this.#run(() => this.#backend.endSession(id, Date.now()));
+    const now = Date.now();
+    await this.#run(() => this.#backend.endSession(id, now));
     this.#debug('Ended session: %s', sessionId);
     return this.#writes.written();
   }

@@ -105,8 +105,10 @@ fn saves(payload: &str) -> std::result::Result<Vec<Save>, String> {
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                Message::new(t, &stream, head.kind, head.now)
-                    .map_err(|why| failure(Code::InvalidArgument, format!("messages[{i}] {why}")))
+                Message::new(t, &stream, head.kind, head.now).map_err(|reason| {
+                    // Worded as the engine words it (and JavaScript before it).
+                    failure(Code::InvalidArgument, crate::engine::SaveError::InvalidMessage { index: i, reason })
+                })
             })
             .collect::<std::result::Result<Vec<_>, _>>()?;
         out.push(Save {

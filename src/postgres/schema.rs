@@ -40,8 +40,10 @@ pub fn upgrade(schema: &str) -> String {
 }
 
 /// The version of the functions (and what they send) that this build writes. Version 1
-/// had no `version` table: appends sent no notification and knew no modes.
-pub const VERSION: i32 = 2;
+/// had no `version` table: appends sent no notification and knew no modes. Version 2
+/// kept a session's last activity at the latest save time, not the last save's (as
+/// the other stores do, when the clock goes back).
+pub const VERSION: i32 = 3;
 
 /// The `NOTIFY` channel of a schema: its name (a valid schema name is a valid channel
 /// name). Each committed append that added messages sends its last position; a reset
@@ -212,7 +214,7 @@ BEGIN
           message_count = message_count + s_count[i],
           command_count = command_count + (SELECT count(*) FROM unnest(m_kind[m - s_count[i] : m - 1]) q WHERE q = 0),
           event_count = event_count + (SELECT count(*) FROM unnest(m_kind[m - s_count[i] : m - 1]) q WHERE q = 1),
-          last_activity = greatest(last_activity, s_time[i])
+          last_activity = s_time[i]
           WHERE id = s_session[i];
       END IF;
     END IF;
