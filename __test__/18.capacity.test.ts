@@ -42,10 +42,18 @@ describe.each(['MemoryMessageStore', 'SqliteMessageStore'] as const)('%s at its 
       openSqlite: (...a: unknown[]) => lowered(real.openSqlite(...a)),
     });
     const store = name === 'MemoryMessageStore' ? new MemoryMessageStore() : new SqliteMessageStore(file);
-    if (debug) require('debug').enable('auto:message-store:test');
+    if (debug) {
+      const d = require('debug');
+      d.log = () => undefined; // the lines themselves are 91.debug-logging's
+      d.enable('auto:message-store:test');
+    }
     return { store, file };
   }
-  afterEach(() => require('debug').disable());
+  afterEach(() => {
+    const d = require('debug');
+    d.disable();
+    delete d.log;
+  });
 
   test('saves up to the capacity are kept; the one past it is refused in its call, whole, and nothing changes', async () => {
     const { store } = await atCapacity(5);

@@ -7,8 +7,9 @@
 //   in the call, and failures are thrown as the native module throws them;
 //   a server (`server`, PostgreSQL): every method returns a promise, run by the face
 //   one after another in call order, and failures reject the same way.
-// A failure is always `{ code, message }` with one of Rust's codes (`CODES` in
-// errors.js); the face turns it into the caller's error in one place (`fromNative`).
+// A failure is always an Error with a `code` (one of Rust's, `CODES` in errors.js) and
+// a `message`, thrown in the call or rejecting the promise; the face turns it into the
+// caller's error in one place (`fromNative`).
 //
 // Names cross as their JSON literals (`JSON.stringify(name)`, `literal` below); a
 // filter crosses as the wire text `validate.filter` writes; reads return `Rows`.
@@ -33,20 +34,20 @@
  * @property {() => number} [capacity] the most messages the store can hold (Rust's limit)
  * @property {() => number} [count] messages held
  * @property {(literal: string) => number | null} [revision] a stream's revision, -1 when empty, null when absent
- * @property {(payload: string) => string | null} [apply] queued saves (`saveMany`'s payload) applied in the call; refusals as JSON
+ * @property {(payload: string) => { index: number, code: string, message: string }[]} [apply] queued saves (`saveMany`'s payload) applied in the call; the refused ones
  * @property {(payload: string) => Promise<unknown> | null} [applyLater] the same, acknowledged, applied on the thread pool (memory)
  * @property {(literal: string, text: string, batch: boolean, expected: number | undefined, kind: number | undefined, now: number) => number} [save] one save in the call; the stream's new revision
  * @property {boolean} [syncWrites] whether a file write waits for the disk's flush
  * @property {() => void} [commit] writes to the file what changed (file)
- * @property {() => Promise<[string, string] | null>} [commitLater] the same on the thread pool: a failure as `[code, reason]`
+ * @property {() => Promise<void>} [commitLater] the same on the thread pool
  * @property {(literal: string, from: number | undefined, limit: number | undefined) => string} [readStreamJson]
  * @property {(wire: string | undefined, limit: number | undefined) => string} [queryJson]
  * @property {(records: Uint32Array) => string} [build] the first page of the records' messages
  * @property {() => string | null} [nextPage] the next page, or null
  *
  * Writes: server
- * @property {(saves: { head: string, literal: string, text: string }[]) => Promise<{ refused: [number, string, number][], last: number }>} [append]
- *   a group of saves in one transaction: the refused ones (index, kind, actual revision) and the last position
+ * @property {(saves: { head: string, literal: string, text: string }[]) => Promise<{ refused: { index: number, code: string, actual: number }[], last: number }>} [append]
+ *   a group of saves in one transaction: the refused ones (index, code's name, the stream's revision) and the last position
  * @property {() => Promise<number>} [start] listens for other processes' commits, then reads the head
  * @property {(feed: object, quiet: () => Promise<void>, onReset: (head: number) => void) => Promise<void>} [watch]
  *   follows other processes' commits while `feed` has subscriptions

@@ -94,9 +94,7 @@ function expectedNumber(expectedRevision) {
 
 /** An Error with the native code kept, for the file store's failures. */
 function withCode(message, code) {
-  const e = new Error(message);
-  e.code = code;
-  return e;
+  return Object.assign(new Error(message), { code });
 }
 
 /**

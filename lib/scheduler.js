@@ -260,7 +260,7 @@ class WriteScheduler {
         if (e && (e.code === CLOSED || e.code === WRITE_FAILED)) this.refuse(e);
         return;
       }
-      if (refusals !== null) this.#refused(group, from, JSON.parse(refusals));
+      if (refusals.length > 0) this.#refused(group, from, refusals);
       from = to;
     }
     if (this.#kind === 'memory') this.#safe();
@@ -273,11 +273,11 @@ class WriteScheduler {
     this.#onSafe(this.#messages, streams);
   }
 
-  /** Saves the engine refused (`[[index, code, message], …]` from `offset` on), for a file store. */
+  /** Saves the engine refused (`{ index, code, message }`, indexes from `offset` on), for a file store. */
   #refused(group, offset, refusals) {
     this.#recount();
     group.failures ??= new Map();
-    for (const [index, code, message] of refusals) group.failures.set(offset + index, fromNative({ code, message }));
+    for (const r of refusals) group.failures.set(offset + r.index, fromNative(r));
   }
 
   /** After a refusal, what the queue assumed may be wrong: ask the engine. */
@@ -317,7 +317,7 @@ class WriteScheduler {
       for (const s of group.saves) s.reject(error);
       return;
     }
-    const refused = new Map(outcome.refused.map(([i, kind, actual]) => [i, [kind, actual]]));
+    const refused = new Map(outcome.refused.map((r) => [r.index, r]));
     const streams = [];
     let added = 0;
     group.saves.forEach((s, i) => {
@@ -327,7 +327,7 @@ class WriteScheduler {
         added += s.n;
         s.resolve();
       } else {
-        const actual = r[0] === 'StreamNotFound' ? null : r[1];
+        const actual = r.code === 'StreamNotFound' ? null : r.actual;
         s.reject(refusal(s.streamId, s.expectedRevision, expectedNumber(s.expectedRevision), actual));
       }
     });
@@ -437,12 +437,8 @@ class WriteScheduler {
     } catch (e) {
       return Promise.reject(this.#failed(e));
     }
-    // The task resolves to null, or to [code, reason] when the commit failed.
     return task.then(
-      (failure) => {
-        if (failure) throw this.#failed({ code: failure[0], message: failure[1] });
-        this.#onSafe(through, streams);
-      },
+      () => this.#onSafe(through, streams),
       (e) => {
         throw this.#failed(e);
       },

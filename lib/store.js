@@ -373,10 +373,12 @@ class MessageStore {
 
   /** After closing: each save is refused in its call with the error every other call gets. */
   #refuseSaves() {
+    const refuse = (closed) => this.#writes.refuse(closed);
     try {
-      this.#backend.stats()?.catch?.((closed) => this.#writes.refuse(closed));
+      const answer = this.#backend.stats();
+      if (answer instanceof Promise) answer.catch(refuse);
     } catch (closed) {
-      this.#writes.refuse(closed);
+      refuse(closed);
     }
   }
 

@@ -46,9 +46,8 @@ const DONE = Object.freeze({ value: undefined, done: true });
 
 /** The error open subscriptions end with when their store is reset: their positions are gone. */
 function resetError() {
-  const e = new Error('the store was reset: the subscription ended, since the positions it followed no longer exist');
-  e.code = CODES.Reset;
-  return e;
+  const message = 'the store was reset: the subscription ended, since the positions it followed no longer exist';
+  return Object.assign(new Error(message), { code: CODES.Reset });
 }
 
 /**

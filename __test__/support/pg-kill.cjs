@@ -11,9 +11,6 @@ native
     // the other conditions, and so on its own connection.
     "WITH targets AS MATERIALIZED (SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend') SELECT pg_terminate_backend(pid) FROM targets",
   )
-  .then((r) => {
-    if (r !== '') throw new Error(r);
-  })
   .catch((e) => {
     console.error(e);
     process.exit(1);

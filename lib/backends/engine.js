@@ -21,8 +21,8 @@ class EngineBackend {
   #h;
 
   /**
-   * @param {any} native the loaded addon (lib/native.js)
-   * @param {unknown} handle its store handle
+   * @param {typeof import('../../.tmp/binding')} native the loaded addon (lib/native.js)
+   * @param {ReturnType<typeof import('../../.tmp/binding').create>} handle its store handle
    * @param {'memory' | 'file'} kind
    * @param {boolean} syncWrites
    */

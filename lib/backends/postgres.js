@@ -35,21 +35,11 @@ function newSessionId(now) {
   return `session-${now}-${suffix}`;
 }
 
-/**
- * The native side's answer: the text, or the failure it encodes (`!<code>\n<message>`),
- * thrown as the native module throws its errors, `{ code, message }`.
- */
-function answer(text) {
-  if (text.charCodeAt(0) !== 33) return text;
-  const nl = text.indexOf('\n');
-  throw { code: text.slice(1, nl), message: text.slice(nl + 1) };
-}
+/** @typedef {import('../backend').Backend} Backend */
 
-/** `null` as the native side writes it, or the text. */
-const orNull = (text) => (text === 'null' ? null : text);
-
-/** @implements {import('../backend').Backend} */
+/** @implements {Backend} */
 class PostgresBackend {
+  /** @type {'server'} */
   kind = 'server';
   #pg;
   /** The current session's JSON literal, or null. */
@@ -59,6 +49,11 @@ class PostgresBackend {
   /** Tokens of this instance's resets not yet heard back on the channel. */
   #ownResets = new Set();
 
+  /**
+   * @param {typeof import('../../.tmp/binding')} native the loaded addon (lib/native.js)
+   * @param {string} connectionString
+   * @param {string} schema
+   */
   constructor(native, connectionString, schema) {
     this.#pg = new native.PgStore(connectionString, schema);
   }
@@ -79,52 +74,51 @@ class PostgresBackend {
   async append(saves) {
     const session = this.#session ?? NO_SESSION;
     const payload = saves.map((s) => `${s.head}\n${s.literal}\n${session}\n${s.text}`).join('\n');
-    return JSON.parse(answer(await this.#conn.append(crypto.randomUUID(), payload)));
+    return this.#conn.append(crypto.randomUUID(), payload);
   }
 
   async readStream(literal, from, limit) {
-    return answer(await this.#conn.readStream(literal, from, limit));
+    return this.#conn.readStream(literal, from, limit);
   }
   async query(wire, limit) {
-    return answer(await this.#conn.query(wire, limit));
+    return this.#conn.query(wire, limit);
   }
   async follow(wire, after, upTo, limit) {
-    const text = answer(await this.#conn.follow(wire, after, upTo, limit));
+    const text = await this.#conn.follow(wire, after, upTo, limit);
     const nl = text.indexOf('\n');
     return { rows: text.slice(nl + 1), through: Number(text.slice(0, nl)) };
   }
   async head() {
-    return Number(answer(await this.#conn.head()));
+    return this.#conn.head();
   }
   async streamPosition(literal, revision) {
-    const p = orNull(answer(await this.#conn.streamPosition(literal, revision)));
-    return p === null ? null : Number(p);
+    return this.#conn.streamPosition(literal, revision);
   }
   async streamInfo(literal) {
-    return orNull(answer(await this.#conn.streamInfo(literal)));
+    return this.#conn.streamInfo(literal);
   }
   async streams() {
-    return answer(await this.#conn.streams());
+    return this.#conn.streams();
   }
   async stats() {
-    return answer(await this.#conn.stats());
+    return this.#conn.stats();
   }
   async sessions() {
-    return answer(await this.#conn.sessions());
+    return this.#conn.sessions();
   }
   async sessionInfo(literal) {
-    return orNull(answer(await this.#conn.sessions(literal)));
+    return this.#conn.sessions(literal);
   }
 
   async createSession(now) {
     const id = newSessionId(now);
     const literal = JSON.stringify(id);
-    answer(await this.#conn.createSession(literal, now));
+    await this.#conn.createSession(literal, now);
     this.#session = literal;
     return id;
   }
   async endSession(literal, now) {
-    answer(await this.#conn.endSession(literal, now));
+    await this.#conn.endSession(literal, now);
     if (this.#session === literal) this.#session = null;
   }
 
@@ -134,7 +128,7 @@ class PostgresBackend {
     // Tokens not heard back (no listener was connected) are dropped now and then.
     if (this.#ownResets.size >= 64) this.#ownResets.clear();
     this.#ownResets.add(token);
-    answer(await this.#conn.reset(token));
+    await this.#conn.reset(token);
     this.#session = null;
   }
 
@@ -144,20 +138,21 @@ class PostgresBackend {
     if (pg === null) return;
     this.#pg = null;
     this.#session = null;
-    answer(await pg.close());
+    await pg.close();
   }
 
   // Following other processes' commits, for subscriptions.
 
   /** Listens, then reads the head: a commit after that read wakes the listener. */
   async start() {
-    answer(await this.#conn.listen());
+    await this.#conn.listen();
     return this.head();
   }
 
   /** No subscription is open any more: stop listening. */
   unlisten() {
-    this.#pg?.unlisten();
+    // It cannot fail: it only drops the listening connection.
+    void this.#pg?.unlisten();
   }
 
   /**
@@ -176,7 +171,7 @@ class PostgresBackend {
       while (feed.size > 0) {
         let words;
         try {
-          words = answer(await this.#conn.waitHead(POLL_MS)).split(' ');
+          words = (await this.#conn.waitHead(POLL_MS)).split(' ');
         } catch {
           // The server is away: try again after a poll; nothing is lost meanwhile.
           await new Promise((resolve) => setTimeout(resolve, POLL_MS));

@@ -26,7 +26,7 @@ use napi::{Env, Task};
 
 use super::error::{write_failed, Error, Result};
 use super::wire::{self, SaveHead};
-use crate::engine::{json, Engine, JsonString};
+use crate::engine::{Engine, JsonString};
 
 #[derive(Default)]
 struct Backlog {
@@ -116,8 +116,9 @@ impl Core {
             }
             let outcome = catch_unwind(AssertUnwindSafe(|| apply(engine, &payload)));
             let lost = match outcome {
-                Ok(Ok(None)) => None,
-                Ok(Ok(Some(first))) => Some(format!("a save acknowledged earlier was refused by the engine ({first})")),
+                Ok(Ok(refusals)) => refusals.first().map(|first| {
+                    format!("a save acknowledged earlier was refused by the engine ({}: {})", first.code, first.message)
+                }),
                 Ok(Err(e)) => Some(format!("a save acknowledged earlier did not reach the engine ({})", e.reason)),
                 Err(panic) => Some(format!(
                     "a save acknowledged earlier did not reach the engine (internal error: {})",
@@ -142,12 +143,20 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "a panic".to_owned())
 }
 
+/// A save of a group the engine refused, changing nothing: its index in the group,
+/// and the code and message of the error a call saving it alone would throw.
+#[napi_derive::napi(object)]
+pub struct Refusal {
+    pub index: u32,
+    pub code: String,
+    pub message: String,
+}
+
 /// Applies a `saveMany` payload: each save on its own, in order; a refused one changes
-/// nothing and the rest go on. Returns `None` when all were applied, else the
-/// refusals as JSON, `[[index, code, message], …]` (for a memory store only the first
-/// message matters: it was acknowledged already).
-pub fn apply(engine: &mut Engine, payload: &str) -> Result<Option<String>> {
-    let mut refusals: Option<String> = None;
+/// nothing and the rest go on. Returns the refusals, none when all were applied (for a
+/// memory store only the first matters: it was acknowledged already).
+pub fn apply(engine: &mut Engine, payload: &str) -> Result<Vec<Refusal>> {
+    let mut refusals = Vec::new();
     let mut lines = payload.split('\n');
     let mut index = 0usize;
     // Consecutive saves to one stream (the usual case) parse its literal once.
@@ -172,22 +181,11 @@ pub fn apply(engine: &mut Engine, payload: &str) -> Result<Option<String>> {
         };
         if let Err(e) = outcome {
             let e = Error::from(e);
-            let out = refusals.get_or_insert_with(|| String::from("["));
-            if out.len() > 1 {
-                out.push(',');
-            }
-            out.push_str(&format!(
-                "[{index},{},{}]",
-                json::string_literal(e.status.as_ref()),
-                json::string_literal(&e.reason)
-            ));
+            refusals.push(Refusal { index: index as u32, code: e.status.as_ref().to_owned(), message: e.reason });
         }
         index += 1;
     }
-    Ok(refusals.map(|mut r| {
-        r.push(']');
-        r
-    }))
+    Ok(refusals)
 }
 
 /// Applies a memory store's backlog on the thread pool, until it is empty.

@@ -14,6 +14,7 @@ mod native_stats;
 mod page;
 mod postgres;
 mod reads;
+mod reply;
 mod store;
 mod wire;
 mod writes;

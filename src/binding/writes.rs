@@ -8,7 +8,7 @@ use napi::{Env, Task};
 use napi_derive::napi;
 
 use super::core::{self, ApplyTask};
-use super::error::{invalid, Code, Result};
+use super::error::{invalid, write_failed, Result};
 use super::store::{commit, kind, Store};
 use super::wire;
 use crate::engine::Millis;
@@ -22,19 +22,21 @@ pub struct CommitTask {
     batch: Option<Batch>,
 }
 
-// A failed commit resolves, rather than rejects, to `[code, reason]`: a task's
-// rejection can carry only napi's own status codes, and the failure must reach
-// JavaScript with ours (`Code::WriteFailed`). Success resolves to `null`.
+// A failed commit rejects with the Error a synchronous write would throw (code
+// `Code::WriteFailed`), made on the JavaScript thread (`reply.rs`).
 impl Task for CommitTask {
     type Output = Option<String>;
-    type JsValue = Option<Vec<String>>;
+    type JsValue = ();
 
     fn compute(&mut self) -> napi::Result<Option<String>> {
         Ok(self.batch.take().and_then(|batch| commit(&self.journal, &self.failed, batch).err()))
     }
 
-    fn resolve(&mut self, _env: Env, failure: Option<String>) -> napi::Result<Option<Vec<String>>> {
-        Ok(failure.map(|reason| vec![Code::WriteFailed.as_ref().to_owned(), reason]))
+    fn resolve(&mut self, env: Env, failure: Option<String>) -> napi::Result<()> {
+        match failure {
+            None => Ok(()),
+            Some(reason) => Err(super::reply::rejection(&env, write_failed(&reason))),
+        }
     }
 }
 
@@ -46,7 +48,7 @@ pub fn flush(store: &mut Store) -> Result<()> {
 }
 
 /// The same as `flush`, committed on the thread pool: resolves once written.
-#[napi(catch_unwind)]
+#[napi(catch_unwind, ts_return_type = "Promise<void>")]
 pub fn flush_async(store: &mut Store) -> Result<AsyncTask<CommitTask>> {
     store.open()?;
     let batch = store.prepare()?;
@@ -98,12 +100,12 @@ pub fn save(
 /// revision or nothing.
 ///
 /// Each save is applied on its own, in order, and one the engine refuses changes
-/// nothing and does not stop the rest. Returns `null` when every save was applied,
-/// else the refusals as JSON: `[[index, code, message], …]`. A store that takes no
+/// nothing and does not stop the rest. Returns the refusals (none when every save
+/// was applied). A store that takes no
 /// writes (closed, or after a failed write) refuses the whole call with one error,
 /// so that a burst costs one call whatever happens.
 #[napi(catch_unwind)]
-pub fn save_many(env: Env, store: &mut Store, payload: String) -> Result<Option<String>> {
+pub fn save_many(env: Env, store: &mut Store, payload: String) -> Result<Vec<core::Refusal>> {
     let shared = store.writable()?.core.clone();
     let mut engine = shared.engine()?;
     let refusals = core::apply(&mut engine, &payload);

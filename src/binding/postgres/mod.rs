@@ -1,0 +1,396 @@
+//! The native side of `PostgresMessageStore`: a class over a schema's connections
+//! (`connection.rs`), whose methods return promises run on napi's tokio runtime. Each
+//! resolves to its result (pages of messages and the small records as the text the
+//! engine's stores give, so that the JavaScript face reads both alike) or rejects with
+//! the Error a synchronous call would throw, code included (`reply.rs`).
+//!
+//! An append whose reply was lost is sent again once, on a new connection, with the
+//! same batch id, which the append function recognises.
+
+mod connection;
+mod payload;
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::PromiseRaw;
+use napi::Env;
+use napi_derive::napi;
+
+use super::error::{Code, Error};
+use super::page;
+use super::reply::promise;
+use super::wire;
+use crate::engine::json;
+use crate::engine::JsonString;
+use connection::{pg_error, Connections};
+
+/// A save the append function refused, changing nothing.
+#[napi(object)]
+pub struct Refused {
+    /// Its index in the group.
+    pub index: u32,
+    /// `StreamNotFound` or `WrongExpectedRevision` (`Code::name`).
+    pub code: String,
+    /// The stream's revision when it was refused (-1: none).
+    pub actual: i64,
+}
+
+/// What a group of saves came to: the refused ones, and the store's last position
+/// once the transaction committed.
+#[napi(object)]
+pub struct AppendOutcome {
+    pub refused: Vec<Refused>,
+    pub last: i64,
+}
+
+/// The append function's outcome: `{"refused":[[i, code, actual], …],"last":position}`.
+fn outcome(text: &str) -> Result<AppendOutcome, Error> {
+    let bad = || Error::new(Code::WriteFailed, format!("the append function answered {text:?}"));
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad())?;
+    let refused = v["refused"]
+        .as_array()
+        .ok_or_else(bad)?
+        .iter()
+        .map(|r| {
+            Some(Refused {
+                index: u32::try_from(r[0].as_u64()?).ok()?,
+                code: r[1].as_str()?.to_owned(),
+                actual: r[2].as_i64()?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(bad)?;
+    Ok(AppendOutcome { refused, last: v["last"].as_i64().ok_or_else(bad)? })
+}
+
+#[napi]
+pub struct PgStore {
+    conns: Arc<Connections>,
+}
+
+// Each method checks its arguments, then runs on the connection through `retry`.
+#[napi]
+impl PgStore {
+    /// Does no I/O: the first call connects.
+    #[napi(constructor)]
+    pub fn new(url: String, schema: String) -> Self {
+        // The tests' build counts live instances (its `Drop` is in native_stats.rs).
+        #[cfg(feature = "test-hooks")]
+        super::native_stats::pg_store_made();
+        PgStore { conns: Connections::new(url, schema) }
+    }
+
+    /// Appends a group of saves in one transaction (the payload: see `payload::saves`).
+    /// The connection may break after the commit and before the reply: sent again
+    /// with the same batch id, the group is applied at most once.
+    #[napi]
+    pub fn append<'env>(
+        &self,
+        env: &'env Env,
+        batch: String,
+        payload: String,
+    ) -> napi::Result<PromiseRaw<'env, AppendOutcome>> {
+        let c = self.conns.clone();
+        promise(env, async move {
+            let (saves, batch) = (Arc::new(payload::saves(&payload)?), Arc::new(batch));
+            let text = c
+                .retry(|pg| {
+                    let (saves, batch) = (saves.clone(), batch.clone());
+                    async move { pg.append(&batch, &saves).await }
+                })
+                .await?;
+            outcome(&text)
+        })
+    }
+
+    /// A stream's messages from revision `from`, the last `count` of them: a page.
+    #[napi]
+    pub fn read_stream<'env>(
+        &self,
+        env: &'env Env,
+        stream: String,
+        from: Option<i64>,
+        count: Option<i64>,
+    ) -> napi::Result<PromiseRaw<'env, String>> {
+        let c = self.conns.clone();
+        promise(env, async move {
+            let stream = payload::name("streamId", &stream)?;
+            let rows = c
+                .retry(|pg| {
+                    let stream = stream.clone();
+                    async move { pg.read_stream(stream.literal(), from, count).await }
+                })
+                .await?;
+            Ok(page::write_rows(&rows))
+        })
+    }
+
+    /// The messages the filter lets through, the last `count` of them: a page.
+    #[napi]
+    pub fn query<'env>(
+        &self,
+        env: &'env Env,
+        filter: Option<String>,
+        count: Option<i64>,
+    ) -> napi::Result<PromiseRaw<'env, String>> {
+        let c = self.conns.clone();
+        promise(env, async move {
+            let filter = payload::filter(filter.as_deref())?;
+            let rows = c
+                .retry(|pg| {
+                    let filter = filter.clone();
+                    async move { pg.query(&filter, count).await }
+                })
+                .await?;
+            Ok(page::write_rows(&rows))
+        })
+    }
+
+    /// A subscription's page: `<through>\n<page>` (see `Pg::follow`).
+    #[napi]
+    pub fn follow<'env>(
+        &self,
+        env: &'env Env,
+        filter: Option<String>,
+        after: i64,
+        up_to: i64,
+        limit: i64,
+    ) -> napi::Result<PromiseRaw<'env, String>> {
+        let c = self.conns.clone();
+        promise(env, async move {
+            let filter = payload::filter(filter.as_deref())?;
+            let (rows, through) = c
+                .retry(|pg| {
+                    let filter = filter.clone();
+                    async move { pg.follow(&filter, after, up_to, limit).await }
+                })
+                .await?;
+            Ok(format!("{through}\n{}", page::write_rows(&rows)))
+        })
+    }
+
+    /// The store's last committed position.
+    #[napi]
+    pub fn head<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, i64>> {
+        let c = self.conns.clone();
+        promise(env, async move { c.retry(|pg| async move { pg.head().await }).await })
+    }
+
+    /// The position of the stream's message at `revision`, or null.
+    #[napi]
+    pub fn stream_position<'env>(
+        &self,
+        env: &'env Env,
+        stream: String,
+        revision: i64,
+    ) -> napi::Result<PromiseRaw<'env, Option<i64>>> {
+        let c = self.conns.clone();
+        promise(env, async move {
+            let stream = payload::name("streamId", &stream)?;
+            c.retry(|pg| {
+                let stream = stream.clone();
+                async move { pg.stream_position(stream.literal(), revision).await }
+            })
+            .await
+        })
+    }
+
+    /// Waits for another commit (a notification), at most `pollMs`, then resolves to
+    /// `<head>`, then the tokens of the resets announced meanwhile, space-separated
+    /// (`-1` when cut short by `unlisten` or `close`); rejects when the listening
+    /// connection failed (the next call makes it again).
+    #[napi]
+    pub fn wait_head<'env>(&self, env: &'env Env, poll_ms: u32) -> napi::Result<PromiseRaw<'env, String>> {
+        let c = self.conns.clone();
+        promise(env, async move {
+            let mut slot = c.listener.lock().await;
+            c.listening(&mut slot).await?;
+            let listener = slot.as_mut().expect("made above");
+            let poll = std::time::Duration::from_millis(u64::from(poll_ms));
+            let outcome = tokio::select! {
+                r = listener.wait(poll) => r,
+                () = c.stop.notified() => return Ok("-1".to_owned()),
+            };
+            match outcome {
+                Ok((head, resets)) => Ok(format!("{head} {}", resets.join(" ")).trim_end().to_owned()),
+                Err(e) => {
+                    *slot = None;
+                    Err(pg_error(e))
+                }
+            }
+        })
+    }
+
+    /// Makes the listening connection now, so that a subscription reading the head
+    /// next is woken by every commit after that read.
+    #[napi]
+    pub fn listen<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let c = self.conns.clone();
+        promise(env, async move {
+            // Held by a `waitHead`: the connection is there and listening.
+            let Ok(mut slot) = c.listener.try_lock() else { return Ok(()) };
+            c.listening(&mut slot).await
+        })
+    }
+
+    /// Closes the listening connection (no subscription is open any more).
+    #[napi]
+    pub fn unlisten<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let c = self.conns.clone();
+        promise(env, async move {
+            c.stop.notify_one();
+            *c.listener.lock().await = None;
+            Ok(())
+        })
+    }
+
+    /// The stream's info as JSON (`wire::stream_info`), or null.
+    #[napi]
+    pub fn stream_info<'env>(&self, env: &'env Env, stream: String) -> napi::Result<PromiseRaw<'env, Option<String>>> {
+        let c = self.conns.clone();
+        promise(env, async move {
+            let stream = payload::name("streamId", &stream)?;
+            let info = c
+                .retry(|pg| {
+                    let stream = stream.clone();
+                    async move { pg.stream_info(stream.literal()).await }
+                })
+                .await?;
+            Ok(info.map(|i| wire::stream_info(&i)))
+        })
+    }
+
+    /// The stream names as a JSON array, in creation order.
+    #[napi]
+    pub fn streams<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, String>> {
+        let c = self.conns.clone();
+        promise(env, async move {
+            let names = c.retry(|pg| async move { pg.streams().await }).await?;
+            Ok(format!("[{}]", names.join(",")))
+        })
+    }
+
+    /// The counters as JSON (`wire::stats`).
+    #[napi]
+    pub fn stats<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, String>> {
+        let c = self.conns.clone();
+        promise(env, async move { Ok(wire::stats(&c.retry(|pg| async move { pg.stats().await }).await?)) })
+    }
+
+    /// Records a session (`id`: its literal) and its empty stream, at `now`.
+    #[napi]
+    pub fn create_session<'env>(&self, env: &'env Env, id: String, now: i64) -> napi::Result<PromiseRaw<'env, ()>> {
+        let c = self.conns.clone();
+        promise(env, async move {
+            let id = payload::name("sessionId", &id)?;
+            let stream = Arc::new(JsonString::new(&format!("session-{}", json::decode_lossy(id.literal()))));
+            c.retry(|pg| {
+                let (id, stream) = (id.clone(), stream.clone());
+                async move { pg.create_session(id.literal(), stream.literal(), now).await }
+            })
+            .await
+        })
+    }
+
+    #[napi]
+    pub fn end_session<'env>(&self, env: &'env Env, id: String, now: i64) -> napi::Result<PromiseRaw<'env, ()>> {
+        let c = self.conns.clone();
+        promise(env, async move {
+            let id = payload::name("sessionId", &id)?;
+            c.retry(|pg| {
+                let id = id.clone();
+                async move { pg.end_session(id.literal(), now).await }
+            })
+            .await
+        })
+    }
+
+    /// Every session as a JSON array, or (with `id`) the one named, or null.
+    #[napi]
+    pub fn sessions<'env>(&self, env: &'env Env, id: Option<String>) -> napi::Result<PromiseRaw<'env, Option<String>>> {
+        let c = self.conns.clone();
+        promise(env, async move {
+            let id = id.as_deref().map(|i| payload::name("sessionId", i)).transpose()?;
+            let list = c
+                .retry(|pg| {
+                    let id = id.clone();
+                    async move { pg.sessions(id.as_deref().map(JsonString::literal)).await }
+                })
+                .await?;
+            let mut out = String::new();
+            if id.is_some() {
+                let Some(s) = list.first() else { return Ok(None) };
+                wire::write_session(&mut out, s);
+                return Ok(Some(out));
+            }
+            out.push('[');
+            for (n, s) in list.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                wire::write_session(&mut out, s);
+            }
+            out.push(']');
+            Ok(Some(out))
+        })
+    }
+
+    /// Empties the schema's tables, announcing `token` to the listeners.
+    #[napi]
+    pub fn reset<'env>(&self, env: &'env Env, token: String) -> napi::Result<PromiseRaw<'env, ()>> {
+        let c = self.conns.clone();
+        let token = Arc::new(token);
+        promise(env, async move {
+            c.retry(|pg| {
+                let token = token.clone();
+                async move { pg.reset(&token).await }
+            })
+            .await
+        })
+    }
+
+    /// Drops the connections; a later call makes a new one.
+    #[napi]
+    pub fn close<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let c = self.conns.clone();
+        promise(env, async move {
+            c.close().await;
+            Ok(())
+        })
+    }
+}
+
+/// Test hook: listens on the schema's channel for `ms` milliseconds, as another
+/// process would, and resolves to how many notifications arrived (feature `test-hooks`).
+#[cfg(feature = "test-hooks")]
+#[napi]
+pub fn test_pg_listen<'env>(
+    env: &'env Env,
+    url: String,
+    schema: String,
+    ms: u32,
+) -> napi::Result<PromiseRaw<'env, i64>> {
+    use crate::postgres::listen::Listener;
+    promise(env, async move {
+        let listener = Listener::connect(&url, &schema).await.map_err(pg_error)?;
+        tokio::time::sleep(std::time::Duration::from_millis(u64::from(ms))).await;
+        Ok(listener.notifications() as i64)
+    })
+}
+
+/// Test hook: runs SQL on its own connection, as another client would (killing
+/// backends, counting rows). Only in the tests' build (feature `test-hooks`).
+#[cfg(feature = "test-hooks")]
+#[napi]
+pub fn test_pg_exec<'env>(env: &'env Env, url: String, sql: String) -> napi::Result<PromiseRaw<'env, ()>> {
+    promise(env, async move {
+        let (config, _) = crate::postgres::config(&url).map_err(pg_error)?;
+        let (client, connection) =
+            config.connect(tokio_postgres::NoTls).await.map_err(|e| Error::new(Code::ConnectFailed, e.to_string()))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        client.simple_query(&sql).await.map_err(|e| Error::new(Code::WriteFailed, e.to_string()))?;
+        Ok(())
+    })
+}
