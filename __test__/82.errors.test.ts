@@ -15,6 +15,14 @@ test('JavaScript knows exactly the codes Rust has, by the same names', () => {
   expect(Object.keys(CODES)).toHaveLength(9);
 });
 
+test("the numbers that cross the boundary are Rust's: expectation modes and message types (lib/wire.js)", () => {
+  const wire = require('../lib/wire.js');
+  const rust = native.wireCodes();
+  expect(rust).toEqual({ noStream: -2, streamExists: -3, messageTypes: ['command', 'event'] });
+  expect({ ...wire.EXPECTED_MODES }).toEqual({ no_stream: rust.noStream, stream_exists: rust.streamExists });
+  expect([...wire.MESSAGE_TYPES]).toEqual(rust.messageTypes);
+});
+
 /** The error the engine itself throws for a save, with no JavaScript check first. */
 function engineRefusal(stream: string, expected: number) {
   const store = native.create();

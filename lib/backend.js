@@ -37,7 +37,7 @@
  * @property {(payload: string) => { index: number, code: string, message: string }[]} [apply] queued saves (`saveMany`'s payload) applied in the call; the refused ones
  * @property {(payload: string) => Promise<unknown> | null} [applyLater] the same, acknowledged, applied on the thread pool (memory)
  * @property {(literal: string, text: string, batch: boolean, expected: number | undefined, kind: number | undefined, now: number) => number} [save] one save in the call; the stream's new revision
- * @property {boolean} [syncWrites] whether a file write waits for the disk's flush
+ * @property {boolean} [syncWrites] whether a file write waits for the disk to sync (durability 'power')
  * @property {() => void} [commit] writes to the file what changed (file)
  * @property {() => Promise<void>} [commitLater] the same on the thread pool
  * @property {(literal: string, from: number | undefined, limit: number | undefined) => string} [readStreamJson]
@@ -46,7 +46,7 @@
  * @property {() => string | null} [nextPage] the next page, or null
  *
  * Writes: server
- * @property {(saves: { head: string, literal: string, text: string }[]) => Promise<{ refused: { index: number, code: string, actual: number }[], last: number }>} [append]
+ * @property {(saves: { header: string, literal: string, text: string }[]) => Promise<{ refused: { index: number, code: string, actual: number }[], last: number }>} [append]
  *   a group of saves in one transaction: the refused ones (index, code's name, the stream's revision) and the last position
  * @property {() => Promise<number>} [start] listens for other processes' commits, then reads the head
  * @property {(feed: object, quiet: () => Promise<void>, onReset: (head: number) => void) => Promise<void>} [watch]

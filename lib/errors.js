@@ -7,7 +7,7 @@
 
 const check = require('./validate');
 
-const { no_stream: NO_STREAM, stream_exists: STREAM_EXISTS } = check.EXPECTED_MODES;
+const { no_stream: NO_STREAM, stream_exists: STREAM_EXISTS } = require('./wire').EXPECTED_MODES;
 
 /** A save refused because the stream is not at the revision the caller expected. */
 class ConcurrencyError extends Error {
@@ -49,7 +49,7 @@ class WrongExpectedRevisionError extends ConcurrencyError {
 
 /**
  * Why a save expecting `expected` (the number `expectedRevision` gives: a revision, or
- * a mode's number, `EXPECTED_MODES` in validate.js) is refused by a stream at `actual`
+ * a mode's number, `EXPECTED_MODES` in wire.js) is refused by a stream at `actual`
  * (-1: no messages; null: it does not exist), or null when it may go on.
  * `expectedRevision` is what the caller wrote. Upstream's two texts are kept; the
  * modes' refusals are `ConcurrencyError`s with `expectedRevision` the mode's name.

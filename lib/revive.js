@@ -9,7 +9,7 @@
 // frozen, and its two Dates are `ReadOnlyDate`s, whose setters throw.
 
 const { estimate } = require('./cache');
-const { MESSAGE_TYPES } = require('./validate');
+const { MESSAGE_TYPES } = require('./wire');
 
 const SHARED =
   'a message read from the store is shared by every read and cannot be changed; copy it first (new Date(date), structuredClone(message))';

@@ -11,14 +11,14 @@
 //
 // The queue: saves checked and stringified, waiting for the backend.
 //   EMPTY   nothing is queued.
-//   QUEUED  saves wait in call order. memory and file: they leave in one call (`flush`)
+//   QUEUED  saves wait in call order. memory and file: they leave in one call (`drain`)
 //           before the store's next other call, when the queue passes its bound, at the
 //           next turn of the event loop (memory), or when the file's write starts
 //           (file): a file store's through `apply`, in the call; a memory store's
 //           through `applyLater`, into the engine's backlog, which a pool task applies
 //           and every call into the engine finishes first (src/binding/core.rs).
 //           server: they form one group, sent in one round trip and one transaction
-//           when its turn comes; any other call closes the group (`flush`).
+//           when its turn comes; any other call closes the group (`drain`).
 // The writer (file and server; a memory store stays IDLE):
 //   IDLE     nothing is due or under way.
 //   DUE      a write is promised (`#next`) for every change made since the last one
@@ -35,12 +35,12 @@
 //
 // Invariants:
 // - Call order: saves reach the backend in the order they were called, and before any
-//   later call (the face flushes first; for a server every call waits its `turn`), so
+//   later call (the face drains the queue first; for a server every call waits its `turn`), so
 //   every read, revision check and change sees every save called before it.
 // - Revisions (memory and file): `#revisions` holds, for the streams it knows, the
 //   revision the stream will have once everything queued is applied. An
 //   `expectedRevision` is checked against it in the call; a stream not known is learned
-//   from the engine (after a flush). It is emptied whenever it could be wrong (a
+//   from the engine (after a drain). It is emptied whenever it could be wrong (a
 //   refusal, a session, a reset). A server checks expectations in its transaction.
 // - Capacity (memory and file): a save that would take the store past the engine's
 //   capacity (`backend.capacity()`, Rust's one number) is refused in its call.
@@ -56,10 +56,11 @@
 
 const { fromNative, refusal, CODES } = require('./errors');
 const { expectedRevision: expectedNumber } = require('./validate');
+const { saveHeader } = require('./wire');
 
 /** Most characters of message text one `apply` call takes (far below V8's longest string). */
 const DRAIN_CHARS = 32 << 20;
-/** A memory store's queue is flushed in the call that passes either bound. */
+/** A memory store's queue is drained in the call that passes either bound. */
 const QUEUE_CHARS = 128 << 10;
 const QUEUE_SAVES = 512;
 /** Streams whose revision is kept; past this the map starts again. */
@@ -80,16 +81,16 @@ class WriteScheduler {
   #parts = [];
   #count = 0;
   #chars = 0;
-  /** Memory: the flush scheduled for the next turn (an Immediate), or null. */
+  /** Memory: the drain scheduled for the next turn (an Immediate), or null. */
   #soon = null;
-  /** File and server: the queued saves' `{ done, failures, count, saves }`, settled by the write that holds them. */
+  /** File and server: the queued saves' `{ done, failures, count, saves }`, each settled by the write that holds it. */
   #group = null;
-  /** The last save head (see `saveMany` in src/binding/writes.rs) and what it was made of. */
-  #head = '';
-  #headKind = null;
-  #headBatch = null;
-  #headNow = null;
-  #headExpected = null;
+  /** The last save header (`wire.saveHeader`) and what it was made of. */
+  #header = '';
+  #headerKind = null;
+  #headerBatch = null;
+  #headerNow = null;
+  #headerExpected = null;
 
   // The writer.
   #next = null;
@@ -114,28 +115,28 @@ class WriteScheduler {
     this.#onSafe = onSafe;
     this.#messages = messages;
     this.#capacity = this.#kind === 'server' ? Number.POSITIVE_INFINITY : backend.capacity();
-    this.#flushSoon = () => {
+    this.#drainSoon = () => {
       this.#soon = null;
       try {
-        this.flush();
+        this.drain();
       } catch {
         // Recorded: the store's next call reports it.
       }
     };
   }
 
-  #flushSoon;
+  #drainSoon;
 
   /**
    * Queues a save of `n` messages (`text`: one message, or with `batch` an array of
    * them) to `streamId` (`literal`: its JSON literal). `expected` is the expected
    * revision as a number (or undefined), `expectedRevision` as the caller gave it;
-   * `settled`: the text is certain to be what was checked (a server sends any other
+   * `stable`: the text is certain to be what was checked (a server sends any other
    * save alone, so that its refusal refuses nothing else). Throws what the save is
    * refused for; returns undefined once a memory save is acknowledged, or the promise
    * of a file or server save.
    */
-  save(streamId, literal, text, batch, n, expected, expectedRevision, kind, now, settled) {
+  save(streamId, literal, text, batch, n, expected, expectedRevision, kind, now, stable) {
     if (this.#refusal !== null) throw this.#refusal();
     if (this.#messages + n > this.#capacity) {
       throw new RangeError(`the store cannot hold more than ${this.#capacity} messages`);
@@ -150,23 +151,23 @@ class WriteScheduler {
       }
       if (revision !== undefined && revision !== null) this.#remember(streamId, revision + n);
     }
-    // Saves in a row mostly share their head: made again only when a part changes.
-    if (kind !== this.#headKind || batch !== this.#headBatch || now !== this.#headNow || expected !== this.#headExpected) {
-      this.#headKind = kind;
-      this.#headBatch = batch;
-      this.#headNow = now;
-      this.#headExpected = expected;
-      this.#head = `${kind === undefined ? '-' : kind}${batch ? 1 : 0}${now}${expected === undefined ? '' : ` ${expected}`}`;
+    // Saves in a row mostly share their header: made again only when a part changes.
+    if (kind !== this.#headerKind || batch !== this.#headerBatch || now !== this.#headerNow || expected !== this.#headerExpected) {
+      this.#headerKind = kind;
+      this.#headerBatch = batch;
+      this.#headerNow = now;
+      this.#headerExpected = expected;
+      this.#header = saveHeader(kind, batch, now, expected);
     }
-    if (this.#kind === 'server') return this.#sendLater(streamId, literal, text, n, expectedRevision, settled);
-    this.#parts.push(this.#head, literal, text);
+    if (this.#kind === 'server') return this.#sendLater(streamId, literal, text, n, expectedRevision, stable);
+    this.#parts.push(this.#header, literal, text);
     this.#streamIds.push(streamId);
     this.#count++;
     this.#chars += text.length;
     this.#messages += n;
     if (this.#kind === 'memory') {
-      if (this.#chars >= QUEUE_CHARS || this.#count >= QUEUE_SAVES) this.flush();
-      else if (this.#soon === null) this.#soon = setImmediate(this.#flushSoon);
+      if (this.#chars >= QUEUE_CHARS || this.#count >= QUEUE_SAVES) this.drain();
+      else if (this.#soon === null) this.#soon = setImmediate(this.#drainSoon);
       return undefined;
     }
     let group = this.#group;
@@ -189,7 +190,7 @@ class WriteScheduler {
 
   /** The stream's revision from the engine (-1 when empty), or null when it does not exist. */
   #learn(streamId, literal) {
-    this.flush();
+    this.drain();
     const revision = this.#call(() => this.#backend.revision(literal));
     if (revision !== null) this.#remember(streamId, revision);
     return revision;
@@ -205,7 +206,7 @@ class WriteScheduler {
    * changes nothing and the rest go on; a store that takes no writes refuses them all
    * at once. Server: closes the group, so that whatever is called next goes after it.
    */
-  flush() {
+  drain() {
     if (this.#kind === 'server') {
       this.#group = null;
       return;
@@ -293,7 +294,7 @@ class WriteScheduler {
   // The server's path: groups of saves, each sent when its turn comes.
 
   /** Queues a server save in the open group (or a new one, sent after every call before it). */
-  #sendLater(streamId, literal, text, n, expectedRevision, settled) {
+  #sendLater(streamId, literal, text, n, expectedRevision, stable) {
     return new Promise((resolve, reject) => {
       let group = this.#group;
       if (group === null) {
@@ -301,8 +302,8 @@ class WriteScheduler {
         this.#group = group;
         this.#after(() => this.#send(group));
       }
-      group.saves.push({ streamId, expectedRevision, n, head: this.#head, literal, text, resolve, reject });
-      if (!settled) this.#group = null;
+      group.saves.push({ streamId, expectedRevision, n, header: this.#header, literal, text, resolve, reject });
+      if (!stable) this.#group = null;
     });
   }
 
@@ -382,7 +383,7 @@ class WriteScheduler {
   }
 
   /**
-   * Empties the store's view: the queue (already applied, the store flushes first),
+   * Empties the store's view: the queue (already applied, the store drains it first),
    * what it knew of revisions, and, for memory, a refusal (the store is empty and
    * whole again).
    */
@@ -418,7 +419,7 @@ class WriteScheduler {
 
   #write() {
     try {
-      this.flush();
+      this.drain();
     } catch {
       // Refused saves carry their own errors; the write goes on for the rest.
     }
@@ -454,8 +455,8 @@ class WriteScheduler {
     return error;
   }
 
-  /** Waits for every write started or due, and (server) every call made before. */
-  async settled() {
+  /** Waits until no write is due or under way (IDLE), and (server) every call made before is done. */
+  async idle() {
     if (this.#kind === 'server') {
       this.#group = null;
       await this.#tail;

@@ -25,6 +25,7 @@ const { ObjectCache, defaultBound } = require('./cache');
 const { WriteScheduler } = require('./scheduler');
 const { fromNative } = require('./errors');
 const subscription = require('./subscription');
+const { NEVER } = require('./wire');
 
 const { Feed, Subscription, resetError } = subscription;
 
@@ -100,7 +101,7 @@ class MessageStore {
     const kind = check.messageType(messageType);
     const now = Date.now();
     const text = check.stringify(check.message(message, 'message', now), 'message');
-    return this.#save(streamId, stream, text, false, 1, expectedRevision, expected, kind, now, check.settled(message));
+    return this.#save(streamId, stream, text, false, 1, expectedRevision, expected, kind, now, check.stable(message));
   }
 
   async saveMessages(streamId, messages, expectedRevision, messageType) {
@@ -112,25 +113,25 @@ class MessageStore {
     // One message (the message bus's own call) is saved as a single one: less text to write and read.
     if (checked.length === 1) {
       const text = check.stringify(checked[0], 'messages');
-      return this.#save(streamId, stream, text, false, 1, expectedRevision, expected, kind, now, check.settled(messages[0]));
+      return this.#save(streamId, stream, text, false, 1, expectedRevision, expected, kind, now, check.stable(messages[0]));
     }
     const text = check.stringify(checked, 'messages');
-    const settled = messages.every(check.settled);
-    return this.#save(streamId, stream, text, true, messages.length, expectedRevision, expected, kind, now, settled);
+    const stable = messages.every(check.stable);
+    return this.#save(streamId, stream, text, true, messages.length, expectedRevision, expected, kind, now, stable);
   }
 
   /**
-   * A save whose text is certain to be a message (`settled`) goes to the write
+   * A save whose text is certain to be a message (`stable`) goes to the write
    * scheduler, and so does every save to a server. Over the engine any other is made
    * in its place, so that the engine refuses it in the call if it must, and so is each
    * save with debug logging on, to log its revision.
    */
-  #save(streamId, stream, text, batch, n, expectedRevision, expected, kind, now, settled) {
+  #save(streamId, stream, text, batch, n, expectedRevision, expected, kind, now, stable) {
     if (this.#streams !== null && !this.#streamSet.has(streamId)) this.#streams = null;
-    if (!this.#inCall || (settled && !this.#debug.enabled)) {
-      return this.#writes.save(streamId, stream, text, batch, n, expected, expectedRevision, kind, now, settled);
+    if (!this.#inCall || (stable && !this.#debug.enabled)) {
+      return this.#writes.save(streamId, stream, text, batch, n, expected, expectedRevision, kind, now, stable);
     }
-    this.#writes.flush();
+    this.#writes.drain();
     this.#writes.assertWritable();
     this.#debug('Saving %d messages to stream: %s', n, streamId);
     let revision;
@@ -208,12 +209,12 @@ class MessageStore {
   async getSessionMessages(sessionId, filter, count) {
     check.name('sessionId', sessionId);
     const wire = check.filter(filter, { sessionId });
-    return this.#query(sessionId === '' ? check.NEVER : wire, count);
+    return this.#query(sessionId === '' ? NEVER : wire, count);
   }
 
   #query(wire, count) {
     const limit = check.count(count);
-    if (wire === check.NEVER)
+    if (wire === NEVER)
       return this.#run(
         () => null,
         () => [],
@@ -264,7 +265,7 @@ class MessageStore {
     if (!this.#inCall) return servingJson(await this.getAllMessages(filter, count));
     const wire = check.filter(filter);
     const limit = check.count(count);
-    if (wire === check.NEVER) return '[]';
+    if (wire === NEVER) return '[]';
     return this.#call(() => this.#backend.queryJson(wire, limit));
   }
 
@@ -282,7 +283,7 @@ class MessageStore {
       this.#streams = JSON.parse(this.#call(() => this.#backend.streams()));
       this.#streamSet = new Set(this.#streams);
     } else {
-      this.#writes.flush();
+      this.#writes.drain();
     }
     return this.#streams.slice();
   }
@@ -364,7 +365,7 @@ class MessageStore {
         this.#refuseSaves();
       });
     }
-    await this.#writes.settled();
+    await this.#writes.idle();
     this.#feed.endAll(null);
     this.#call(() => this.#backend.close());
     this.#forget();
@@ -385,7 +386,7 @@ class MessageStore {
   /** Empties the store, and everything kept about it. */
   #clear() {
     try {
-      this.#writes.flush();
+      this.#writes.drain();
     } catch {
       // A memory store that refuses calls: reset() is how it starts again.
     }
@@ -427,7 +428,7 @@ class MessageStore {
 
   /** Runs `op` on the engine now, after the saves queued before it. */
   #call(op) {
-    this.#writes.flush();
+    this.#writes.drain();
     try {
       return op();
     } catch (e) {

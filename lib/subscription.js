@@ -34,6 +34,7 @@
 
 const { CODES } = require('./errors');
 const check = require('./validate');
+const { NEVER } = require('./wire');
 
 /** Messages one read of a subscription takes at most: what a consumer that does not pull may hold. */
 const PAGE = 1024;
@@ -354,7 +355,7 @@ class Subscription {
   /** The next page up to `head`; a stream's revisions not past the start are dropped. */
   async #read(head) {
     const { wire, afterRevision } = this.#request;
-    if (wire === check.NEVER) return { messages: [], through: head };
+    if (wire === NEVER) return { messages: [], through: head };
     const page = await this.#source.read(wire, this.#position, head, PAGE);
     if (afterRevision === undefined) return page;
     return { messages: page.messages.filter((m) => m.revision > afterRevision), through: page.through };

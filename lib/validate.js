@@ -1,5 +1,7 @@
 'use strict';
 
+const { EXPECTED_MODES, MESSAGE_TYPES, NEVER, filter: encode } = require('./wire');
+
 // Argument checks. Every public method checks its arguments here before anything
 // reaches the native store, so bad input gets a TypeError naming the argument and
 // changes nothing. Each check returns the form the native side takes: names as their
@@ -75,13 +77,6 @@ function optionalInteger(argument, value) {
 }
 
 /**
- * The expected-revision modes besides a revision, and the number that stands for each
- * across the boundary (Rust's `Expected::from_code`, and the PostgreSQL append
- * function): `'any'` checks nothing and crosses as no expectation at all.
- */
-const EXPECTED_MODES = Object.freeze({ no_stream: -2, stream_exists: -3 });
-
-/**
  * `expectedRevision`: a bigint or a safe integer number, at least -1, or one of
  * `'any'`, `'no_stream'`, `'stream_exists'`. Returns the revision as a number, a mode's
  * number (`EXPECTED_MODES`), or undefined for none (and `'any'`).
@@ -95,10 +90,6 @@ function expectedRevision(value) {
   }
   return clampSafe(value);
 }
-
-/** The message types by their code, the number that stands for each across the
- * boundary (Rust's `MessageKind::code`): in saves, filters and result pages. */
-const MESSAGE_TYPES = ['command', 'event'];
 
 /** The one parse of a message type, for the argument and the filter field alike:
  * its code, or `undefined` when none is given. */
@@ -260,7 +251,7 @@ function message(value, path, now) {
  * can be acknowledged before the engine reads its text; any other is handed to the
  * engine in its call, which refuses it there if its text is not a message.
  */
-function settled(message) {
+function stable(message) {
   if (isProxy(message)) return false;
   const proto = Object.getPrototypeOf(message);
   if (proto !== null && Object.getPrototypeOf(proto) !== null) return false;
@@ -307,13 +298,10 @@ function optionalTime(wire, filter, key) {
   wire[key] = v.getTime();
 }
 
-/** What `filter` returns for a filter no message can meet. */
-const NEVER = Symbol('no message can match');
-
 /**
- * A `MessageFilter` as the JSON text the native side reads (see
- * `src/binding/wire.rs`), with `overrides` applied as upstream's `{ ...filter, ...overrides }`;
- * `undefined` when nothing filters.
+ * A `MessageFilter`, checked, as it crosses to the native side (`wire.filter`), with
+ * `overrides` applied as upstream's `{ ...filter, ...overrides }`; `undefined` when
+ * nothing filters, `NEVER` when nothing can match.
  */
 function filter(value, overrides) {
   if (value !== undefined && value !== null && !isPlainObject(value)) throw fail('filter', 'an object', value);
@@ -349,7 +337,11 @@ function filter(value, overrides) {
     if (keys.some((k) => typeof json[k] === 'number' && !Number.isFinite(json[k]))) return NEVER;
     wire.jsonFilter = keys.map((k) => (json[k] === undefined ? [k] : [k, json[k]]));
   }
-  return stringify(wire, 'filter');
+  try {
+    return encode(wire);
+  } catch (e) {
+    throw new TypeError(`filter cannot be stored as JSON: ${e?.message}`);
+  }
 }
 
 /** An optional position or revision to start after: a bigint or a safe integer number, at least `min`; a number. */
@@ -442,17 +434,14 @@ module.exports = {
   name,
   optionalInteger,
   expectedRevision,
-  EXPECTED_MODES,
   subscribeOptions,
   streamSubscribeOptions,
   messageType,
-  MESSAGE_TYPES,
   count,
   message,
   messages,
-  settled,
+  stable,
   stringify,
   filter,
   MAX_DEPTH,
-  NEVER,
 };

@@ -19,7 +19,7 @@
 //! - `binding` (`src/binding/`, the only napi code): plain functions over a store
 //!   handle (an `External`), taking and returning strings and numbers; synchronous
 //!   (JavaScript call order must be the order things take effect) except the
-//!   `'power'` commit (`flushAsync`) and the queued saves a pool task applies. Engine
+//!   `'power'` commit (`commitAsync`) and the queued saves a pool task applies. Engine
 //!   and journal errors get their JavaScript `code` in `binding/error.rs`, and
 //!   nowhere else.
 //! - The JavaScript face (`index.js`, `lib/`, `index.d.ts`): `MemoryMessageStore`,

@@ -15,7 +15,7 @@
 class EngineBackend {
   /** @type {'memory' | 'file'} */
   kind;
-  /** Whether a file write waits for the disk's flush (durability 'power'). */
+  /** Whether a file write waits for the disk to sync (durability 'power'). */
   syncWrites;
   #native;
   #h;
@@ -59,10 +59,10 @@ class EngineBackend {
     return this.#native.save(this.#h, literal, text, batch, expected, kind, now);
   }
   commit() {
-    this.#native.flush(this.#h);
+    this.#native.commit(this.#h);
   }
   commitLater() {
-    return this.#native.flushAsync(this.#h);
+    return this.#native.commitAsync(this.#h);
   }
   revision(literal) {
     return this.#native.streamRevision(this.#h, literal);

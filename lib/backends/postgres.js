@@ -73,7 +73,7 @@ class PostgresBackend {
   /** Appends a group of saves (`{ head, literal, text }` each) in one transaction: `{ refused, last }`. */
   async append(saves) {
     const session = this.#session ?? NO_SESSION;
-    const payload = saves.map((s) => `${s.head}\n${s.literal}\n${session}\n${s.text}`).join('\n');
+    const payload = saves.map((s) => `${s.header}\n${s.literal}\n${session}\n${s.text}`).join('\n');
     return this.#conn.append(crypto.randomUUID(), payload);
   }
 

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use napi::{Env, Task};
 
 use super::error::{write_failed, Error, Result};
-use super::wire::{self, SaveHead};
+use super::wire::{self, SaveHeader};
 use crate::engine::{Engine, JsonString};
 
 #[derive(Default)]
@@ -161,7 +161,7 @@ pub fn apply(engine: &mut Engine, payload: &str) -> Result<Vec<Refusal>> {
     let mut index = 0usize;
     // Consecutive saves to one stream (the usual case) parse its literal once.
     let mut last: Option<(&str, JsonString)> = None;
-    while let Some(head) = lines.next() {
+    while let Some(header_line) = lines.next() {
         let (Some(stream_line), Some(text)) = (lines.next(), lines.next()) else {
             return Err(super::error::invalid("saveMany", "must hold three lines a save"));
         };
@@ -169,15 +169,15 @@ pub fn apply(engine: &mut Engine, payload: &str) -> Result<Vec<Refusal>> {
         if stream_line == "\"__panic__\"" {
             panic!("deliberate panic for the tests (feature test-hooks)");
         }
-        let head = SaveHead::parse(head)?;
+        let header = SaveHeader::parse(header_line)?;
         if last.as_ref().map(|(line, _)| *line) != Some(stream_line) {
             last = Some((stream_line, wire::literal("streamId", stream_line)?));
         }
         let stream = &last.as_ref().expect("set above").1;
-        let outcome = if head.batch {
-            engine.save_json_array(stream, text, head.expected, head.kind, head.now)
+        let outcome = if header.batch {
+            engine.save_json_array(stream, text, header.expected, header.kind, header.now)
         } else {
-            engine.save(stream, &[text], head.expected, head.kind, head.now)
+            engine.save(stream, &[text], header.expected, header.kind, header.now)
         };
         if let Err(e) = outcome {
             let e = Error::from(e);

@@ -107,7 +107,7 @@ impl NativeStore {
     }
 
     /// Writes what the engine gained to the file, if there is one.
-    pub(super) fn flush(&mut self) -> Result<()> {
+    pub(super) fn commit(&mut self) -> Result<()> {
         let Some(batch) = self.prepare()? else { return Ok(()) };
         commit(self.journal.as_ref().expect("prepare found a journal"), &self.failed, batch)
             .map_err(|r| write_failed(&r))
@@ -171,7 +171,7 @@ pub fn close(env: Env, store: &mut Store) -> Result<()> {
     if store.closed {
         return Ok(());
     }
-    let flushed = if store.failure().is_none() { store.flush() } else { Ok(()) };
+    let committed = if store.failure().is_none() { store.commit() } else { Ok(()) };
     store.journal = None;
     store.core.forget();
     let mut engine = store.core.engine_as_is();
@@ -181,7 +181,7 @@ pub fn close(env: Env, store: &mut Store) -> Result<()> {
     store.pending = Vec::new();
     store.closed = true;
     store.recount(&env);
-    flushed
+    committed
 }
 
 /// Empties the store (and its file) and gives its memory back. For a memory store

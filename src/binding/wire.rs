@@ -119,7 +119,7 @@ pub fn expected(code: Option<i64>) -> Result<Option<Expected>> {
 
 /// The first line of each save in a `saveMany` payload (see `saveMany`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SaveHead {
+pub struct SaveHeader {
     pub kind: Option<MessageKind>,
     /// The text is a JSON array of messages rather than one message.
     pub batch: bool,
@@ -127,9 +127,9 @@ pub struct SaveHead {
     pub expected: Option<Expected>,
 }
 
-impl SaveHead {
-    pub fn parse(line: &str) -> Result<SaveHead> {
-        let bad = || invalid("saveMany", format!("has a malformed save head {line:?}"));
+impl SaveHeader {
+    pub fn parse(line: &str) -> Result<SaveHeader> {
+        let bad = || invalid("saveMany", format!("has a malformed save header {line:?}"));
         let b = line.as_bytes();
         let kind = match b.first() {
             Some(b'-') => None,
@@ -151,7 +151,7 @@ impl SaveHead {
             }
             None => (rest, None),
         };
-        Ok(SaveHead { kind, batch, now: now.parse().map_err(|_| bad())?, expected })
+        Ok(SaveHeader { kind, batch, now: now.parse().map_err(|_| bad())?, expected })
     }
 }
 
@@ -224,18 +224,18 @@ mod tests {
 
     #[test]
     fn reads_save_heads() {
-        let h = |s: &str| SaveHead::parse(s).ok();
+        let h = |s: &str| SaveHeader::parse(s).ok();
         assert_eq!(
             h("001700"),
-            Some(SaveHead { kind: Some(MessageKind::Command), batch: false, now: 1700, expected: None })
+            Some(SaveHeader { kind: Some(MessageKind::Command), batch: false, now: 1700, expected: None })
         );
         assert_eq!(
             h("-1-5 -1"),
-            Some(SaveHead { kind: None, batch: true, now: -5, expected: Some(Expected::Revision(-1)) })
+            Some(SaveHeader { kind: None, batch: true, now: -5, expected: Some(Expected::Revision(-1)) })
         );
         assert_eq!(
             h("1012 7"),
-            Some(SaveHead {
+            Some(SaveHeader {
                 kind: Some(MessageKind::Event),
                 batch: false,
                 now: 12,
@@ -246,4 +246,26 @@ mod tests {
             assert_eq!(h(bad), None, "{bad:?}");
         }
     }
+}
+
+/// The numbers that stand for things across the boundary, as JavaScript must write
+/// them (`lib/wire.js`, checked against these by `__test__/82.errors.test.ts`).
+#[napi_derive::napi(object)]
+pub struct WireCodes {
+    /// `expectedRevision: 'no_stream'`.
+    pub no_stream: i64,
+    /// `expectedRevision: 'stream_exists'`.
+    pub stream_exists: i64,
+    /// The message types by their code (`MessageKind::code`).
+    pub message_types: Vec<String>,
+}
+
+#[napi_derive::napi]
+pub fn wire_codes() -> WireCodes {
+    let kinds = [MessageKind::Command, MessageKind::Event];
+    let mut message_types = vec![String::new(); kinds.len()];
+    for k in kinds {
+        message_types[usize::from(k.code())] = k.as_str().to_owned();
+    }
+    WireCodes { no_stream: Expected::NO_STREAM, stream_exists: Expected::STREAM_EXISTS, message_types }
 }

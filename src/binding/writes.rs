@@ -9,7 +9,7 @@ use napi_derive::napi;
 
 use super::core::{self, ApplyTask};
 use super::error::{invalid, write_failed, Result};
-use super::store::{commit, kind, Store};
+use super::store::{commit as commit_batch, kind, Store};
 use super::wire;
 use crate::engine::Millis;
 use crate::journal::{Batch, Journal};
@@ -29,7 +29,7 @@ impl Task for CommitTask {
     type JsValue = ();
 
     fn compute(&mut self) -> napi::Result<Option<String>> {
-        Ok(self.batch.take().and_then(|batch| commit(&self.journal, &self.failed, batch).err()))
+        Ok(self.batch.take().and_then(|batch| commit_batch(&self.journal, &self.failed, batch).err()))
     }
 
     fn resolve(&mut self, env: Env, failure: Option<String>) -> napi::Result<()> {
@@ -40,16 +40,16 @@ impl Task for CommitTask {
     }
 }
 
-/// Writes to the file everything saved since the last flush, in one transaction.
+/// Writes to the file everything saved since the last commit, in one transaction.
 #[napi(catch_unwind)]
-pub fn flush(store: &mut Store) -> Result<()> {
+pub fn commit(store: &mut Store) -> Result<()> {
     store.open()?;
-    store.flush()
+    store.commit()
 }
 
-/// The same as `flush`, committed on the thread pool: resolves once written.
+/// The same as `commit`, on the thread pool: resolves once written.
 #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-pub fn flush_async(store: &mut Store) -> Result<AsyncTask<CommitTask>> {
+pub fn commit_async(store: &mut Store) -> Result<AsyncTask<CommitTask>> {
     store.open()?;
     let batch = store.prepare()?;
     let journal = store.journal.clone().ok_or_else(|| invalid("store", "has no file"))?;

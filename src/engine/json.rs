@@ -292,14 +292,14 @@ pub fn decode_lossy(literal: &str) -> String {
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars();
     let mut pending_high: Option<u16> = None;
-    let flush = |out: &mut String, high: &mut Option<u16>| {
+    let emit_pending = |out: &mut String, high: &mut Option<u16>| {
         if high.take().is_some() {
             out.push('\u{fffd}');
         }
     };
     while let Some(c) = chars.next() {
         if c != '\\' {
-            flush(&mut out, &mut pending_high);
+            emit_pending(&mut out, &mut pending_high);
             out.push(c);
             continue;
         }
@@ -335,10 +335,10 @@ pub fn decode_lossy(literal: &str) -> String {
             Some(other) => other,
             None => break,
         };
-        flush(&mut out, &mut pending_high);
+        emit_pending(&mut out, &mut pending_high);
         out.push(escaped);
     }
-    flush(&mut out, &mut pending_high);
+    emit_pending(&mut out, &mut pending_high);
     out
 }
 

@@ -5,7 +5,7 @@ use super::model::MessageKind;
 
 /// The fields of an incoming message that the store indexes or needs to decide on.
 #[derive(Debug)]
-pub(crate) struct Head<'a> {
+pub(crate) struct Fields<'a> {
     /// The message text, trimmed.
     pub text: &'a str,
     /// `type`, as its literal.
@@ -40,38 +40,38 @@ impl HeadError {
 
 const NOT_A_MESSAGE: &str = r#"must be an object with a string "type""#;
 
-impl<'a> Head<'a> {
-    /// The head of one message's JSON text (white space around it allowed).
+impl<'a> Fields<'a> {
+    /// The fields of one message's JSON text (white space around it allowed).
     pub fn parse(text: &'a str) -> Result<Self, String> {
         let text = text.trim();
-        let (head, end) = Head::parse_at(text, 0).map_err(|e| e.reason())?;
+        let (fields, end) = Fields::parse_at(text, 0).map_err(|e| e.reason())?;
         if end != text.len() {
             return Err(HeadError::Syntax(json::SyntaxError { at: end, what: "trailing characters" }).reason());
         }
-        Ok(head)
+        Ok(fields)
     }
 
-    /// The heads of a batch given as the JSON text of an array of messages, read in
+    /// The parsed of a batch given as the JSON text of an array of messages, read in
     /// one pass (each element's fields and its end at once). An error carries the
     /// index of the message it concerns; the array's own syntax errors, index 0.
     pub fn parse_batch(text: &'a str) -> Result<Vec<Self>, (usize, String)> {
-        let mut heads = Vec::new();
+        let mut parsed = Vec::new();
         json::walk_array(text, |_, start| {
-            let (head, end) = Head::parse_at(text, start).map_err(|e| match e {
+            let (fields, end) = Fields::parse_at(text, start).map_err(|e| match e {
                 HeadError::Syntax(e) => json::ArrayError::Syntax(e),
                 e @ HeadError::NotAMessage(_) => json::ArrayError::Element(e),
             })?;
-            heads.push(head);
+            parsed.push(fields);
             Ok(end)
         })
         .map_err(|e| match e {
             json::ArrayError::Syntax(e) => (0, format!("batch is not a JSON array ({e})")),
-            json::ArrayError::Element(e) => (heads.len(), e.reason()),
+            json::ArrayError::Element(e) => (parsed.len(), e.reason()),
         })?;
-        Ok(heads)
+        Ok(parsed)
     }
 
-    /// The head of the message whose text starts at `start`, and where it ends.
+    /// The fields of the message whose text starts at `start`, and where it ends.
     fn parse_at(text: &'a str, start: usize) -> Result<(Self, usize), HeadError> {
         if text.as_bytes().get(start) != Some(&b'{') {
             // Not an object: find out whether it is JSON at all, for the reason.
@@ -80,7 +80,7 @@ impl<'a> Head<'a> {
                 Err(e) => HeadError::Syntax(e),
             });
         }
-        let mut head = Head {
+        let mut fields = Fields {
             text: "",
             name: "",
             request_id: None,
@@ -93,15 +93,15 @@ impl<'a> Head<'a> {
         let end = json::scan_object(text, start, |key, value| match key {
             r#""type""# => {
                 has_name = json::kind_of(value) == Kind::String;
-                head.name = value;
+                fields.name = value;
             }
             r#""requestId""# => {
-                head.has_request_id = value != "null" && value != r#""""#;
-                head.request_id = nonempty_string(value);
+                fields.has_request_id = value != "null" && value != r#""""#;
+                fields.request_id = nonempty_string(value);
             }
-            r#""correlationId""# => head.correlation_id = nonempty_string(value),
+            r#""correlationId""# => fields.correlation_id = nonempty_string(value),
             r#""timestamp""# => {
-                head.has_timestamp = true;
+                fields.has_timestamp = true;
                 bad_timestamp = json::kind_of(value) != Kind::String;
             }
             _ => {}
@@ -115,8 +115,8 @@ impl<'a> Head<'a> {
         if bad_timestamp {
             return Err(HeadError::NotAMessage(".timestamp must be a valid Date"));
         }
-        head.text = &text[start..end];
-        Ok((head, end))
+        fields.text = &text[start..end];
+        Ok((fields, end))
     }
 
     /// Message type by upstream's rule: the argument, else what the stream's name
@@ -141,34 +141,34 @@ mod tests {
 
     #[test]
     fn reads_the_fields_that_matter() {
-        let h = Head::parse(r#"{"type":"A","data":{"type":"x"},"requestId":"r","correlationId":""}"#).unwrap();
+        let h = Fields::parse(r#"{"type":"A","data":{"type":"x"},"requestId":"r","correlationId":""}"#).unwrap();
         assert_eq!(h.name, r#""A""#);
         assert_eq!(h.request_id, Some(r#""r""#));
         assert!(h.has_request_id);
         assert_eq!(h.correlation_id, None);
         assert!(!h.has_timestamp);
-        let h = Head::parse(r#"{"type":"A","requestId":0,"timestamp":"2020-01-01T00:00:00.000Z"}"#).unwrap();
+        let h = Fields::parse(r#"{"type":"A","requestId":0,"timestamp":"2020-01-01T00:00:00.000Z"}"#).unwrap();
         assert!(h.has_request_id);
         assert_eq!(h.request_id, None);
         assert!(h.has_timestamp);
-        assert!(!Head::parse(r#"{"type":"A","requestId":null}"#).unwrap().has_request_id);
+        assert!(!Fields::parse(r#"{"type":"A","requestId":null}"#).unwrap().has_request_id);
     }
 
     #[test]
     fn refuses_what_is_not_a_message() {
-        assert_eq!(Head::parse("[1]").unwrap_err(), r#"must be an object with a string "type""#);
-        assert_eq!(Head::parse(r#"{"type":1}"#).unwrap_err(), ".type must be a string");
-        assert_eq!(Head::parse(r#"{"data":1}"#).unwrap_err(), ".type must be a string");
-        assert_eq!(Head::parse(r#"{"type":"A","timestamp":5}"#).unwrap_err(), ".timestamp must be a valid Date");
-        assert!(Head::parse(r#"{"type":"A""#).is_err());
+        assert_eq!(Fields::parse("[1]").unwrap_err(), r#"must be an object with a string "type""#);
+        assert_eq!(Fields::parse(r#"{"type":1}"#).unwrap_err(), ".type must be a string");
+        assert_eq!(Fields::parse(r#"{"data":1}"#).unwrap_err(), ".type must be a string");
+        assert_eq!(Fields::parse(r#"{"type":"A","timestamp":5}"#).unwrap_err(), ".timestamp must be a valid Date");
+        assert!(Fields::parse(r#"{"type":"A""#).is_err());
     }
 
     #[test]
     fn a_batch_is_read_in_one_pass_with_each_message_s_span() {
-        let heads =
-            Head::parse_batch(r#" [ {"type":"A","data":{"x":[1,{"y":"}"}]}} , {"type":"B","correlationId":"c"}] "#)
+        let parsed =
+            Fields::parse_batch(r#" [ {"type":"A","data":{"x":[1,{"y":"}"}]}} , {"type":"B","correlationId":"c"}] "#)
                 .unwrap();
-        let spans: Vec<_> = heads.iter().map(|h| (h.text, h.name, h.correlation_id)).collect();
+        let spans: Vec<_> = parsed.iter().map(|h| (h.text, h.name, h.correlation_id)).collect();
         assert_eq!(
             spans,
             [
@@ -176,8 +176,8 @@ mod tests {
                 (r#"{"type":"B","correlationId":"c"}"#, r#""B""#, Some(r#""c""#))
             ]
         );
-        assert_eq!(Head::parse_batch("[]").unwrap().len(), 0);
-        let err = |text: &str| Head::parse_batch(text).unwrap_err();
+        assert_eq!(Fields::parse_batch("[]").unwrap().len(), 0);
+        let err = |text: &str| Fields::parse_batch(text).unwrap_err();
         assert_eq!(err(r#"[{"type":"A"}, 5]"#), (1, r#"must be an object with a string "type""#.to_owned()));
         assert_eq!(
             err(r#"[{"type":"A"}, {"type":"B","timestamp":1}]"#),
@@ -193,8 +193,8 @@ mod tests {
 
     #[test]
     fn infers_the_kind_as_upstream_does() {
-        let plain = Head::parse(r#"{"type":"A"}"#).unwrap();
-        let with_req = Head::parse(r#"{"type":"A","requestId":"r"}"#).unwrap();
+        let plain = Fields::parse(r#"{"type":"A"}"#).unwrap();
+        let with_req = Fields::parse(r#"{"type":"A","requestId":"r"}"#).unwrap();
         let s = |n: &str| JsonString::new(n).kind_from_name();
         assert_eq!(plain.kind(None, s("my-commands")), MessageKind::Command);
         assert_eq!(plain.kind(None, s("Commands")), MessageKind::Event);

@@ -19,10 +19,10 @@ pub mod time;
 pub use error::SaveError;
 
 /// What other stores of this crate (PostgreSQL) reuse to read a message as the engine
-/// does: its head, the text with the save time added, its `data`.
-pub(crate) mod head {
+/// does: its fields, the text with the save time added, its `data`.
+pub(crate) mod fields {
     pub(crate) use super::filter::data_of;
-    pub(crate) use super::message::Head;
+    pub(crate) use super::message::Fields;
     pub(crate) use super::store::push_stamped;
 }
 pub use filter::{data_matches, Filter, JsonCondition};

@@ -7,7 +7,7 @@
 //! after a restore.
 
 use super::error::SaveError;
-use super::message::Head;
+use super::message::Fields;
 use super::model::{JsonString, MessageKind, SessionInfo};
 use super::store::Engine;
 use super::time::Millis;
@@ -93,11 +93,11 @@ impl Engine {
                 });
             }
         }
-        let head = Head::parse(text).map_err(|reason| SaveError::InvalidMessage { index: 0, reason })?;
+        let fields = Fields::parse(text).map_err(|reason| SaveError::InvalidMessage { index: 0, reason })?;
         if self.records.len() >= self.capacity() {
             return Err(SaveError::CapacityExceeded { capacity: self.capacity() });
         }
-        self.append(stream_index, &head, Some(kind), time, session_index);
+        self.append(stream_index, &fields, Some(kind), time, session_index);
         self.streams[stream_index as usize].last_updated = time;
         self.note_time(time);
         Ok(self.records.len() as u64)

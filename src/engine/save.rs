@@ -5,7 +5,7 @@
 use super::error::SaveError;
 use super::grow;
 use super::id_index;
-use super::message::Head;
+use super::message::Fields;
 use super::model::{JsonString, MessageKind};
 use super::store::{Engine, Record, Stream};
 use super::time::Millis;
@@ -87,8 +87,9 @@ impl Engine {
         kind: Option<MessageKind>,
         now: Millis,
     ) -> Result<SaveOutcome, SaveError> {
-        let heads = Head::parse_batch(batch).map_err(|(index, reason)| SaveError::InvalidMessage { index, reason })?;
-        self.save_heads(stream, heads, expected, kind, now)
+        let parsed =
+            Fields::parse_batch(batch).map_err(|(index, reason)| SaveError::InvalidMessage { index, reason })?;
+        self.save_parsed(stream, parsed, expected, kind, now)
     }
 
     /// Saves `messages` (each the JSON text of one message object) to `stream`, all
@@ -101,20 +102,20 @@ impl Engine {
         kind: Option<MessageKind>,
         now: Millis,
     ) -> Result<SaveOutcome, SaveError> {
-        let heads = messages
+        let parsed = messages
             .iter()
             .enumerate()
-            .map(|(index, text)| Head::parse(text).map_err(|reason| SaveError::InvalidMessage { index, reason }))
+            .map(|(index, text)| Fields::parse(text).map_err(|reason| SaveError::InvalidMessage { index, reason }))
             .collect::<Result<Vec<_>, _>>()?;
-        self.save_heads(stream, heads, expected, kind, now)
+        self.save_parsed(stream, parsed, expected, kind, now)
     }
 
-    /// Saves messages whose heads are read: checks the stream's revision and room,
+    /// Saves messages whose parsed are read: checks the stream's revision and room,
     /// then appends (nothing after the checks can fail).
-    fn save_heads(
+    fn save_parsed(
         &mut self,
         stream: &JsonString,
-        heads: Vec<Head<'_>>,
+        parsed: Vec<Fields<'_>>,
         expected: Option<Expected>,
         kind: Option<MessageKind>,
         now: Millis,
@@ -124,7 +125,7 @@ impl Engine {
         if let Some(refusal) = expected.and_then(|e| e.refusal(stream, existing.is_some(), current)) {
             return Err(refusal);
         }
-        if self.records.len() + heads.len() > self.capacity() || self.streams.len() >= self.capacity() {
+        if self.records.len() + parsed.len() > self.capacity() || self.streams.len() >= self.capacity() {
             return Err(SaveError::CapacityExceeded { capacity: self.capacity() });
         }
 
@@ -134,15 +135,15 @@ impl Engine {
             None => self.add_stream(stream.clone(), now),
         };
         let first_position = self.records.len() as u64 + 1;
-        grow::reserve(&mut self.records, heads.len(), &mut self.bytes);
-        for head in &heads {
-            self.append(stream_ix, head, kind, now, self.current_session);
+        grow::reserve(&mut self.records, parsed.len(), &mut self.bytes);
+        for fields in &parsed {
+            self.append(stream_ix, fields, kind, now, self.current_session);
         }
-        if !heads.is_empty() {
+        if !parsed.is_empty() {
             self.streams[stream_ix as usize].last_updated = now;
             self.note_time(now);
         }
-        Ok(SaveOutcome { revision: current + heads.len() as i64, first_position, count: heads.len() })
+        Ok(SaveOutcome { revision: current + parsed.len() as i64, first_position, count: parsed.len() })
     }
 
     /// The stream's index. Saves often go to the stream of the save before (the
@@ -186,24 +187,32 @@ impl Engine {
     pub(crate) fn append(
         &mut self,
         stream_ix: u32,
-        head: &Head<'_>,
+        fields: &Fields<'_>,
         kind: Option<MessageKind>,
         now: Millis,
         session: Option<u32>,
     ) {
         let index = self.records.len() as u32;
         let stream = &self.streams[stream_ix as usize];
-        let kind = head.kind(kind, stream.kind_from_name);
+        let kind = fields.kind(kind, stream.kind_from_name);
         let revision = stream.members.len() as u32;
 
         let start = self.arena.len() as u64;
-        grow::push_str(&mut self.arena, head.text, &mut self.bytes);
+        grow::push_str(&mut self.arena, fields.text, &mut self.bytes);
 
-        let name = self.intern_name(head.name);
+        let name = self.intern_name(fields.name);
         let slot = session.map_or(0, |s| s + 1);
         grow::push(
             &mut self.records,
-            Record { time: now, start, stream: stream_ix, revision, session: slot, kind, stamped: !head.has_timestamp },
+            Record {
+                time: now,
+                start,
+                stream: stream_ix,
+                revision,
+                session: slot,
+                kind,
+                stamped: !fields.has_timestamp,
+            },
             &mut self.bytes,
         );
         let bytes = &mut self.bytes;
@@ -222,10 +231,10 @@ impl Engine {
             info.last_activity = now;
             self.touch(s);
         }
-        if let Some(id) = head.correlation_id {
+        if let Some(id) = fields.correlation_id {
             self.by_correlation.add(id_index::key(&self.hasher, id), index, &mut self.bytes);
         }
-        if let Some(id) = head.request_id {
+        if let Some(id) = fields.request_id {
             self.by_request.add(id_index::key(&self.hasher, id), index, &mut self.bytes);
         }
     }
@@ -235,7 +244,7 @@ impl Engine {
             return id;
         }
         let id = self.names.len() as u32;
-        let name = JsonString::from_literal(literal).expect("Head::parse checked that type is a string");
+        let name = JsonString::from_literal(literal).expect("Fields::parse checked that type is a string");
         self.bytes.0 += 2 * name.heap_bytes();
         self.track_map(|e| {
             e.name_ids.insert(name.clone(), id);

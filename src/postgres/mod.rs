@@ -2,7 +2,7 @@
 //! Node types. Unlike the journal it is the store itself: every check that depends on
 //! other processes (positions, expected revisions, counters) runs inside PostgreSQL,
 //! in the append function of `schema.rs`, so that any number of processes share one
-//! store. What does not depend on them (a message's head, its type, its stored text)
+//! store. What does not depend on them (a message's fields, its type, its stored text)
 //! is worked out here with the engine's own code, so every store decides alike.
 
 pub mod listen;
@@ -89,21 +89,21 @@ pub struct Message {
 impl Message {
     /// Reads a message's JSON text (checked by JavaScript already) the engine's way.
     pub fn new(text: &str, stream: &JsonString, given: Option<MessageKind>, time: Millis) -> Result<Message, String> {
-        let head = crate::engine::head::Head::parse(text)?;
-        let kind = head.kind(given, stream.kind_from_name());
-        let body = if head.has_timestamp {
-            head.text.to_owned()
+        let fields = crate::engine::fields::Fields::parse(text)?;
+        let kind = fields.kind(given, stream.kind_from_name());
+        let body = if fields.has_timestamp {
+            fields.text.to_owned()
         } else {
-            let mut out = String::with_capacity(head.text.len() + 40);
-            crate::engine::head::push_stamped(&mut out, head.text, time);
+            let mut out = String::with_capacity(fields.text.len() + 40);
+            crate::engine::fields::push_stamped(&mut out, fields.text, time);
             out
         };
-        let data = crate::engine::head::data_of(&body).filter(|d| jsonb_can_hold(d)).map(str::to_owned);
+        let data = crate::engine::fields::data_of(&body).filter(|d| jsonb_can_hold(d)).map(str::to_owned);
         Ok(Message {
             kind,
-            type_literal: head.name.to_owned(),
-            correlation_id: head.correlation_id.map(str::to_owned),
-            request_id: head.request_id.map(str::to_owned),
+            type_literal: fields.name.to_owned(),
+            correlation_id: fields.correlation_id.map(str::to_owned),
+            request_id: fields.request_id.map(str::to_owned),
             body,
             data,
         })
@@ -437,7 +437,7 @@ impl Pg {
             _ => None,
         };
         if let Some(conditions) = exact {
-            out.retain(|m| crate::engine::data_matches(crate::engine::head::data_of(&m.body), conditions));
+            out.retain(|m| crate::engine::data_matches(crate::engine::fields::data_of(&m.body), conditions));
             if let Some(Limit::Last(n)) = limit {
                 let n = n as usize;
                 if out.len() > n {

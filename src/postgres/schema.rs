@@ -52,10 +52,17 @@ pub fn channel(schema: &str) -> String {
     schema.to_owned()
 }
 
+/// The SQL with the schema's name and the boundary's numbers (expectation modes and
+/// message types: the engine's, never copied by hand).
 fn fill(sql: &str, schema: &str) -> String {
+    use crate::engine::{Expected, MessageKind};
     sql.replace("{s}", &format!("\"{schema}\""))
         .replace("{channel}", &channel(schema))
         .replace("{version}", &VERSION.to_string())
+        .replace("{no_stream}", &Expected::NO_STREAM.to_string())
+        .replace("{stream_exists}", &Expected::STREAM_EXISTS.to_string())
+        .replace("{command}", &MessageKind::Command.code().to_string())
+        .replace("{event}", &MessageKind::Event.code().to_string())
 }
 
 const VERSION_TABLE: &str =
@@ -167,12 +174,12 @@ BEGIN
   FOR i IN 1 .. coalesce(array_length(s_stream, 1), 0) LOOP
     SELECT x.revision INTO cur FROM {s}.streams x WHERE x.name = s_stream[i];
     found_stream := FOUND;
-    IF s_expected[i] = -3 AND coalesce(cur, -1) < 0 THEN
+    IF s_expected[i] = {stream_exists} AND coalesce(cur, -1) < 0 THEN
       refused := refused || CASE WHEN refused = '' THEN '' ELSE ',' END || format('[%s,"StreamNotFound",-1]', i - 1);
       m := m + s_count[i];
       CONTINUE;
     END IF;
-    IF s_expected[i] = -2 AND found_stream AND cur >= 0 THEN
+    IF s_expected[i] = {no_stream} AND found_stream AND cur >= 0 THEN
       refused := refused || CASE WHEN refused = '' THEN '' ELSE ',' END || format('[%s,"WrongExpectedRevision",%s]', i - 1, cur);
       m := m + s_count[i];
       CONTINUE;
@@ -199,7 +206,7 @@ BEGIN
       cur := cur + 1;
       INSERT INTO {s}.messages (position, stream, revision, kind, type, time, session, correlation_id, request_id, body, data)
         VALUES (pos, s_stream[i], cur, m_kind[m], m_type[m], s_time[i], s_session[i], m_correlation[m], m_request[m], m_body[m], m_data[m]::jsonb);
-      IF m_kind[m] = 0 THEN v_commands := v_commands + 1; ELSE v_events := v_events + 1; END IF;
+      IF m_kind[m] = {command} THEN v_commands := v_commands + 1; ELSE v_events := v_events + 1; END IF;
       v_bytes := v_bytes + octet_length(m_body[m]);
       m := m + 1;
     END LOOP;
@@ -212,8 +219,8 @@ BEGIN
       IF s_session[i] <> '"no-session"' THEN
         UPDATE {s}.sessions SET
           message_count = message_count + s_count[i],
-          command_count = command_count + (SELECT count(*) FROM unnest(m_kind[m - s_count[i] : m - 1]) q WHERE q = 0),
-          event_count = event_count + (SELECT count(*) FROM unnest(m_kind[m - s_count[i] : m - 1]) q WHERE q = 1),
+          command_count = command_count + (SELECT count(*) FROM unnest(m_kind[m - s_count[i] : m - 1]) q WHERE q = {command}),
+          event_count = event_count + (SELECT count(*) FROM unnest(m_kind[m - s_count[i] : m - 1]) q WHERE q = {event}),
           last_activity = s_time[i]
           WHERE id = s_session[i];
       END IF;

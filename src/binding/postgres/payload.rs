@@ -9,9 +9,9 @@ use crate::binding::wire;
 use crate::engine::{json, Expected, Filter, JsonString, SaveError};
 use crate::postgres::{Message, Save};
 
-/// Reads a payload of saves: four lines each, the save head (`wire::SaveHead`), the
+/// Reads a payload of saves: four lines each, the save header (`wire::SaveHeader`), the
 /// stream's literal, the session's literal, the message text (one, or an array with
-/// a batch head).
+/// a batch header).
 pub fn saves(payload: &str) -> Result<Vec<Save>> {
     let lines: Vec<&str> = payload.split('\n').collect();
     if !lines.len().is_multiple_of(4) {
@@ -19,15 +19,18 @@ pub fn saves(payload: &str) -> Result<Vec<Save>> {
     }
     let mut out = Vec::with_capacity(lines.len() / 4);
     for save in lines.chunks(4) {
-        let head = wire::SaveHead::parse(save[0])?;
+        let header = wire::SaveHeader::parse(save[0])?;
         let stream = wire::literal("streamId", save[1])?;
-        let texts =
-            if head.batch { json::array_elements(save[3]).map_err(|e| invalid("messages", e))? } else { vec![save[3]] };
+        let texts = if header.batch {
+            json::array_elements(save[3]).map_err(|e| invalid("messages", e))?
+        } else {
+            vec![save[3]]
+        };
         let messages = texts
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                Message::new(t, &stream, head.kind, head.now).map_err(|reason| {
+                Message::new(t, &stream, header.kind, header.now).map_err(|reason| {
                     // Worded as the engine words it (and JavaScript before it).
                     SaveError::InvalidMessage { index: i, reason }.into()
                 })
@@ -35,8 +38,8 @@ pub fn saves(payload: &str) -> Result<Vec<Save>> {
             .collect::<Result<Vec<_>>>()?;
         out.push(Save {
             stream: stream.literal().to_owned(),
-            expected: head.expected.map(Expected::code),
-            time: head.now,
+            expected: header.expected.map(Expected::code),
+            time: header.now,
             session: save[2].to_owned(),
             messages,
         });
