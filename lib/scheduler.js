@@ -17,13 +17,13 @@
 //           (file): a file store's through `apply`, in the call; a memory store's
 //           through `applyLater`, into the engine's backlog, which a pool task applies
 //           and every call into the engine finishes first (src/binding/core.rs).
-//           server: they form one group, sent in one round trip and one transaction
+//           server: they form one group (turns.js), sent in one round trip and one transaction
 //           when its turn comes; any other call closes the group (`drain`).
 // The writer (file and server; a memory store stays IDLE):
 //   IDLE     nothing is due or under way.
 //   DUE      a write is promised (`#next`) for every change made since the last one
 //            started; it starts in a microtask after the current turn (file), or once
-//            every call before it is done (`#tail`, server), or once the write under
+//            every call before it is done (server, turns.js), or once the write under
 //            way ends.
 //   WRITING  a write is under way (`#current`), maybe with one DUE behind it.
 // And one terminal state for the whole store:
@@ -55,8 +55,8 @@
 //   up to that head and no further.
 
 const { fromNative, refusal, CODES } = require('./errors');
-const { expectedRevision: expectedNumber } = require('./validate');
 const { saveHeader } = require('./wire');
+const { Turns } = require('./turns');
 
 /** Most characters of message text one `apply` call takes (far below V8's longest string). */
 const DRAIN_CHARS = 32 << 20;
@@ -83,7 +83,7 @@ class WriteScheduler {
   #chars = 0;
   /** Memory: the drain scheduled for the next turn (an Immediate), or null. */
   #soon = null;
-  /** File and server: the queued saves' `{ done, failures, count, saves }`, each settled by the write that holds it. */
+  /** File: the queued saves' `{ done, failures, count }`, each settled by the write that holds it. */
   #group = null;
   /** The last save header (`wire.saveHeader`) and what it was made of. */
   #header = '';
@@ -95,8 +95,8 @@ class WriteScheduler {
   // The writer.
   #next = null;
   #current = null;
-  /** Server: settles once every call made so far is done (the call order). */
-  #tail = Promise.resolve();
+  /** Server: the order of calls and the groups of saves (turns.js); null for the engine. */
+  #turns = null;
 
   /** REFUSING: the error each save gets, made afresh each time; null while open. */
   #refusal = null;
@@ -115,6 +115,7 @@ class WriteScheduler {
     this.#onSafe = onSafe;
     this.#messages = messages;
     this.#capacity = this.#kind === 'server' ? Number.POSITIVE_INFINITY : backend.capacity();
+    if (this.#kind === 'server') this.#turns = new Turns(backend, onSafe);
     this.#drainSoon = () => {
       this.#soon = null;
       try {
@@ -159,7 +160,7 @@ class WriteScheduler {
       this.#headerExpected = expected;
       this.#header = saveHeader(kind, batch, now, expected);
     }
-    if (this.#kind === 'server') return this.#sendLater(streamId, literal, text, n, expectedRevision, stable);
+    if (this.#turns !== null) return this.#turns.save(streamId, this.#header, literal, text, n, expectedRevision, stable);
     this.#parts.push(this.#header, literal, text);
     this.#streamIds.push(streamId);
     this.#count++;
@@ -173,7 +174,7 @@ class WriteScheduler {
     let group = this.#group;
     if (group === null) {
       // Due from now, so that a `dispose()` in the same turn waits for it.
-      group = this.#group = { done: this.written(), failures: null, count: 0, saves: null };
+      group = this.#group = { done: this.written(), failures: null, count: 0 };
     }
     const slot = group.count++;
     return group.done.then(
@@ -207,8 +208,8 @@ class WriteScheduler {
    * at once. Server: closes the group, so that whatever is called next goes after it.
    */
   drain() {
-    if (this.#kind === 'server') {
-      this.#group = null;
+    if (this.#turns !== null) {
+      this.#turns.close();
       return;
     }
     if (this.#refusal !== null && this.#kind === 'memory') throw this.#refusal();
@@ -291,62 +292,9 @@ class WriteScheduler {
     }
   }
 
-  // The server's path: groups of saves, each sent when its turn comes.
-
-  /** Queues a server save in the open group (or a new one, sent after every call before it). */
-  #sendLater(streamId, literal, text, n, expectedRevision, stable) {
-    return new Promise((resolve, reject) => {
-      let group = this.#group;
-      if (group === null) {
-        group = { done: null, failures: null, count: 0, saves: [] };
-        this.#group = group;
-        this.#after(() => this.#send(group));
-      }
-      group.saves.push({ streamId, expectedRevision, n, header: this.#header, literal, text, resolve, reject });
-      if (!stable) this.#group = null;
-    });
-  }
-
-  /** Sends a group in one round trip; settles each save by the server's outcome. */
-  async #send(group) {
-    if (this.#group === group) this.#group = null;
-    let outcome;
-    try {
-      outcome = await this.#backend.append(group.saves);
-    } catch (e) {
-      const error = fromNative(e);
-      for (const s of group.saves) s.reject(error);
-      return;
-    }
-    const refused = new Map(outcome.refused.map((r) => [r.index, r]));
-    const streams = [];
-    let added = 0;
-    group.saves.forEach((s, i) => {
-      const r = refused.get(i);
-      if (r === undefined) {
-        streams.push(s.streamId);
-        added += s.n;
-        s.resolve();
-      } else {
-        const actual = r.code === 'StreamNotFound' ? null : r.actual;
-        s.reject(refusal(s.streamId, s.expectedRevision, expectedNumber(s.expectedRevision), actual));
-      }
-    });
-    // Committed: everything up to `last` is visible to every reader. Which streams
-    // that covers is known only when no other process committed in between.
-    this.#onSafe(outcome.last, streams, outcome.last - added);
-  }
-
-  /** Server: runs `op` once every call made before it is done; closes the group of saves. */
+  /** Server: runs `op` once every call made before it is done; closes the group of saves (turns.js). */
   turn(op) {
-    this.#group = null;
-    return this.#after(op);
-  }
-
-  #after(op) {
-    const p = this.#tail.then(op);
-    this.#tail = p.then(noop, noop);
-    return p;
+    return this.#turns.turn(op);
   }
 
   /** A session was created (its stream too): the revisions kept may be stale. */
@@ -457,9 +405,9 @@ class WriteScheduler {
 
   /** Waits until no write is due or under way (IDLE), and (server) every call made before is done. */
   async idle() {
-    if (this.#kind === 'server') {
-      this.#group = null;
-      await this.#tail;
+    if (this.#turns !== null) {
+      this.#turns.close();
+      await this.#turns.quiet;
       return;
     }
     while (this.#next !== null || this.#current !== null) {
@@ -471,7 +419,7 @@ class WriteScheduler {
 
   /** Server: settles once every call made so far is done (a subscription's watch waits for it). */
   get quiet() {
-    return this.#tail;
+    return this.#turns.quiet;
   }
 
   #call(fn) {
