@@ -236,7 +236,7 @@ export interface PostgresMessageStoreOptions {
  * The store on a PostgreSQL server, shared by every process that names the same
  * schema. The constructor does no I/O; the first call connects and creates the
  * tables if absent. `reset()` empties the tables for every process that shares them;
- * `dispose()` waits for what is pending and closes the connection.
+ * `dispose()` waits for what is pending and closes the connections; later calls reject.
  */
 export declare class PostgresMessageStore extends MessageStore {
   constructor(options: string | PostgresMessageStoreOptions);
