@@ -124,11 +124,20 @@ class MessageStore {
    * A save whose text is certain to be a message (`stable`) goes to the write
    * scheduler, and so does every save to a server. Over the engine any other is made
    * in its place, so that the engine refuses it in the call if it must, and so is each
-   * save with debug logging on, to log its revision.
+   * save with debug logging on, to log its revision (a server's comes with its commit).
    */
   #save(streamId, stream, text, batch, n, expectedRevision, expected, kind, now, stable) {
     if (this.#streams !== null && !this.#streamSet.has(streamId)) this.#streams = null;
-    if (!this.#inCall || (stable && !this.#debug.enabled)) {
+    if (!this.#inCall) {
+      // A server's save resolves to the stream's new revision once committed.
+      const debug = this.#debug.enabled;
+      if (debug) this.#debug('Saving %d messages to stream: %s', n, streamId);
+      const saved = this.#writes.save(streamId, stream, text, batch, n, expected, expectedRevision, kind, now, stable);
+      return saved.then((revision) => {
+        if (debug) this.#debug('Saved %d messages to stream %s, new revision: %s', n, streamId, String(revision));
+      });
+    }
+    if (stable && !this.#debug.enabled) {
       return this.#writes.save(streamId, stream, text, batch, n, expected, expectedRevision, kind, now, stable);
     }
     this.#writes.drain();

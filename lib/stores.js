@@ -57,6 +57,7 @@ class PostgresMessageStore extends MessageStore {
   constructor(options) {
     const { connectionString, schema } = check.postgresOptions(options);
     super(new PostgresBackend(addon(), connectionString, schema), { debug: postgresDebug });
+    postgresDebug('PostgresMessageStore on schema %s.', schema);
   }
 }
 

@@ -10,7 +10,7 @@
 // - `#tail` settles once every call made so far is done; a call runs after it;
 // - at most one group is open (`#group`), and it has not been sent;
 // - a save's promise settles only once the transaction that holds it committed (or
-//   failed): with the server's outcome for it.
+//   failed): with the server's outcome for it (resolved: the stream's new revision).
 
 const { fromNative, refusal } = require('./errors');
 const { expectedRevision: expectedNumber } = require('./validate');
@@ -66,7 +66,7 @@ class Turns {
       if (r === undefined) {
         streams.push(s.streamId);
         added += s.n;
-        s.resolve();
+        s.resolve(outcome.revisions[i]);
       } else {
         const actual = r.code === 'StreamNotFound' ? null : r.actual;
         s.reject(refusal(s.streamId, s.expectedRevision, expectedNumber(s.expectedRevision), actual));

@@ -140,7 +140,8 @@ const FUNCTIONS: &str = r#"
 -- One group of saves, in call order, in the caller's transaction. Each save is all or
 -- nothing on its own: a refused one ([index, code, actual revision] in the outcome)
 -- changes nothing and the others go on. Returns the outcome as JSON text:
--- {"refused":[[i,"StreamNotFound"|"WrongExpectedRevision",actual],…],"last":position}.
+-- {"refused":[[i,"StreamNotFound"|"WrongExpectedRevision",actual],…],
+--  "revisions":[each save's new revision, or null when refused],"last":position}.
 -- An expectation is a revision (-1: no messages), -2 (`no_stream`: no messages) or -3
 -- (`stream_exists`: at least one; refused as StreamNotFound), Rust's `Expected`.
 -- A group that added messages notifies the schema's channel with its last position,
@@ -160,6 +161,7 @@ DECLARE
   m int := 1;
   k int;
   refused text := '';
+  revisions text := '';
   v_commands bigint := 0;
   v_events bigint := 0;
   v_bytes bigint := 0;
@@ -177,21 +179,25 @@ BEGIN
     IF s_expected[i] = {stream_exists} AND coalesce(cur, -1) < 0 THEN
       refused := refused || CASE WHEN refused = '' THEN '' ELSE ',' END || format('[%s,"StreamNotFound",-1]', i - 1);
       m := m + s_count[i];
+      revisions := revisions || CASE WHEN i = 1 THEN '' ELSE ',' END || 'null';
       CONTINUE;
     END IF;
     IF s_expected[i] = {no_stream} AND found_stream AND cur >= 0 THEN
       refused := refused || CASE WHEN refused = '' THEN '' ELSE ',' END || format('[%s,"WrongExpectedRevision",%s]', i - 1, cur);
       m := m + s_count[i];
+      revisions := revisions || CASE WHEN i = 1 THEN '' ELSE ',' END || 'null';
       CONTINUE;
     END IF;
     IF s_expected[i] >= 0 AND NOT found_stream THEN
       refused := refused || CASE WHEN refused = '' THEN '' ELSE ',' END || format('[%s,"StreamNotFound",-1]', i - 1);
       m := m + s_count[i];
+      revisions := revisions || CASE WHEN i = 1 THEN '' ELSE ',' END || 'null';
       CONTINUE;
     END IF;
     IF s_expected[i] >= -1 AND found_stream AND s_expected[i] <> cur THEN
       refused := refused || CASE WHEN refused = '' THEN '' ELSE ',' END || format('[%s,"WrongExpectedRevision",%s]', i - 1, cur);
       m := m + s_count[i];
+      revisions := revisions || CASE WHEN i = 1 THEN '' ELSE ',' END || 'null';
       CONTINUE;
     END IF;
     IF NOT found_stream THEN
@@ -210,6 +216,7 @@ BEGIN
       v_bytes := v_bytes + octet_length(m_body[m]);
       m := m + 1;
     END LOOP;
+    revisions := revisions || CASE WHEN i = 1 THEN '' ELSE ',' END || cur::text;
     IF s_count[i] > 0 THEN
       UPDATE {s}.streams SET revision = cur, last_position = pos, last_updated = s_time[i],
         first_position = CASE WHEN first_position = 0 THEN first_pos ELSE first_position END
@@ -231,7 +238,7 @@ BEGIN
     oldest = CASE WHEN v_oldest IS NULL THEN oldest ELSE least(coalesce(oldest, v_oldest), v_oldest) END,
     newest = CASE WHEN v_newest IS NULL THEN newest ELSE greatest(coalesce(newest, v_newest), v_newest) END
     WHERE id;
-  outcome := format('{"refused":[%s],"last":%s}', refused, pos);
+  outcome := format('{"refused":[%s],"revisions":[%s],"last":%s}', refused, revisions, pos);
   IF pos > start_pos THEN PERFORM pg_notify('{channel}', pos::text); END IF;
   INSERT INTO {s}.batches (id, outcome) VALUES (batch, outcome);
   RETURN outcome;

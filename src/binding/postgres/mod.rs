@@ -40,10 +40,13 @@ pub struct Refused {
 #[napi(object)]
 pub struct AppendOutcome {
     pub refused: Vec<Refused>,
+    /// Each save's stream revision after it, in order (null: refused).
+    pub revisions: Vec<Option<i64>>,
     pub last: i64,
 }
 
-/// The append function's outcome: `{"refused":[[i, code, actual], …],"last":position}`.
+/// The append function's outcome: `{"refused":[[i, code, actual], …],"revisions":[…],"last":position}`
+/// (a group applied by an earlier version, sent again, has no `revisions`).
 fn outcome(text: &str) -> Result<AppendOutcome, Error> {
     let bad = || Error::new(Code::WriteFailed, format!("the append function answered {text:?}"));
     let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad())?;
@@ -60,7 +63,11 @@ fn outcome(text: &str) -> Result<AppendOutcome, Error> {
         })
         .collect::<Option<Vec<_>>>()
         .ok_or_else(bad)?;
-    Ok(AppendOutcome { refused, last: v["last"].as_i64().ok_or_else(bad)? })
+    let revisions = match v.get("revisions") {
+        Some(r) => r.as_array().ok_or_else(bad)?.iter().map(serde_json::Value::as_i64).collect(),
+        None => Vec::new(),
+    };
+    Ok(AppendOutcome { refused, revisions, last: v["last"].as_i64().ok_or_else(bad)? })
 }
 
 #[napi]
