@@ -17,7 +17,7 @@ use napi::Env;
 use napi_derive::napi;
 
 use super::core::{lock, Core};
-use super::error::{closed, invalid, open_failed, write_failed, Result};
+use super::error::{closed, open_failed, write_failed, Result};
 use super::memory::{self, Counted};
 use super::page;
 use super::wire;
@@ -151,12 +151,22 @@ pub fn create() -> Store {
     External::new(NativeStore::new(Engine::new(), None))
 }
 
+/// A file store's durability, as JavaScript names it (`options.durability`).
+#[napi(string_enum)]
+pub enum DurabilityOption {
+    #[napi(value = "process")]
+    Process,
+    #[napi(value = "power")]
+    Power,
+}
+
 /// Opens or creates the file at `path` and rebuilds the store it holds.
 #[napi(catch_unwind)]
-pub fn open_sqlite(env: Env, path: String, durability: Option<String>) -> Result<Store> {
-    let durability = match durability.as_deref() {
+pub fn open_sqlite(env: Env, path: String, durability: Option<DurabilityOption>) -> Result<Store> {
+    let durability = match durability {
         None => Durability::default(),
-        Some(d) => Durability::parse(d).ok_or_else(|| invalid("options.durability", "must be 'process' or 'power'"))?,
+        Some(DurabilityOption::Process) => Durability::Process,
+        Some(DurabilityOption::Power) => Durability::Power,
     };
     let (journal, engine) = Journal::open(&path, durability).map_err(open_failed)?;
     let mut store = NativeStore::new(engine, Some(journal));
