@@ -1,17 +1,19 @@
 // getMessagesJson / getAllMessagesJson: one string, byte for byte JSON.stringify of
 // what getMessages / getAllMessages return, with revision and position as decimal
-// strings (the shape the message-bus server sends). Checked on random stores.
-import { MemoryMessageStore } from '@auto-engineer/message-store';
+// strings (the shape the message-bus server sends). Checked on random stores, on every
+// store (the engine's write it without building objects; PostgreSQL's from the objects).
+import type { MemoryMessageStore } from '@auto-engineer/message-store';
 import { message, pick, rng } from './support/random';
+import { stores } from './support/stores';
 
 type Read = Awaited<ReturnType<MemoryMessageStore['getAllMessages']>>;
 
 const serving = (messages: Read) =>
   JSON.stringify(messages.map((m) => ({ ...m, revision: m.revision.toString(), position: m.position.toString() })));
 
-async function randomStore(seed: number) {
+async function randomStore(create: () => any, seed: number) {
   const random = rng(seed);
-  const store = new MemoryMessageStore();
+  const store = create();
   const streams = ['orders', 'user-commands', 'events-\u{1F600}', 'quote"s', 'a\\b'];
   for (let i = 0; i < 120; i++) {
     const r = random();
@@ -23,10 +25,10 @@ async function randomStore(seed: number) {
   return { store, random, streams };
 }
 
-describe('the JSON fast path', () => {
+describe.each(stores)('$name: the JSON reads', ({ create }) => {
   for (const seed of [1, 2, 3, 4, 5]) {
     test(`equals JSON.stringify of the object reads (seed ${seed})`, async () => {
-      const { store, random, streams } = await randomStore(seed);
+      const { store, random, streams } = await randomStore(create, seed);
       for (const stream of [...streams, 'unknown']) {
         for (const [from, count] of [
           [undefined, undefined],
@@ -58,7 +60,7 @@ describe('the JSON fast path', () => {
   }
 
   test('reads nothing as "[]" and rejects bad arguments like the object reads', async () => {
-    const store = new MemoryMessageStore();
+    const store = create();
     expect(await store.getAllMessagesJson()).toBe('[]');
     expect(await store.getMessagesJson('none')).toBe('[]');
     expect(await store.getAllMessagesJson({ jsonFilter: { n: NaN } })).toBe('[]');
@@ -69,7 +71,7 @@ describe('the JSON fast path', () => {
   });
 
   test('writes a message saved without a timestamp with the save time as its last key', async () => {
-    const store = new MemoryMessageStore();
+    const store = create();
     await store.saveMessage('s', { type: 'A', data: { x: 1 } });
     const [m] = await store.getMessages('s');
     const iso = m.timestamp.toISOString();
