@@ -345,6 +345,21 @@ describe.each(stores)('$name: bad input and all-or-nothing', ({ create }) => {
     expect((await probe(store)).position).toBe(4n);
   });
 
+  test('a message whose type changes once checked is refused alone: the saves called around it, not awaited, are kept', async () => {
+    let reads = 0;
+    const shifty = { data: {} } as Record<string, unknown>;
+    Object.defineProperty(shifty, 'type', { enumerable: true, get: () => (++reads === 1 ? 'Shifty' : 5) });
+    const before = store.saveMessage('around', { type: 'Before' });
+    const refused = store.saveMessage('around', shifty as never);
+    const after = store.saveMessage('around', { type: 'After' });
+    await expect(refused).rejects.toThrow(new TypeError('messages[0].type must be a string'));
+    await expect(Promise.all([before, after])).resolves.toEqual([undefined, undefined]);
+    expect((await store.getMessages('around')).map((m: any) => [m.message.type, m.revision])).toEqual([
+      ['Before', 0n],
+      ['After', 1n],
+    ]);
+  });
+
   test('the caller object is left as it was when a save is rejected', async () => {
     const message = { type: 'A', timestamp: null, data: { f: () => 1 } };
     await expect(store.saveMessage('s', message)).rejects.toBeInstanceOf(TypeError);

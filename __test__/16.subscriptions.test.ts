@@ -212,6 +212,18 @@ describe.each(allStores)('$name', ({ create, name }) => {
     await expect(idle.next()).rejects.toMatchObject({ code: 'ERR_MESSAGE_STORE_RESET' });
     expect(await idle.next()).toEqual({ value: undefined, done: true });
 
+    // A subscription opened right after reset() is called, not awaited, follows the
+    // emptied store: the reset ends only those open when it was called.
+    await store.saveMessage('r', ev('R'));
+    const resetting = store.reset();
+    const after = store.subscribe();
+    const first = after.next();
+    await resetting;
+    await store.saveMessage('r', ev('R2'));
+    expect(ids([(await within(first, 5000, 'after reset')).value])).toEqual(['r@0#1']);
+    await after.close();
+    await store.reset();
+
     // After the reset, positions start again and a new subscription sees them.
     await store.saveMessage('t', ev('B'));
     const fresh = store.subscribe();

@@ -161,6 +161,10 @@ describe.each(stores)('$name: stats, reset, dispose', ({ create, durable, name }
     await expect(store.getMessages('s')).rejects.toMatchObject(closed);
     await expect(store.createSession()).rejects.toMatchObject(closed);
     await expect(store.subscribe().next()).rejects.toMatchObject(closed);
+    // Reads that need no search (nothing can match) are refused too.
+    await expect(store.getSessionMessages('')).rejects.toMatchObject(closed);
+    await expect(store.getAllMessages({ jsonFilter: { x: Number.NaN } })).rejects.toMatchObject(closed);
+    await expect(store.getAllMessagesJson({ jsonFilter: { x: Number.NaN } })).rejects.toMatchObject(closed);
     await expect(store.dispose()).resolves.toBeUndefined();
   });
 });

@@ -15,6 +15,16 @@ test('JavaScript knows exactly the codes Rust has, by the same names', () => {
   expect(Object.keys(CODES)).toHaveLength(9);
 });
 
+test("a concurrency refusal without the save's context (one of a group) keeps the engine's text and code", () => {
+  const { fromNative } = require('../lib/errors.js');
+  const e = fromNative({ code: CODES.StreamNotFound, message: 'Stream s does not exist, but expected revision 3 was provided' });
+  expect([e.constructor.name, e.code, e.message]).toEqual([
+    'Error',
+    CODES.StreamNotFound,
+    'Stream s does not exist, but expected revision 3 was provided',
+  ]);
+});
+
 test("the numbers that cross the boundary are Rust's: expectation modes and message types (lib/wire.js)", () => {
   const wire = require('../lib/wire.js');
   const rust = native.wireCodes();

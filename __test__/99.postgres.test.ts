@@ -164,6 +164,21 @@ test('two instances on one schema share one store; the same expected revision le
   expect((await b.getStats()).totalMessages).toBe(2);
 });
 
+test('a reset sent again with its token (a lost reply) is applied once: what others saved after it stays', async () => {
+  const schema = freshSchema();
+  const other = store(schema);
+  await other.saveMessage('before', { type: 'A', data: {} });
+  const native = require('../lib/native.js').load();
+  const pg = new native.PgStore(url, schema);
+  await pg.reset('token-1');
+  await other.saveMessage('after', { type: 'B', data: {} });
+  await pg.reset('token-1');
+  expect((await other.getAllMessages()).map((m) => [m.streamId, m.position])).toEqual([['after', 1n]]);
+  await pg.reset('token-2');
+  expect(await other.getAllMessages()).toEqual([]);
+  await pg.close();
+});
+
 test('reset empties the schema for every instance; dispose closes (later calls refused), and a new instance finds the data', async () => {
   const schema = freshSchema();
   const a = store(schema);

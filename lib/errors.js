@@ -106,6 +106,8 @@ function fromNative(error, save = {}) {
   switch (error?.code) {
     case CODES.StreamNotFound:
     case CODES.WrongExpectedRevision: {
+      // Without the save's context (a refusal in a group), the engine's own text.
+      if (save.actualRevision === undefined) return withCode(String(error.message), error.code);
       // The engine refused what JavaScript did not check first (a stream it did not know).
       const actual = error.code === CODES.StreamNotFound ? null : save.actualRevision();
       return (

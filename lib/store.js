@@ -181,6 +181,11 @@ class MessageStore {
       }
       const head = await this.#run(() => this.#backend.start());
       this.#feed.advance(head, null);
+      // Every subscription ended while this one waited for its turn: nothing to follow.
+      if (this.#feed.size === 0) {
+        this.#backend.unlisten();
+        return head;
+      }
       this.#backend.watch(
         this.#feed,
         () => this.#writes.quiet,
@@ -223,9 +228,10 @@ class MessageStore {
 
   #query(wire, count) {
     const limit = check.count(count);
+    // Nothing can match: no read, but a closed store still refuses (`head` asks it).
     if (wire === NEVER)
       return this.#run(
-        () => null,
+        () => this.#backend.head(),
         () => [],
       );
     return this.#run(() => this.#backend.query(wire, limit), this.#toMessages);
@@ -274,7 +280,10 @@ class MessageStore {
     if (!this.#inCall) return servingJson(await this.getAllMessages(filter, count));
     const wire = check.filter(filter);
     const limit = check.count(count);
-    if (wire === NEVER) return '[]';
+    if (wire === NEVER) {
+      this.#call(() => this.#backend.head());
+      return '[]';
+    }
     return this.#call(() => this.#backend.queryJson(wire, limit));
   }
 
@@ -346,9 +355,13 @@ class MessageStore {
   async reset() {
     this.#debug('Resetting message store');
     if (!this.#inCall) {
-      await this.#run(() => this.#backend.reset());
-      this.#feed.endAll(resetError);
-      return;
+      // The subscriptions open at the call end, in the reset's turn; one opened after
+      // the call starts after the reset, on the empty store.
+      const open = this.#feed.snapshot();
+      return this.#run(async () => {
+        await this.#backend.reset();
+        this.#feed.endAll(resetError, 0, open);
+      });
     }
     // A write under way finishes first (the file is locked meanwhile); one prepared
     // before the reset is dropped by the journal.
@@ -376,9 +389,13 @@ class MessageStore {
     }
     await this.#writes.idle();
     this.#feed.endAll(null);
-    this.#call(() => this.#backend.close());
-    this.#forget();
-    this.#refuseSaves();
+    try {
+      this.#call(() => this.#backend.close());
+    } finally {
+      // Closed even when its last commit failed: every later call is refused.
+      this.#forget();
+      this.#refuseSaves();
+    }
   }
 
   /** After closing: each save is refused in its call with the error every other call gets. */

@@ -5,7 +5,9 @@
 // order, each once.
 //
 // A subscription is pulled, never pushed: it reads a page from the store when its
-// consumer asks for a message and the page it holds is used up. Nothing is ever queued
+// consumer asks for a message and the page it holds is used up (and, while catching up,
+// as soon as that page is used up, to learn whether matches remain before the start's
+// head: `caughtUp`; still one page at most). Nothing is ever queued
 // per message for it, so a consumer that does not pull holds one page at most
 // (`buffered`), however much is saved meanwhile; when it pulls again it reads on from
 // its position, as it did while catching up (KurrentDB's server falls back to reading
@@ -145,9 +147,17 @@ class Feed {
     }
   }
 
-  /** Ends every open subscription: cleanly (`error` null) or with `error()`. The head starts again. */
-  endAll(error, head = 0) {
-    for (const s of [...this.#open]) s._end(error === null ? null : error());
+  /** The subscriptions open now (a reset ends these, and not those opened after it was called). */
+  snapshot() {
+    return new Set(this.#open);
+  }
+
+  /**
+   * Ends every open subscription (or those of `only`, a `snapshot()`): cleanly (`error`
+   * null) or with `error()`. The head starts again at `head`.
+   */
+  endAll(error, head = 0, only = null) {
+    for (const s of [...(only ?? this.#open)]) s._end(error === null ? null : error());
     this.head = head;
   }
 }

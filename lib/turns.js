@@ -35,6 +35,7 @@ class Turns {
    * one that is not `stable` goes alone, so that its refusal refuses nothing else.
    */
   save(streamId, header, literal, text, n, expectedRevision, stable) {
+    if (!stable) this.#group = null;
     return new Promise((resolve, reject) => {
       let group = this.#group;
       if (group === null) {

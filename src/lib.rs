@@ -13,15 +13,18 @@
 //!   rebuilds the engine from the file on opening.
 //! - [`postgres`] (`src/postgres/`): the native side of `PostgresMessageStore`, plain
 //!   Rust over tokio-postgres, where the database is the store: its SQL, the schema
-//!   (tables and the `append` function, in `schema.rs`), connecting, appending and
-//!   reading (`mod.rs`), and the listening connection that hears other processes'
-//!   commits for subscriptions (`listen.rs`). Its napi class is `binding/postgres.rs`.
-//! - `binding` (`src/binding/`, the only napi code): plain functions over a store
-//!   handle (an `External`), taking and returning strings and numbers; synchronous
-//!   (JavaScript call order must be the order things take effect) except the
-//!   `'power'` commit (`commitAsync`) and the queued saves a pool task applies. Engine
-//!   and journal errors get their JavaScript `code` in `binding/error.rs`, and
-//!   nowhere else.
+//!   (tables and the `append` function, in `schema.rs`), connecting and appending
+//!   (`mod.rs`), reading (`reads.rs`), and the listening connection that hears other
+//!   processes' commits for subscriptions (`listen.rs`). Its napi class is in
+//!   `binding/postgres/`.
+//! - `binding` (`src/binding/`, the only napi code): plain functions over an engine's
+//!   handle (an `External`), synchronous (JavaScript call order must be the order
+//!   things take effect) except the `'power'` commit (`commitAsync`) and the queued
+//!   saves a pool task applies; and the class `PgStore`, whose methods return promises.
+//!   Text crosses in the forms of `binding/wire.rs` and the pages of `binding/page.rs`,
+//!   small records as napi objects. Every error gets its JavaScript `code` in
+//!   `binding/error.rs`, and nowhere else; a promise rejects with the same error
+//!   (`binding/reply.rs`).
 //! - The JavaScript face (`index.js`, `lib/`, `index.d.ts`): `MemoryMessageStore`,
 //!   `SqliteMessageStore` and `PostgresMessageStore` with upstream's async API. It
 //!   checks arguments, `JSON.stringify`s messages on the way in and builds results from

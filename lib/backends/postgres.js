@@ -70,7 +70,7 @@ class PostgresBackend {
     message: 'the store is closed (disposed); make a new PostgresMessageStore to use it',
   });
 
-  /** Appends a group of saves (`{ head, literal, text }` each) in one transaction: `{ refused, last }`. */
+  /** Appends a group of saves (`{ header, literal, text }` each) in one transaction: `{ refused, revisions, last }`. */
   async append(saves) {
     const session = this.#session ?? NO_SESSION;
     const payload = saves.map((s) => `${s.header}\n${s.literal}\n${session}\n${s.text}`).join('\n');

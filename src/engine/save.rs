@@ -110,7 +110,7 @@ impl Engine {
         self.save_parsed(stream, parsed, expected, kind, now)
     }
 
-    /// Saves messages whose parsed are read: checks the stream's revision and room,
+    /// Saves messages whose fields are read: checks the stream's revision and room,
     /// then appends (nothing after the checks can fail).
     fn save_parsed(
         &mut self,

@@ -267,15 +267,24 @@ impl Pg {
     /// can tell its own reset from another process's).
     pub async fn reset(&self, token: &str) -> Result<(), PgError> {
         let s = format!("\"{}\"", self.schema);
-        let sql = format!(
-            "BEGIN; SELECT 1 FROM {s}.store WHERE id FOR UPDATE; \
-             TRUNCATE {s}.messages, {s}.streams, {s}.sessions, {s}.batches; \
+        let empty = format!(
+            "TRUNCATE {s}.messages, {s}.streams, {s}.sessions, {s}.batches; \
              UPDATE {s}.store SET position = 0, streams = 0, sessions = 0, commands = 0, events = 0, bytes = 0, oldest = NULL, newest = NULL WHERE id;"
         );
+        // The reset is marked in `batches` by its token, as an append is by its batch id:
+        // sent again after a lost reply, it is not applied twice (which would empty what
+        // other processes saved in between).
+        let mark = format!("reset {token}");
         let run = async {
-            self.client.batch_execute(&sql).await?;
-            let payload = format!("reset {token}");
-            self.client.execute("SELECT pg_notify($1, $2)", &[&schema::channel(&self.schema), &payload]).await?;
+            self.client.batch_execute(&format!("BEGIN; SELECT 1 FROM {s}.store WHERE id FOR UPDATE;")).await?;
+            let done = format!("SELECT 1 FROM {s}.batches WHERE id = $1");
+            if self.client.query_opt(&done, &[&mark]).await?.is_none() {
+                self.client.batch_execute(&empty).await?;
+                self.client
+                    .execute(&format!("INSERT INTO {s}.batches (id, outcome) VALUES ($1, '')"), &[&mark])
+                    .await?;
+                self.client.execute("SELECT pg_notify($1, $2)", &[&schema::channel(&self.schema), &mark]).await?;
+            }
             self.client.batch_execute("COMMIT").await
         };
         match run.await {
