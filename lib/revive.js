@@ -132,6 +132,30 @@ function messagesInto(cache, strings, first, next) {
   }
 }
 
+/**
+ * The messages of a read's `rows`: a page of messages (text, a server's), built afresh;
+ * or records (runs of record numbers, the engine's), which `cache` hands out where it
+ * keeps them; the rest are built from the engine's pages (`pages.first(records)`, then
+ * `pages.next()` until null) and kept, within the cache's bound.
+ */
+function messagesOf(rows, cache, strings, pages) {
+  if (typeof rows === 'string') {
+    const out = [];
+    messagesInto({ put: (_i, m) => out.push(m) }, strings, rows, () => null);
+    return out;
+  }
+  const missing = cache.missing(rows);
+  if (missing.length > 0) messagesInto(cache, strings, pages.first(new Uint32Array(missing)), pages.next);
+  const out = cache.collect(rows);
+  cache.trim();
+  return out;
+}
+
+/** `JSON.stringify` of positional messages with `revision` and `position` as decimal strings. */
+function servingJson(messages) {
+  return JSON.stringify(messages, (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+}
+
 function streamInfo(streamId, text) {
   if (text === null || text === undefined) return null;
   const s = JSON.parse(text);
@@ -179,4 +203,4 @@ function stats(text) {
   };
 }
 
-module.exports = { messagesInto, ReadOnlyDate, streamInfo, sessions, sessionInfo, stats };
+module.exports = { messagesInto, messagesOf, servingJson, ReadOnlyDate, streamInfo, sessions, sessionInfo, stats };

@@ -32,11 +32,6 @@ const { Feed, Subscription, resetError } = subscription;
 /** Stream names seen by saves, as their JSON literals; past this the map starts again. */
 const MAX_LITERALS = 4096;
 
-/** `JSON.stringify` of positional messages with `revision` and `position` as decimal strings. */
-function servingJson(messages) {
-  return JSON.stringify(messages, (_k, v) => (typeof v === 'bigint' ? String(v) : v));
-}
-
 class MessageStore {
   /** @type {import('./backend').Backend} */
   #backend;
@@ -239,28 +234,16 @@ class MessageStore {
 
   #toMessages = (rows) => this.#messages(rows);
 
-  /**
-   * The messages a read returned. Over the engine `rows` names records (runs of
-   * record numbers): the cache hands out those it keeps and the rest are built (in
-   * pages fetched in one synchronous loop, so no other call runs in between) and kept,
-   * within the bound. Over a server `rows` is a page of messages, built afresh.
-   */
+  /** The messages a read returned (revive.messagesOf): from the cache, built from pages as needed. */
   #messages(rows) {
-    if (typeof rows === 'string') {
-      const out = [];
-      revive.messagesInto({ put: (_i, m) => out.push(m) }, this.#strings, rows, () => null);
-      return out;
-    }
-    const cache = this.#cache;
-    const missing = cache.missing(rows);
-    if (missing.length > 0) {
-      const first = this.#call(() => this.#backend.build(new Uint32Array(missing)));
-      revive.messagesInto(cache, this.#strings, first, () => this.#call(() => this.#backend.nextPage()));
-    }
-    const out = cache.collect(rows);
-    cache.trim();
-    return out;
+    return revive.messagesOf(rows, this.#cache, this.#strings, this.#pages);
   }
+
+  /** The engine's pages of records' messages, fetched in one synchronous loop: no other call runs in between. */
+  #pages = {
+    first: (records) => this.#call(() => this.#backend.build(records)),
+    next: () => this.#call(() => this.#backend.nextPage()),
+  };
 
   /**
    * A stream's messages as one JSON string: `JSON.stringify` of what `getMessages`
@@ -268,7 +251,7 @@ class MessageStore {
    * objects are built.
    */
   async getMessagesJson(streamId, fromRevision, count) {
-    if (!this.#inCall) return servingJson(await this.getMessages(streamId, fromRevision, count));
+    if (!this.#inCall) return revive.servingJson(await this.getMessages(streamId, fromRevision, count));
     const stream = check.name('streamId', streamId);
     const from = check.optionalInteger('fromRevision', fromRevision);
     const limit = check.count(count);
@@ -277,7 +260,7 @@ class MessageStore {
 
   /** `getAllMessages` as one JSON string, in the shape of `getMessagesJson`. */
   async getAllMessagesJson(filter, count) {
-    if (!this.#inCall) return servingJson(await this.getAllMessages(filter, count));
+    if (!this.#inCall) return revive.servingJson(await this.getAllMessages(filter, count));
     const wire = check.filter(filter);
     const limit = check.count(count);
     if (wire === NEVER) {
@@ -464,4 +447,4 @@ class MessageStore {
   }
 }
 
-module.exports = { MessageStore, servingJson };
+module.exports = { MessageStore };
