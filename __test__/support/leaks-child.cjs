@@ -147,17 +147,20 @@ async function warmHandles(make, count) {
   await settle();
 }
 
+/** The counts while the stores `make()` gives are held, then after they are dropped and settled. */
+async function heldThenDropped(make) {
+  let stores = await make();
+  await settle();
+  const held = testNativeStats();
+  leak(stores[0]);
+  stores = null;
+  await settle();
+  return { held, after: testNativeStats() };
+}
+
 /** Stores made, counted while held, dropped, counted after settling; `cycles` times, after a warm-up. */
 async function drop(kind, cycles) {
-  const cycle = async () => {
-    let stores = await makeStores(kind, STORES);
-    await settle();
-    const held = testNativeStats();
-    leak(stores[0]);
-    stores = null;
-    await settle();
-    return { held, after: testNativeStats() };
-  };
+  const cycle = () => heldThenDropped(() => makeStores(kind, STORES));
   await cycle();
   await warmHandles(() => small(kind), 3 * STORES);
   const base = baseline();
@@ -245,15 +248,7 @@ async function tight() {
 async function postgres(cycles) {
   const one = () => new PostgresMessageStore({ connectionString: 'postgres://nobody@127.0.0.1:1/none' });
   const make = () => Array.from({ length: STORES }, one);
-  const cycle = async () => {
-    let stores = make();
-    await settle();
-    const held = testNativeStats();
-    leak(stores[0]);
-    stores = null;
-    await settle();
-    return { held, after: testNativeStats() };
-  };
+  const cycle = () => heldThenDropped(make);
   await cycle();
   await warmHandles(one, 3 * STORES);
   const base = baseline();
