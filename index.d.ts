@@ -218,10 +218,40 @@ export declare class SqliteMessageStore extends MessageStore {
   constructor(path: string, options?: SqliteMessageStoreOptions);
 }
 
+/** TLS to the server, with libpq's meanings; each overrides the connection string's own `ssl*` setting. */
+export interface PostgresSslOptions {
+  /**
+   * libpq's `sslmode`. Default `'prefer'` (as libpq): TLS when the server offers it.
+   * `'require'` refuses a server without TLS; `'verify-ca'` also checks the certificate's
+   * chain, `'verify-full'` the chain and the host name (the only mode that stops a server
+   * in the middle). Without `rootCert`, `verify-*` trust a bundled set of public roots.
+   */
+  mode?: 'disable' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+  /** `sslrootcert`: the certificate authority to trust, as PEM text (string or Buffer) or a file's path; `'system'` for the bundled public roots. */
+  rootCert?: string | Uint8Array;
+  /** `sslcert`: the client certificate (PEM text or a path), with `key`, for `cert` authentication. */
+  cert?: string | Uint8Array;
+  /** `sslkey`: the client certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1; text or a path). */
+  key?: string | Uint8Array;
+}
+
 /** Options of `PostgresMessageStore`. */
 export interface PostgresMessageStoreOptions {
-  /** A libpq connection string or URL: `postgres://user:password@host:5432/database`. */
+  /**
+   * A libpq connection string or URL: `postgres://user:password@host:5432/database`. Several
+   * hosts (`postgres://u:p@a:5432,b:5432/db?target_session_attrs=read-write`) are tried in order,
+   * for a primary and its standbys. `sslmode`, `sslrootcert`, `sslcert` and `sslkey` are read as libpq reads them.
+   */
   connectionString: string;
+  /** TLS settings, overriding the connection string's. */
+  ssl?: PostgresSslOptions;
+  /**
+   * Milliseconds a call whose connection broke keeps trying to reach a server that accepts
+   * writes (a restart, a standby being promoted) before it rejects with
+   * `ERR_MESSAGE_STORE_FAILOVER_TIMEOUT`. Default 30000. A store that has never connected
+   * rejects its first call at once instead.
+   */
+  failoverTimeout?: number;
   /** The schema that holds the store's tables (created when absent): a lower-case SQL name. Default `'message_store'`. */
   schema?: string;
   /**
@@ -234,8 +264,8 @@ export interface PostgresMessageStoreOptions {
 
 /**
  * The store on a PostgreSQL server, shared by every process that names the same
- * schema. The constructor does no I/O; the first call connects and creates the
- * tables if absent. `reset()` empties the tables for every process that shares them;
+ * schema. The constructor parses the connection string and reads the TLS files, but
+ * connects to nothing; the first call connects and creates the tables if absent. `reset()` empties the tables for every process that shares them;
  * `dispose()` waits for what is pending and closes the connections; later calls reject.
  */
 export declare class PostgresMessageStore extends MessageStore {

@@ -169,7 +169,7 @@ test('a reset sent again with its token (a lost reply) is applied once: what oth
   const other = store(schema);
   await other.saveMessage('before', { type: 'A', data: {} });
   const native = require('../lib/native.js').load();
-  const pg = new native.PgStore(url, schema);
+  const pg = new native.PgStore(url, schema, { failoverTimeoutMs: 30_000 });
   await pg.reset('token-1');
   await other.saveMessage('after', { type: 'B', data: {} });
   await pg.reset('token-1');

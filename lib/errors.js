@@ -85,6 +85,13 @@ const CODES = Object.freeze({
   Closed: 'ERR_MESSAGE_STORE_CLOSED',
   ConnectFailed: 'ERR_MESSAGE_STORE_CONNECT_FAILED',
   Reset: 'ERR_MESSAGE_STORE_RESET',
+  AuthFailed: 'ERR_MESSAGE_STORE_AUTH_FAILED',
+  TlsUnavailable: 'ERR_MESSAGE_STORE_TLS_UNAVAILABLE',
+  TlsUnknownAuthority: 'ERR_MESSAGE_STORE_TLS_UNKNOWN_CA',
+  TlsHostMismatch: 'ERR_MESSAGE_STORE_TLS_HOST_MISMATCH',
+  TlsExpired: 'ERR_MESSAGE_STORE_TLS_CERT_EXPIRED',
+  HandshakeClosed: 'ERR_MESSAGE_STORE_HANDSHAKE_CLOSED',
+  FailoverTimeout: 'ERR_MESSAGE_STORE_FAILOVER_TIMEOUT',
 });
 
 /** The number an `expectedRevision` as the caller wrote it stands for (see `refusal`). */
@@ -125,6 +132,13 @@ function fromNative(error, save = {}) {
     case CODES.Closed:
     case CODES.ConnectFailed:
     case CODES.Reset:
+    case CODES.AuthFailed:
+    case CODES.TlsUnavailable:
+    case CODES.TlsUnknownAuthority:
+    case CODES.TlsHostMismatch:
+    case CODES.TlsExpired:
+    case CODES.HandshakeClosed:
+    case CODES.FailoverTimeout:
       return withCode(String(error.message), error.code);
     default:
       // A Rust panic, caught at the boundary: the store refused the call and is intact.

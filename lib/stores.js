@@ -50,13 +50,20 @@ class SqliteMessageStore extends MessageStore {
 
 /**
  * The store on a PostgreSQL server, shared by every process that names the same schema.
- * `connectionString` or `{ connectionString, schema = 'message_store', poolSize = 1 }`.
- * Does no I/O: the first call connects and creates the schema's tables if absent.
+ * `connectionString` or `{ connectionString, schema = 'message_store', poolSize = 1, ssl, failoverTimeout = 30000 }`.
+ * Parses the connection string and reads the TLS files, but connects to nothing: the
+ * first call connects and creates the schema's tables if absent.
  */
 class PostgresMessageStore extends MessageStore {
   constructor(options) {
-    const { connectionString, schema } = check.postgresOptions(options);
-    super(new PostgresBackend(addon(), connectionString, schema), { debug: postgresDebug });
+    const { connectionString, schema, connect } = check.postgresOptions(options);
+    let backend;
+    try {
+      backend = new PostgresBackend(addon(), connectionString, schema, connect);
+    } catch (e) {
+      throw fromNative(e);
+    }
+    super(backend, { debug: postgresDebug });
     postgresDebug('PostgresMessageStore on schema %s.', schema);
   }
 }

@@ -410,7 +410,36 @@ function storeOptions(options, durable) {
 /** A schema name: what PostgreSQL takes unquoted, lower case (src/postgres/schema.rs checks it again). */
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** `new PostgresMessageStore(connectionString)` or `({ connectionString, schema?, poolSize? })`. */
+/** libpq's `sslmode` names (src/postgres/tls.rs holds the same list and checks it again). */
+const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'];
+
+/**
+ * `options.ssl`: `{ mode?, rootCert?, cert?, key? }`, each certificate or key PEM text,
+ * a Buffer of it, or a file's path. A value is never quoted back: it may be a key.
+ */
+function sslOptions(ssl) {
+  if (ssl === undefined || ssl === null) return {};
+  if (!isPlainObject(ssl)) throw fail('options.ssl', 'an object ({ mode, rootCert, cert, key })', ssl);
+  const out = {};
+  if (ssl.mode !== undefined && ssl.mode !== null) {
+    if (!SSL_MODES.includes(ssl.mode)) throw fail('options.ssl.mode', `one of ${SSL_MODES.map((m) => `'${m}'`).join(', ')}`, ssl.mode);
+    out.sslMode = ssl.mode;
+  }
+  for (const [field, native] of [
+    ['rootCert', 'sslRootCert'],
+    ['cert', 'sslCert'],
+    ['key', 'sslKey'],
+  ]) {
+    const v = ssl[field];
+    if (v === undefined || v === null) continue;
+    if (typeof v === 'string' && v !== '') out[native] = v;
+    else if (v instanceof Uint8Array && v.length > 0) out[native] = Buffer.from(v.buffer, v.byteOffset, v.length).toString('utf8');
+    else throw new TypeError(`options.ssl.${field} must be PEM text (a string or a Buffer) or a file's path, got ${typeof v}`);
+  }
+  return out;
+}
+
+/** `new PostgresMessageStore(connectionString)` or `({ connectionString, schema?, poolSize?, ssl?, failoverTimeout? })`. */
 function postgresOptions(options) {
   const o = typeof options === 'string' ? { connectionString: options } : options;
   if (!isPlainObject(o)) throw fail('options', 'a connection string or an object with a connectionString', options);
@@ -424,7 +453,11 @@ function postgresOptions(options) {
   const poolSize = o.poolSize ?? 1;
   if (!Number.isSafeInteger(poolSize) || poolSize < 1 || poolSize > 64)
     throw fail('options.poolSize', 'a whole number from 1 to 64', poolSize);
-  return { connectionString: o.connectionString, schema, poolSize };
+  const failoverTimeout = o.failoverTimeout ?? 30_000;
+  if (!Number.isSafeInteger(failoverTimeout) || failoverTimeout < 0 || failoverTimeout > 3_600_000)
+    throw fail('options.failoverTimeout', 'a whole number of milliseconds from 0 to 3600000', failoverTimeout);
+  const connect = { ...sslOptions(o.ssl), failoverTimeoutMs: failoverTimeout };
+  return { connectionString: o.connectionString, schema, poolSize, connect };
 }
 
 module.exports = {

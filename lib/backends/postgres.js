@@ -53,9 +53,10 @@ class PostgresBackend {
    * @param {typeof import('../../.tmp/binding')} native the loaded addon (lib/native.js)
    * @param {string} connectionString
    * @param {string} schema
+   * @param {import('../../.tmp/binding').PgOptions} connect TLS and failover (validate.js `postgresOptions`)
    */
-  constructor(native, connectionString, schema) {
-    this.#pg = new native.PgStore(connectionString, schema);
+  constructor(native, connectionString, schema, connect) {
+    this.#pg = new native.PgStore(connectionString, schema, connect);
   }
 
   /** The native store, until `close`; after it every call is refused. */

@@ -24,10 +24,27 @@ pub enum Code {
     /// An open subscription ended because its store was reset (raised by the
     /// JavaScript face, `lib/subscription.js`; listed here so the list is whole).
     Reset,
+    /// The PostgreSQL server refused the user: wrong or missing password, no client
+    /// certificate it accepts, or no `pg_hba.conf` rule that lets it in.
+    AuthFailed,
+    /// The connection string requires TLS and the server offers none.
+    TlsUnavailable,
+    /// The server's certificate does not chain to a trusted root (`sslrootcert`, or
+    /// the bundled public roots).
+    TlsUnknownAuthority,
+    /// The server's certificate does not name the host connected to (`verify-full`).
+    TlsHostMismatch,
+    /// The server's certificate has expired (or is not valid yet).
+    TlsExpired,
+    /// The server closed the connection while it was being set up.
+    HandshakeClosed,
+    /// The connection broke and no server of the connection string accepted writes
+    /// within `failoverTimeout` (a failover or restart that did not finish in time).
+    FailoverTimeout,
 }
 
 impl Code {
-    pub const ALL: [Code; 9] = [
+    pub const ALL: [Code; 16] = [
         Code::InvalidArgument,
         Code::StreamNotFound,
         Code::WrongExpectedRevision,
@@ -37,6 +54,13 @@ impl Code {
         Code::Closed,
         Code::ConnectFailed,
         Code::Reset,
+        Code::AuthFailed,
+        Code::TlsUnavailable,
+        Code::TlsUnknownAuthority,
+        Code::TlsHostMismatch,
+        Code::TlsExpired,
+        Code::HandshakeClosed,
+        Code::FailoverTimeout,
     ];
 
     /// The name JavaScript knows the code by (`CODES.<name>` in `lib/errors.js`).
@@ -51,6 +75,13 @@ impl Code {
             Code::Closed => "Closed",
             Code::ConnectFailed => "ConnectFailed",
             Code::Reset => "Reset",
+            Code::AuthFailed => "AuthFailed",
+            Code::TlsUnavailable => "TlsUnavailable",
+            Code::TlsUnknownAuthority => "TlsUnknownAuthority",
+            Code::TlsHostMismatch => "TlsHostMismatch",
+            Code::TlsExpired => "TlsExpired",
+            Code::HandshakeClosed => "HandshakeClosed",
+            Code::FailoverTimeout => "FailoverTimeout",
         }
     }
 }
@@ -75,6 +106,13 @@ impl AsRef<str> for Code {
             Code::Closed => "ERR_MESSAGE_STORE_CLOSED",
             Code::ConnectFailed => "ERR_MESSAGE_STORE_CONNECT_FAILED",
             Code::Reset => "ERR_MESSAGE_STORE_RESET",
+            Code::AuthFailed => "ERR_MESSAGE_STORE_AUTH_FAILED",
+            Code::TlsUnavailable => "ERR_MESSAGE_STORE_TLS_UNAVAILABLE",
+            Code::TlsUnknownAuthority => "ERR_MESSAGE_STORE_TLS_UNKNOWN_CA",
+            Code::TlsHostMismatch => "ERR_MESSAGE_STORE_TLS_HOST_MISMATCH",
+            Code::TlsExpired => "ERR_MESSAGE_STORE_TLS_CERT_EXPIRED",
+            Code::HandshakeClosed => "ERR_MESSAGE_STORE_HANDSHAKE_CLOSED",
+            Code::FailoverTimeout => "ERR_MESSAGE_STORE_FAILOVER_TIMEOUT",
         }
     }
 }

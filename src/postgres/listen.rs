@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, Client};
 
-use super::{chain, config, query_error, schema, PgError};
+use super::{query_error, schema, PgError, Target};
 
 pub struct Listener {
     client: Client,
@@ -23,10 +23,8 @@ pub struct Listener {
 }
 
 impl Listener {
-    pub async fn connect(url: &str, schema_name: &str) -> Result<Listener, PgError> {
-        let (config, target) = config(url)?;
-        let (client, mut connection) =
-            config.connect(NoTls).await.map_err(|e| PgError::Connect { target, reason: chain(&e) })?;
+    pub async fn connect(target: &Target, schema_name: &str) -> Result<Listener, PgError> {
+        let (client, mut connection) = target.connect().await?;
         let (tx, notified) = watch::channel(0u64);
         let resets = Arc::new(Mutex::new(Vec::new()));
         let seen = resets.clone();

@@ -8,12 +8,16 @@
 pub mod listen;
 mod reads;
 pub mod schema;
+pub mod target;
+pub mod tls;
 
 pub use reads::MessageRow;
+pub use target::{Failure, Target};
 
 use std::fmt;
 
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, Statement};
 
 use crate::engine::json;
 use crate::engine::{JsonString, MessageKind, Millis};
@@ -23,18 +27,21 @@ use crate::engine::{JsonString, MessageKind, Millis};
 pub enum PgError {
     /// The connection string does not parse, or names an invalid schema.
     Config(String),
-    /// The server could not be reached or refused the connection.
-    Connect { target: String, reason: String },
+    /// No connection could be made: `failure` says why.
+    Connect { target: String, reason: String, failure: Failure },
     /// The connection broke, or a statement failed.
     Query(String),
+    /// The server no longer accepts writes (it became a standby): another of the
+    /// connection string's hosts may.
+    ReadOnly(String),
 }
 
 impl fmt::Display for PgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PgError::Config(why) => write!(f, "{why}"),
-            PgError::Connect { target, reason } => write!(f, "cannot connect to PostgreSQL at {target}: {reason}"),
-            PgError::Query(why) => write!(f, "PostgreSQL: {why}"),
+            PgError::Connect { target, reason, .. } => write!(f, "cannot connect to PostgreSQL at {target}: {reason}"),
+            PgError::Query(why) | PgError::ReadOnly(why) => write!(f, "PostgreSQL: {why}"),
         }
     }
 }
@@ -45,24 +52,10 @@ fn query_error(e: tokio_postgres::Error) -> PgError {
     // The server's own text (e.g. "terminating connection due to administrator
     // command") when it sent one.
     match e.as_db_error() {
+        Some(db) if db.code() == &SqlState::READ_ONLY_SQL_TRANSACTION => PgError::ReadOnly(db.message().to_owned()),
         Some(db) => PgError::Query(db.message().to_owned()),
         None => PgError::Query(e.to_string()),
     }
-}
-
-/// An error and its causes, as one line ("error connecting to server: Connection refused").
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// One save of a group, as the append function takes it.
@@ -138,32 +131,16 @@ pub struct Pg {
     append: Statement,
 }
 
-/// A parsed connection string and the `host:port` it names (for errors).
-pub fn config(url: &str) -> Result<(tokio_postgres::Config, String), PgError> {
-    let config: tokio_postgres::Config =
-        url.parse().map_err(|e| PgError::Config(format!("the connection string does not parse: {e}")))?;
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-        #[cfg(unix)]
-        Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
-        None => "localhost".to_owned(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    Ok((config, format!("{host}:{port}")))
-}
-
 impl Pg {
     /// Connects, and creates the schema if it is absent (once, however many processes
     /// start at the same time).
-    pub async fn connect(url: &str, schema: &str) -> Result<Pg, PgError> {
+    pub async fn connect(target: &Target, schema: &str) -> Result<Pg, PgError> {
         if !schema::valid_schema(schema) {
             return Err(PgError::Config(format!(
                 "schema must be a lower-case SQL name (a-z, 0-9, _; at most 63), got {schema:?}"
             )));
         }
-        let (config, target) = config(url)?;
-        let (client, connection) =
-            config.connect(NoTls).await.map_err(|e| PgError::Connect { target: target.clone(), reason: chain(&e) })?;
+        let (client, connection) = target.connect().await?;
         tokio::spawn(async move {
             // Ends when the connection does; the client then reports it closed.
             let _ = connection.await;

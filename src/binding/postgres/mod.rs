@@ -11,6 +11,7 @@ mod connection;
 mod payload;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
@@ -22,6 +23,8 @@ use super::reply::promise;
 use super::wire;
 use crate::engine::json;
 use crate::engine::JsonString;
+use crate::postgres::tls::SslSettings;
+use crate::postgres::Target;
 use connection::{pg_error, Connections};
 
 /// A save the append function refused, changing nothing.
@@ -70,6 +73,21 @@ fn outcome(text: &str) -> Result<AppendOutcome, Error> {
     Ok(AppendOutcome { refused, revisions, last: v["last"].as_i64().ok_or_else(bad)? })
 }
 
+/// How a store connects, beyond its connection string (which these override).
+#[napi(object)]
+pub struct PgOptions {
+    /// `sslmode`, with libpq's names.
+    pub ssl_mode: Option<String>,
+    /// `sslrootcert`: PEM text, a path, or `system`.
+    pub ssl_root_cert: Option<String>,
+    /// `sslcert`, the client's certificate: PEM text or a path.
+    pub ssl_cert: Option<String>,
+    /// `sslkey`, the client certificate's key: PEM text or a path.
+    pub ssl_key: Option<String>,
+    /// How long a call whose connection broke waits for a writable server.
+    pub failover_timeout_ms: u32,
+}
+
 #[napi]
 pub struct PgStore {
     conns: Arc<Connections>,
@@ -78,13 +96,22 @@ pub struct PgStore {
 // Each method checks its arguments, then runs on the connection through `retry`.
 #[napi]
 impl PgStore {
-    /// Does no I/O: the first call connects.
+    /// Parses the connection string and reads the TLS files, but connects to nothing:
+    /// the first call connects.
     #[napi(constructor)]
-    pub fn new(url: String, schema: String) -> Self {
+    pub fn new(url: String, schema: String, options: PgOptions) -> Result<Self, Error> {
+        let ssl = SslSettings {
+            mode: options.ssl_mode,
+            root_cert: options.ssl_root_cert,
+            cert: options.ssl_cert,
+            key: options.ssl_key,
+        };
+        let target = Target::new(&url, ssl).map_err(pg_error)?;
         // The tests' build counts live instances (its `Drop` is in native_stats.rs).
         #[cfg(feature = "test-hooks")]
         super::native_stats::pg_store_made();
-        PgStore { conns: Connections::new(url, schema) }
+        let failover = Duration::from_millis(u64::from(options.failover_timeout_ms));
+        Ok(PgStore { conns: Connections::new(target, schema, failover) })
     }
 
     /// Appends a group of saves in one transaction (the payload: see `payload::saves`).
@@ -379,7 +406,8 @@ pub fn test_pg_listen<'env>(
 ) -> napi::Result<PromiseRaw<'env, i64>> {
     use crate::postgres::listen::Listener;
     promise(env, async move {
-        let listener = Listener::connect(&url, &schema).await.map_err(pg_error)?;
+        let target = Target::new(&url, SslSettings::default()).map_err(pg_error)?;
+        let listener = Listener::connect(&target, &schema).await.map_err(pg_error)?;
         tokio::time::sleep(std::time::Duration::from_millis(u64::from(ms))).await;
         Ok(listener.notifications() as i64)
     })
@@ -391,9 +419,8 @@ pub fn test_pg_listen<'env>(
 #[napi]
 pub fn test_pg_exec<'env>(env: &'env Env, url: String, sql: String) -> napi::Result<PromiseRaw<'env, ()>> {
     promise(env, async move {
-        let (config, _) = crate::postgres::config(&url).map_err(pg_error)?;
-        let (client, connection) =
-            config.connect(tokio_postgres::NoTls).await.map_err(|e| Error::new(Code::ConnectFailed, e.to_string()))?;
+        let target = Target::new(&url, SslSettings::default()).map_err(pg_error)?;
+        let (client, connection) = target.connect().await.map_err(pg_error)?;
         tokio::spawn(async move {
             let _ = connection.await;
         });
