@@ -21,7 +21,7 @@ const made = [
     name: 'PostgresMessageStore',
     ns: 'postgres',
     make: 'new PostgresMessageStore({ connectionString: process.env.DATABASE_URL, schema: process.env.STORE_SCHEMA })',
-    first: 'PostgresMessageStore on schema SCHEMA.',
+    first: 'PostgresMessageStore on schema SCHEMA at HOST (sslmode prefer).',
   },
 ];
 
@@ -66,7 +66,10 @@ describe.each(made)('$name', ({ ns, make, first }) => {
       .map((l) => l.replace(/session-\d+-[A-Za-z0-9_-]{8}/, 'session-ID'));
     expect(lines).toEqual(
       [
-        first.replace('FILE', file).replace('SCHEMA', schema),
+        first
+          .replace('FILE', file)
+          .replace('SCHEMA', schema)
+          .replace('HOST', new URL(process.env.DATABASE_URL ?? 'postgres://none').host),
         'Created new session: session-ID',
         'Saving 2 messages to stream: orders',
         'Saved 2 messages to stream orders, new revision: 1',

@@ -64,7 +64,7 @@ class PostgresMessageStore extends MessageStore {
       throw fromNative(e);
     }
     super(backend, { debug: postgresDebug });
-    postgresDebug('PostgresMessageStore on schema %s.', schema);
+    postgresDebug('PostgresMessageStore on schema %s at %s.', schema, backend.target);
   }
 }
 

@@ -59,6 +59,11 @@ class PostgresBackend {
     this.#pg = new native.PgStore(connectionString, schema, connect);
   }
 
+  /** Where it connects: `host:port, … (sslmode …)`, without user or password. */
+  get target() {
+    return this.#pg.target;
+  }
+
   /** The native store, until `close`; after it every call is refused. */
   get #conn() {
     if (this.#pg === null) throw PostgresBackend.closed;

@@ -40,7 +40,10 @@ impl fmt::Display for PgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PgError::Config(why) => write!(f, "{why}"),
-            PgError::Connect { target, reason, .. } => write!(f, "cannot connect to PostgreSQL at {target}: {reason}"),
+            PgError::Connect { target, reason, failure } => match failure.what() {
+                Some(what) => write!(f, "cannot connect to PostgreSQL at {target}: {what}: {reason}"),
+                None => write!(f, "cannot connect to PostgreSQL at {target}: {reason}"),
+            },
             PgError::Query(why) | PgError::ReadOnly(why) => write!(f, "PostgreSQL: {why}"),
         }
     }

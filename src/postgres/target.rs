@@ -43,6 +43,21 @@ impl Failure {
     pub fn passes(self) -> bool {
         matches!(self, Failure::Unreachable | Failure::Closed)
     }
+
+    /// What the caller is told first, before the client's own words.
+    pub fn what(self) -> Option<&'static str> {
+        Some(match self {
+            Failure::Unreachable | Failure::Tls => return None,
+            Failure::Closed => "the server closed the connection during the handshake",
+            Failure::Auth => "the server refused the user (a wrong or missing password, or no pg_hba.conf rule that lets it in)",
+            Failure::TlsUnavailable => "TLS is required (sslmode) but the server offers none",
+            Failure::UnknownAuthority => {
+                "the server's certificate is not signed by a trusted authority (sslrootcert, or the bundled public roots)"
+            }
+            Failure::HostMismatch => "the server's certificate does not name the host connected to (sslmode=verify-full)",
+            Failure::Expired => "the server's certificate has expired or is not valid yet",
+        })
+    }
 }
 
 pub struct Target {
@@ -50,6 +65,7 @@ pub struct Target {
     tls: MakeRustlsConnect,
     /// `host:port` of every host, for messages (never the user or password).
     pub hosts: String,
+    pub mode: super::tls::SslMode,
 }
 
 impl Target {
@@ -76,7 +92,7 @@ impl Target {
             })
             .collect();
         let hosts = if hosts.is_empty() { "localhost:5432".to_owned() } else { hosts.join(", ") };
-        Ok(Target { config, tls: tls.connector, hosts })
+        Ok(Target { config, tls: tls.connector, hosts, mode: tls.mode })
     }
 
     pub async fn connect(&self) -> Result<(Client, Connection), PgError> {
@@ -99,7 +115,7 @@ fn failure_of(e: &tokio_postgres::Error) -> Failure {
             Failure::Unreachable
         };
     }
-    let text = e.to_string();
+    let text = reason_of(e);
     if text.contains("password missing") {
         return Failure::Auth;
     }

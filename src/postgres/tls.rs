@@ -55,6 +55,10 @@ impl SslMode {
         })
     }
 
+    pub fn name(self) -> &'static str {
+        SslMode::NAMES[self as usize]
+    }
+
     /// What the PostgreSQL client does before the handshake: `verify-*` require TLS.
     pub fn client(self) -> ClientSslMode {
         match self {
@@ -399,7 +403,9 @@ mod tests {
 
     #[test]
     fn modes_have_libpq_names_and_allow_is_refused() {
-        assert_eq!(SslMode::parse("verify-full"), Ok(SslMode::VerifyFull));
+        for name in SslMode::NAMES {
+            assert_eq!(SslMode::parse(name).map(SslMode::name), Ok(name));
+        }
         assert_eq!(
             SslMode::parse("allow").unwrap_err(),
             "sslmode \"allow\" is not supported: use \"prefer\" or a stricter mode"

@@ -114,6 +114,13 @@ impl PgStore {
         Ok(PgStore { conns: Connections::new(target, schema, failover) })
     }
 
+    /// Where it connects, for the debug log: `host:port, … (sslmode …)`, never a user
+    /// or password.
+    #[napi(getter)]
+    pub fn target(&self) -> String {
+        format!("{} (sslmode {})", self.conns.target.hosts, self.conns.target.mode.name())
+    }
+
     /// Appends a group of saves in one transaction (the payload: see `payload::saves`).
     /// The connection may break after the commit and before the reply: sent again
     /// with the same batch id, the group is applied at most once.
