@@ -1,4 +1,4 @@
-// jest globalTeardown: stops the server postgres-setup.mjs started (none when DATABASE_URL was given).
+// jest globalTeardown: stops what postgres-setup.mjs started (no plain server when DATABASE_URL was given).
 export default async function teardown() {
-  await globalThis.__MESSAGE_STORE_PG__?.stop();
+  await Promise.all([globalThis.__MESSAGE_STORE_PG__?.stop(), globalThis.__MESSAGE_STORE_TLS__?.stop()]);
 }
