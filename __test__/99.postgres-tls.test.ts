@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { PostgresMessageStore } from '@auto-engineer/message-store';
+import { take } from './support/pull';
 
 type Server = { port: number; cert: string };
 const tls = JSON.parse(process.env.MESSAGE_STORE_TLS ?? 'null') as {
@@ -139,6 +140,28 @@ describe('verify-full', () => {
       const r = await refusal(store(url(tls.servers.good), ssl));
       expect(r.code).toBe('ERR_MESSAGE_STORE_TLS_UNKNOWN_CA');
     }
+  });
+
+  test('a subscription over TLS (its listening connection too) receives what another instance saves', async () => {
+    const connectionString = url(tls.servers.good, { query: 'sslmode=verify-full' });
+    const schema = `tls_live_${process.pid}`;
+    const reader = new PostgresMessageStore({ connectionString, schema, ssl: { rootCert: tls.ca } });
+    const writer = new PostgresMessageStore({ connectionString, schema, ssl: { rootCert: tls.ca } });
+    open.push(reader, writer);
+    await writer.saveMessage('live', { type: 'First', data: {} });
+    const sub = reader.subscribe();
+    const received = take(sub, 3);
+    await writer.saveMessages('live', [
+      { type: 'Second', data: {} },
+      { type: 'Third', data: {} },
+    ]);
+    const got = await received;
+    await sub.close();
+    expect(got.map((m) => [m.message.type, m.position])).toEqual([
+      ['First', 1n],
+      ['Second', 2n],
+      ['Third', 3n],
+    ]);
   });
 });
 
