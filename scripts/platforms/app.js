@@ -73,10 +73,11 @@ function install(dir, tarballs, supported, { hoisted = false } = {}) {
 
 /**
  * Runs the Quick Start and the SQLite check in `dir` with `node` (an argv prefix: the
- * Node binary, or an emulator or loader and then the Node binary); fails unless the
- * package loaded exactly the platform package's binary for `tuple`.
+ * Node binary, or an emulator or loader and then the Node binary), then the scripts
+ * `more` names (written into `dir`, each ending with the line of what it checked);
+ * fails unless the package loaded exactly the platform package's binary for `tuple`.
  */
-function run(dir, node, tuple, env) {
+function run(dir, node, tuple, env, more = []) {
   const [cmd, ...prefix] = node;
   // Output goes to files, not pipes: under Wine, Node cannot open a pipe as its stdout
   // or stderr (libuv fails with EBADF on the handle Wine gives it).
@@ -101,7 +102,7 @@ function run(dir, node, tuple, env) {
   }
   const lines = [`${tuple} (${which.arch}): loaded ${expected}`];
   // Each script ends by printing what it checked; the last line is enough here.
-  for (const script of ['esm.mjs', 'cjs.cjs', 'sqlite.cjs']) lines.push(`${tuple}: ${exec(script).trim().split(/\r?\n/).pop()}`);
+  for (const script of ['esm.mjs', 'cjs.cjs', 'sqlite.cjs', ...more]) lines.push(`${tuple}: ${exec(script).trim().split(/\r?\n/).pop()}`);
   return lines;
 }
 

@@ -143,4 +143,10 @@ function runner(check) {
   return [binary];
 }
 
-module.exports = { runner, node };
+/** Maps a path on this machine to the one the target's Node opens: under Wine, the
+ * prefix's drive Z: is this machine's root. */
+function seenBy(check) {
+  return check.wine ? (p) => `Z:${p.replace(/\//g, '\\')}` : (p) => p;
+}
+
+module.exports = { runner, node, seenBy };

