@@ -27,17 +27,26 @@ function withoutRust() {
   return env;
 }
 
+// Non-ASCII text in the data: it must come back exactly as saved on every platform (a
+// conversion through a Windows code page would show here).
 const SQLITE = `const assert = require('node:assert/strict');
 const { SqliteMessageStore } = require('${name}');
+const shape = (m) => ({ streamId: m.streamId, type: m.message.type, data: m.message.data, messageType: m.messageType, revision: m.revision, position: m.position });
 (async () => {
   const first = new SqliteMessageStore('messages.db');
-  await first.saveMessages('orders', [{ type: 'Placed', data: { id: 1 } }, { type: 'Shipped', data: { id: 1 } }]);
+  await first.saveMessages('orders', [{ type: 'Placed', data: { id: 1, note: 'Zoë ✓ 注文' } }, { type: 'Shipped', data: { id: 1 } }], 'no_stream');
   await first.dispose();
   const again = new SqliteMessageStore('messages.db', { durability: 'power' });
-  const read = await again.getMessages('orders');
-  assert.deepEqual(read.map((m) => [m.message.type, m.position]), [['Placed', 1n], ['Shipped', 2n]]);
+  assert.deepEqual((await again.getMessages('orders')).map(shape), [
+    { streamId: 'orders', type: 'Placed', data: { id: 1, note: 'Zoë ✓ 注文' }, messageType: 'event', revision: 0n, position: 1n },
+    { streamId: 'orders', type: 'Shipped', data: { id: 1 }, messageType: 'event', revision: 1n, position: 2n },
+  ]);
+  await again.saveMessage('orders', { type: 'Delivered', data: { id: 1 } }, 1n);
+  assert.deepEqual((await again.getMessages('orders', 2n)).map(shape), [
+    { streamId: 'orders', type: 'Delivered', data: { id: 1 }, messageType: 'event', revision: 2n, position: 3n },
+  ]);
   await again.dispose();
-  console.log('SqliteMessageStore (require): reopened with every message');
+  console.log('SqliteMessageStore (require): reopened with every message, exact values, numbering continued');
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 
