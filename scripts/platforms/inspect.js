@@ -1,7 +1,8 @@
-// Structural checks of the binaries no machine here can run: Mach-O (macOS) and PE
-// (Windows). Each reader takes the file's bytes and returns what a loader would see;
-// `problems` compares that with what targets.js expects and lists every difference
-// (an empty list is a pass).
+// Structural checks of the binaries for macOS (Mach-O), which no machine here runs, and
+// Windows (PE), which runs here only under Wine, forgiving what Windows may not. Each
+// reader takes the file's bytes and returns what a loader would see; `problems`
+// compares that with what targets.js expects and lists every difference (an empty list
+// is a pass).
 'use strict';
 
 const ENTRY = 'napi_register_module_v1';
