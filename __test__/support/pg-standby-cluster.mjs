@@ -70,11 +70,17 @@ async function serverUser() {
   }
 }
 
+/** psql, installed from Debian's packages when missing (as root, as on CI). */
 async function psqlPresent() {
   try {
     await run('psql', ['--version']);
+    return;
+  } catch {}
+  try {
+    await run('apt-get', ['install', '-y', '-q', 'postgresql-client'], { timeout: 300_000 });
+    await run('psql', ['--version']);
   } catch (e) {
-    throw new Error(`${HOW} ${PSQL_HOW} (${e.message.trim()})`);
+    throw new Error(`${HOW} ${PSQL_HOW} It is missing and installing it failed: ${e.message.trim()}`);
   }
 }
 
