@@ -77,7 +77,8 @@ async function psqlPresent() {
     return;
   } catch {}
   try {
-    await run('apt-get', ['install', '-y', '-q', 'postgresql-client'], { timeout: 300_000 });
+    await run('apt-get', ['update', '-qq'], { timeout: 300_000 });
+    await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'postgresql-client'], { timeout: 300_000 });
     await run('psql', ['--version']);
   } catch (e) {
     throw new Error(`${HOW} ${PSQL_HOW} It is missing and installing it failed: ${e.message.trim()}`);

@@ -33,7 +33,8 @@ function ensureOpenssl() {
     return;
   } catch {}
   try {
-    execFileSync('apt-get', ['install', '-y', '-q', 'openssl'], { stdio: 'ignore' });
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore' });
+    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'openssl'], { stdio: 'ignore' });
     execFileSync('openssl', ['version'], { stdio: 'ignore' });
   } catch (e) {
     throw new Error(`${HOW} It is missing and installing it failed: ${e.message}`);
