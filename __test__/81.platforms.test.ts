@@ -130,7 +130,7 @@ describe('the loader', () => {
   });
 });
 
-describe('the structural checks of binaries no machine here runs', () => {
+describe('the structural checks of binaries (macOS: no machine here runs them; Windows: beside its run under Wine)', () => {
   const elf = fs.readFileSync(
     path.resolve(__dirname, `../message-store.${native.tupleFor(process.platform, process.arch, native.runningLibc())}.node`),
   );
