@@ -103,14 +103,19 @@ type Line = {
   done?: boolean;
   w: number;
   s: string;
-  k: string;
+  keys: string[];
   t0: number;
   t: number;
   code?: string | null;
   message?: string;
 };
 
-test('failover under load: 4 writer processes, the primary killed and the standby promoted; no acknowledged save lost or doubled, positions gapless, a subscription delivers each once', async () => {
+/** Writer 4 gives up after this long; the others keep the default (30 s), longer than the switch. */
+const IMPATIENT_MS = 250;
+/** How long the primary stays dead before the standby is promoted (a monitor noticing, then deciding). */
+const NO_PRIMARY_MS = 1000;
+
+test('failover under load: 4 writer processes, the primary killed, the standby promoted a second later; in-flight saves applied once or refused as a failover, none acknowledged lost or doubled, positions gapless, a subscription delivers each once', async () => {
   const schema = 'failover';
   const reader = store(schema);
   await reader.getStats(); // the schema exists before the writers and the subscription start
@@ -130,9 +135,8 @@ test('failover under load: 4 writer processes, the primary killed and the standb
   const done = new Set<number>();
   const exits: Array<Promise<{ w: number; code: number | null; stderr: string }>> = [];
   for (const w of [1, 2, 3, 4]) {
-    const child = spawn(process.execPath, [path.join(__dirname, 'support/pg-failover-writer.cjs'), cluster.url, schema, String(w)], {
-      stdio: 'pipe',
-    });
+    const args = [path.join(__dirname, 'support/pg-failover-writer.cjs'), cluster.url, schema, String(w)];
+    const child = spawn(process.execPath, w === 4 ? [...args, String(IMPATIENT_MS)] : args, { stdio: 'pipe' });
     writers.push(child);
     let stderr = '';
     child.stderr.on('data', (d) => {
@@ -160,10 +164,15 @@ test('failover under load: 4 writer processes, the primary killed and the standb
     }
   };
 
-  await until('300 saves acknowledged', () => acks.length >= 300);
+  // Every writer connected first: a store that never connected does not wait out a failover.
+  await until(
+    '300 saves acknowledged, some by every writer',
+    () => acks.length >= 300 && [1, 2, 3, 4].every((w) => acks.some((a) => a.w === w)),
+  );
   const { stoppedAt } = await cluster.call('killPrimary');
   const atKill = acks.length;
-  // At once, as Patroni or an operator's script would.
+  await sleep(NO_PRIMARY_MS);
+  const promoting = Date.now();
   await cluster.call('promote');
   const atPromote = acks.length;
   await until('300 more saves acknowledged after the promotion', () => acks.length >= atPromote + 300);
@@ -184,16 +193,33 @@ test('failover under load: 4 writer processes, the primary killed and the standb
 
   const times = new Map<string, number>();
   for (const m of stored) times.set(m.message.data.k, (times.get(m.message.data.k) ?? 0) + 1);
-  const lost = acks.filter((a) => !times.has(a.k)).map((a) => a.k);
+  const lost = acks.flatMap((a) => a.keys).filter((k) => !times.has(k));
   const duplicated = [...times].filter(([, count]) => count > 1).map(([k]) => k);
-  const settledKeys = new Set([...acks, ...rejects].map((l) => l.k));
+  const settledKeys = new Set([...acks, ...rejects].flatMap((l) => l.keys));
   const unknown = [...times.keys()].filter((k) => !settledKeys.has(k));
   expect({ lost, duplicated, unknown }).toEqual({ lost: [], duplicated: [], unknown: [] });
-  const found = acks.filter((a) => times.has(a.k)).length;
-  const streamOf = new Map([...acks, ...rejects].map((l) => [l.k, l.s]));
+  const acknowledged = acks.reduce((n, a) => n + a.keys.length, 0);
+  const found = acks.flatMap((a) => a.keys).filter((k) => times.has(k)).length;
+  const streamOf = new Map([...acks, ...rejects].flatMap((l) => l.keys.map((k) => [k, l.s] as const)));
   expect(stored.filter((m) => m.streamId !== streamOf.get(m.message.data.k)).map((m) => [m.message.data.k, m.streamId])).toEqual([]);
+
+  // Refused: only the impatient writer, only as a failover, and each refused save whole
+  // or not at all (it may have committed before the connection broke).
   const timeout = 'ERR_MESSAGE_STORE_FAILOVER_TIMEOUT';
-  expect(rejects.map((r) => [r.k, r.code === timeout ? r.code : `${r.code}: ${r.message}`])).toEqual(rejects.map((r) => [r.k, timeout]));
+  expect(rejects.map((r) => [r.w, r.code === timeout ? r.code : `${r.code}: ${r.message}`])).toEqual(rejects.map(() => [4, timeout]));
+  expect(rejects.length).toBeGreaterThan(0);
+  expect(rejects[0].message).toMatch(
+    new RegExp(
+      `^PostgreSQL at 127\\.0\\.0\\.1:\\d+, 127\\.0\\.0\\.1:\\d+: the connection was lost and no server accepted writes within ${IMPATIENT_MS} ms `,
+    ),
+  );
+  const partial = rejects.filter((r) => new Set(r.keys.map((k) => times.get(k) ?? 0)).size > 1).map((r) => r.keys);
+  expect(partial).toEqual([]);
+  const refusedThenStored = rejects.filter((r) => times.has(r.keys[0])).length;
+
+  // Each patient writer had saves in flight when the primary died (sent before the
+  // promotion began): they waited, and were applied once the new primary was there.
+  for (const w of [1, 2, 3]) expect([w, acks.some((a) => a.w === w && a.t0 < promoting && a.t >= promoting)]).toEqual([w, true]);
 
   await within(
     (async () => {
@@ -212,7 +238,7 @@ test('failover under load: 4 writer processes, the primary killed and the standb
   // The wait each writer saw: from the moment the primary stopped answering to the
   // acknowledgement of that writer's first save sent after it. (The first acknowledgement
   // after it may be of a save committed before it, its answer still on the way.)
-  const waits = [1, 2, 3, 4].map((w) => {
+  const waits = [1, 2, 3].map((w) => {
     const first = acks.find((a) => a.w === w && a.t0 >= stoppedAt);
     if (!first) throw new Error(`writer ${w} had no save sent after the kill acknowledged`);
     return first.t - stoppedAt;
@@ -220,7 +246,9 @@ test('failover under load: 4 writer processes, the primary killed and the standb
   // And the longest any one save stayed pending across the switch.
   const longest = Math.max(...acks.filter((a) => a.t >= stoppedAt).map((a) => a.t - Math.max(a.t0, stoppedAt)));
   console.log(
-    `postgres failover: ${acks.length} saves acknowledged, ${found} found, lost ${lost.length}, duplicated ${duplicated.length}, ${rejects.length} rejected, writers waited at most ${Math.max(...waits)} ms during the switch` +
-      ` (per writer ${waits.join('/')} ms; longest single save after the kill ${longest} ms; ${atKill} acknowledged before the kill, ${atPromote - atKill} between it and the promotion's end; cluster up in ${cluster.startupMs} ms)`,
+    `postgres failover: ${acknowledged} messages in ${acks.length} saves acknowledged, ${found} found, lost ${lost.length}, duplicated ${duplicated.length}; ` +
+      `${rejects.length} saves refused as a failover by the writer with failoverTimeout ${IMPATIENT_MS} ms (${refusedThenStored} of them had been applied, once); ` +
+      `no primary for ${NO_PRIMARY_MS} ms before the promotion: the other writers waited at most ${Math.max(...waits)} ms` +
+      ` (per writer ${waits.join('/')} ms; longest single save after the kill ${longest} ms; ${atKill} saves acknowledged before the kill, ${atPromote - atKill} between it and the promotion's end; cluster up in ${cluster.startupMs} ms)`,
   );
 }, 120_000);
