@@ -93,8 +93,17 @@ function muslLoader(arch) {
   return path.join(dir, 'root', 'usr', 'lib', loader);
 }
 
-const WINE = '/usr/lib/wine/wine64';
-const WINESERVER = '/usr/lib/wine/wineserver64';
+// Debian 12's wine64 puts its loader in /usr/lib/wine; some newer packagings (a hosted
+// Ubuntu runner's) have only /usr/bin/wine, which runs 64-bit programs too.
+const WINE = ['/usr/lib/wine/wine64', '/usr/bin/wine64', '/usr/bin/wine'];
+const WINESERVER = ['/usr/lib/wine/wineserver64', '/usr/bin/wineserver'];
+const first = (files) => files.find((f) => fs.existsSync(f)) || null;
+
+/** Wine's loader, or null when Wine is not installed. */
+function wine() {
+  return first(WINE);
+}
+
 // No display: console programs need none, and wineboot only logs that it found none.
 const WINE_ENV = { WINEDEBUG: '-all', DISPLAY: '' };
 
@@ -106,10 +115,10 @@ function winePrefix() {
     // Without mscoree and mshtml wineboot does not look for Wine's Mono and Gecko, which
     // nothing here needs and which it would offer to download.
     const env = { ...process.env, ...WINE_ENV, WINEPREFIX: tmp, WINEDLLOVERRIDES: 'mscoree,mshtml=' };
-    quiet(WINE, ['wineboot', '--init'], { env });
-    quiet(WINE, ['reg', 'add', 'HKCU\\Software\\Wine', '/v', 'Version', '/d', 'win10', '/f'], { env });
+    quiet(wine(), ['wineboot', '--init'], { env });
+    quiet(wine(), ['reg', 'add', 'HKCU\\Software\\Wine', '/v', 'Version', '/d', 'win10', '/f'], { env });
     // The prefix is renamed into place: its server must have written the registry and left.
-    quiet(WINESERVER, ['-w'], { env });
+    quiet(first(WINESERVER), ['-w'], { env });
   });
   // Built on every run, so the prefix always holds the stand-in of this source.
   const dll = path.join(dir, 'drive_c', 'windows', 'system32', 'bcryptprimitives.dll');
@@ -132,10 +141,11 @@ function winePrefix() {
 function runner(check) {
   const binary = node(check.node);
   if (check.wine) {
+    if (!wine()) throw new Error(`no Wine loader (looked for ${WINE.join(', ')}): install Debian's wine64`);
     // `n`: the stand-in, also under a newer Wine with a bcryptprimitives of its own, so
     // every Wine runs the binary with the same one.
     const env = { ...WINE_ENV, WINEPREFIX: winePrefix(), WINEDLLOVERRIDES: 'bcryptprimitives=n' };
-    return ['/usr/bin/env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), WINE, binary];
+    return ['/usr/bin/env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), wine(), binary];
   }
   const qemu = check.qemu ? [`/usr/bin/qemu-${check.qemu}-static`] : [];
   if (check.libc === 'musl') return [...qemu, muslLoader(check.qemu ? 'arm64' : 'x64'), binary];
@@ -149,4 +159,4 @@ function seenBy(check) {
   return check.wine ? (p) => `Z:${p.replace(/\//g, '\\')}` : (p) => p;
 }
 
-module.exports = { runner, node, seenBy };
+module.exports = { runner, node, seenBy, wine };

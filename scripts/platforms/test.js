@@ -139,7 +139,7 @@ async function main() {
   }
   if (targets.some((t) => t.check.wine)) {
     // mingw-w64 builds the test-only bcryptprimitives.dll the Wine prefix gets.
-    tools.debian({ wine64: '/usr/lib/wine/wine64', 'gcc-mingw-w64-x86-64': '/usr/bin/x86_64-w64-mingw32-gcc' });
+    tools.debian({ wine64: runtimes.wine() || '/usr/lib/wine/wine64', 'gcc-mingw-w64-x86-64': '/usr/bin/x86_64-w64-mingw32-gcc' });
   }
   const started = Date.now();
   checkManifests();
