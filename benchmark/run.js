@@ -12,7 +12,9 @@
 // BENCH_SQLITE (0 to skip the SQLite table), BENCH_SQLITE_N (the SQLite reopen size,
 // 1000000 by default), BENCH_SUBSCRIPTIONS (0 to skip the subscriptions table; its own
 // knobs are in subscriptions.js), BENCH_LEAKS (0 to skip the leaks table, last: RSS as
-// stores are reset, disposed and dropped, in leaks.js; reported, never failed).
+// stores are reset, disposed and dropped, in leaks.js; reported, never failed),
+// BENCH_POSTGRES (0 to skip the PostgreSQL table beside plain `pg`, postgres.js; its
+// rounds: BENCH_PG_ROUNDS).
 
 const { execFileSync } = require('node:child_process');
 const os = require('node:os');
@@ -259,6 +261,20 @@ if (process.env.BENCH_SUBSCRIPTIONS !== '0') {
     console.log(`\n${out.trim()}`);
   } catch (e) {
     console.log(`\nSubscriptions FAILED: ${String(e.message).split('\n')[0]}`);
+  }
+}
+
+if (process.env.BENCH_POSTGRES !== '0') {
+  process.stderr.write('postgres (beside plain pg)…\n');
+  try {
+    const out = execFileSync(process.execPath, [path.join(__dirname, 'postgres.js')], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    console.log(`\n${out.trim()}`);
+  } catch (e) {
+    console.log(`\nPostgreSQL FAILED: ${String(e.message).split('\n')[0]}`);
   }
 }
 
