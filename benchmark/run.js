@@ -250,47 +250,25 @@ if (sqliteOn) {
   }
 }
 
-if (process.env.BENCH_SUBSCRIPTIONS !== '0') {
-  process.stderr.write('subscriptions…\n');
+/** A table printed by a script of its own, in a child process; its failure is printed, not thrown. */
+function section(skip, label, name, file, flags = []) {
+  if (process.env[skip] === '0') return;
+  process.stderr.write(`${label}…\n`);
   try {
-    const out = execFileSync(process.execPath, ['--max-old-space-size=8192', path.join(__dirname, 'subscriptions.js')], {
+    const out = execFileSync(process.execPath, [...flags, path.join(__dirname, file)], {
       encoding: 'utf8',
       maxBuffer: 1 << 24,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     console.log(`\n${out.trim()}`);
   } catch (e) {
-    console.log(`\nSubscriptions FAILED: ${String(e.message).split('\n')[0]}`);
+    console.log(`\n${name} FAILED: ${String(e.message).split('\n')[0]}`);
   }
 }
 
-if (process.env.BENCH_POSTGRES !== '0') {
-  process.stderr.write('postgres (beside plain pg)…\n');
-  try {
-    const out = execFileSync(process.execPath, [path.join(__dirname, 'postgres.js')], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 24,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    console.log(`\n${out.trim()}`);
-  } catch (e) {
-    console.log(`\nPostgreSQL FAILED: ${String(e.message).split('\n')[0]}`);
-  }
-}
-
-if (process.env.BENCH_LEAKS !== '0') {
-  process.stderr.write('leaks (RSS)…\n');
-  try {
-    const out = execFileSync(process.execPath, ['--expose-gc', path.join(__dirname, 'leaks.js')], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 24,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    console.log(`\n${out.trim()}`);
-  } catch (e) {
-    console.log(`\nLeaks FAILED: ${String(e.message).split('\n')[0]}`);
-  }
-}
+section('BENCH_SUBSCRIPTIONS', 'subscriptions', 'Subscriptions', 'subscriptions.js', ['--max-old-space-size=8192']);
+section('BENCH_POSTGRES', 'postgres (beside plain pg)', 'PostgreSQL', 'postgres.js');
+section('BENCH_LEAKS', 'leaks (RSS)', 'Leaks', 'leaks.js', ['--expose-gc']);
 
 const cpu = os.cpus()[0]?.model || 'unknown CPU';
 console.log(
