@@ -1,7 +1,7 @@
 // What only PostgresMessageStore's subscriptions must get right: messages saved by other
-// processes, woken by one NOTIFY per committed transaction, and still delivered when
-// the listening connection is killed (the poll by position); a reset by another
-// instance; a schema made before subscriptions existed.
+// processes, woken by one NOTIFY per sequencing step naming its streams, and still
+// delivered when the listening connection is killed (the poll by position); a reset by
+// another instance; schemas made by earlier versions.
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -57,7 +57,7 @@ test('a subscription receives what two other processes save: every message once,
   }
 });
 
-test('one notification per committed transaction that added messages, none per message, none for a refusal', async () => {
+test('one notification per sequencing step, naming its positions and streams; none for a refusal or an empty save', async () => {
   const schema = freshSchema();
   const s = store(schema);
   await s.getStats(); // the schema exists before anyone listens
@@ -66,13 +66,32 @@ test('one notification per committed transaction that added messages, none per m
   await s.saveMessages(
     'batch',
     Array.from({ length: 100 }, (_, i) => ({ type: 'B', data: { i } })),
-  ); // 1
-  await Promise.all(Array.from({ length: 50 }, (_, i) => s.saveMessage('group', { type: 'G', data: { i } }))); // 1: one group
-  for (let i = 0; i < 3; i++) await s.saveMessage('alone', { type: 'A', data: { i } }); // 3
-  await expect(s.saveMessage('alone', { type: 'A', data: {} }, 0n)).rejects.toThrow(WrongExpectedRevisionError); // 0
-  await s.saveMessages('empty', []); // 0: no message
-  await s.reset(); // 1: the reset's announcement
-  expect(await heard).toBe(6);
+  );
+  await Promise.all(Array.from({ length: 50 }, (_, i) => s.saveMessage('group', { type: 'G', data: { i } }))); // one group
+  for (let i = 0; i < 3; i++) await s.saveMessage('alone', { type: 'A', data: { i } });
+  await expect(s.saveMessage('alone', { type: 'A', data: {} }, 0n)).rejects.toThrow(WrongExpectedRevisionError);
+  await s.saveMessages('empty', []);
+  const all = await s.getAllMessages();
+  expect(all.length).toBe(153);
+  await s.reset();
+  const payloads: string[] = JSON.parse(await heard);
+  expect(payloads.at(-1)).toMatch(/^reset [0-9a-f-]{36}$/);
+  const steps = payloads.slice(0, -1).map((p) => {
+    const [from, to, names] = p.split(' ');
+    return { from: Number(from), to: Number(to), streams: JSON.parse(names) as string[] };
+  });
+  // Five appends added messages: at most one step each, fewer when a step served several.
+  expect(steps.length).toBeGreaterThanOrEqual(1);
+  expect(steps.length).toBeLessThanOrEqual(5);
+  // The steps follow each other without a gap, from 0 to 153, each naming exactly the
+  // streams of its positions.
+  expect(steps[0].from).toBe(0);
+  steps.forEach((step, i) => {
+    if (i > 0) expect(step.from).toBe(steps[i - 1].to);
+    const inStep = all.filter((m) => m.position > BigInt(step.from) && m.position <= BigInt(step.to));
+    expect([...step.streams].sort()).toEqual([...new Set(inStep.map((m) => m.streamId))].sort());
+  });
+  expect(steps.at(-1)?.to).toBe(153);
 });
 
 test('killing the listening connection delays a message, never loses it (poll by position, then a new connection)', async () => {
@@ -121,7 +140,7 @@ test('a reset by another instance ends the subscriptions of this one with ERR_ME
   await fresh.close();
 });
 
-test('a schema made by an earlier version (1: no version table; 2: marked 2) gets the new functions; its tables and rows stay', async () => {
+test('a schema made by an earlier version (1: no version table; 2: marked 2) gets the new functions and tables; its rows stay', async () => {
   const schema = freshSchema();
   const first = store(schema);
   await first.saveMessage('kept', { type: 'Old', data: {} });
@@ -137,8 +156,8 @@ test('a schema made by an earlier version (1: no version table; 2: marked 2) get
   await store(schema).saveMessage('kept', { type: 'New', data: {} }, 'stream_exists');
   expect((await take(sub, 1)).map((m) => [m.message.type, m.revision])).toEqual([['New', 1n]]);
   await sub.close();
-  // Marked: fails with a division by zero unless exactly one row says version 3.
-  await exec(`SELECT 1 / (SELECT count(*) FROM "${schema}".version WHERE version = 3)::int`);
+  // Marked: fails with a division by zero unless exactly one row says version 4.
+  await exec(`SELECT 1 / (SELECT count(*) FROM "${schema}".version WHERE version = 4)::int`);
 
   // What version 2 left: marked 2, its functions (here a stub that would refuse every append).
   await later.dispose();
@@ -149,5 +168,65 @@ test('a schema made by an earlier version (1: no version table; 2: marked 2) get
   const third = store(schema);
   await third.saveMessage('kept', { type: 'Newer', data: {} }, 1n);
   expect((await third.getMessages('kept')).map((m) => m.message.type)).toEqual(['Old', 'New', 'Newer']);
-  await exec(`SELECT 1 / (SELECT count(*) FROM "${schema}".version WHERE version = 3)::int`);
+  await exec(`SELECT 1 / (SELECT count(*) FROM "${schema}".version WHERE version = 4)::int`);
+});
+
+test('a schema made by version 3 (positions given in the append, four more indexes) is brought to version 4: everything reads back the same and new saves continue it', async () => {
+  const schema = freshSchema();
+  const first = store(schema);
+  await first.saveMessages('a', [
+    { type: 'Do', kind: 'Command', data: { x: 1 }, correlationId: 'c-1' },
+    { type: 'Done', kind: 'Event', data: { x: 2 }, correlationId: 'c-1' },
+  ]);
+  await first.saveMessage('b', { type: 'Other', data: { y: 'z' }, requestId: 'r-1' });
+  await first.saveMessages('empty', []);
+  const before = {
+    all: await first.getAllMessages(),
+    a: await first.getStreamInfo('a'),
+    b: await first.getStreamInfo('b'),
+    empty: await first.getStreamInfo('empty'),
+    streams: await first.getStreams(),
+    stats: await first.getStats(),
+  };
+  await first.dispose();
+  // Version 3's layout: positions on `streams`, a `data` column, no pending table or
+  // sequence, an index by kind, the append function of twelve arguments.
+  const q = `"${schema}"`;
+  await exec(
+    `ALTER TABLE ${q}.streams ADD COLUMN first_position bigint NOT NULL DEFAULT 0, ADD COLUMN last_position bigint NOT NULL DEFAULT 0;
+     UPDATE ${q}.streams s SET first_position = p.first_position, last_position = p.last_position FROM ${q}.stream_positions p WHERE p.name = s.name;
+     DROP TABLE ${q}.stream_positions, ${q}.pending;
+     DROP FUNCTION ${q}.sequence();
+     ALTER TABLE ${q}.streams ALTER COLUMN ordinal DROP DEFAULT;
+     DROP SEQUENCE ${q}.stream_ordinals;
+     ALTER TABLE ${q}.messages ADD COLUMN data jsonb;
+     CREATE INDEX messages_kind ON ${q}.messages (kind, position);
+     CREATE FUNCTION ${q}.append(batch text, s_stream text[], s_expected bigint[], s_count int[], s_time bigint[], s_session text[], m_kind smallint[], m_type text[], m_correlation text[], m_request text[], m_body text[], m_data text[]) RETURNS text LANGUAGE sql AS $$ SELECT 'version 3'::text $$;
+     UPDATE ${q}.version SET version = 3;`,
+  );
+  const later = store(schema);
+  expect(await later.getAllMessages()).toEqual(before.all);
+  expect(await later.getStreamInfo('a')).toEqual(before.a);
+  expect(await later.getStreamInfo('b')).toEqual(before.b);
+  expect(await later.getStreamInfo('empty')).toEqual(before.empty);
+  expect(await later.getStreams()).toEqual(before.streams);
+  expect(await later.getStats()).toEqual(before.stats);
+  expect(await later.getAllMessages({ correlationId: 'c-1' })).toEqual(before.all.slice(0, 2));
+
+  await later.saveMessage('c', { type: 'New', data: {} });
+  await later.saveMessage('a', { type: 'More', data: {} }, 1n);
+  expect((await later.getAllMessages({ fromPosition: 4n })).map((m) => [m.streamId, m.position, m.revision])).toEqual([
+    ['c', 4n, 0n],
+    ['a', 5n, 2n],
+  ]);
+  expect(await later.getStreams()).toEqual([...before.streams, 'c']);
+  const info = await later.getStreamInfo('a');
+  expect([info?.firstPosition, info?.lastPosition, info?.messageCount]).toEqual([1n, 5n, 3]);
+  const stats = await later.getStats();
+  expect([stats.totalMessages, stats.totalStreams, stats.totalCommands, stats.totalEvents]).toEqual([5, 4, 1, 4]);
+  // The index by kind is gone (a division by zero if it is still there) and the version marked 4.
+  await exec(
+    `SELECT 1 / (1 - (SELECT count(*) FROM pg_indexes WHERE schemaname = '${schema}' AND indexname = 'messages_kind'))::int`,
+  );
+  await exec(`SELECT 1 / (SELECT count(*) FROM ${q}.version WHERE version = 4)::int`);
 });

@@ -46,11 +46,11 @@
  * @property {() => string | null} [nextPage] the next page, or null
  *
  * Writes: server
- * @property {(saves: { header: string, literal: string, text: string }[]) => Promise<{ refused: { index: number, code: string, actual: number }[], revisions: (number | null)[], last: number }>} [append]
- *   a group of saves in one transaction: the refused ones (index, code's name, the stream's revision), each save's new revision, and the last position
- * @property {() => Promise<number>} [start] listens for other processes' commits, then reads the head
- * @property {(feed: object, quiet: () => Promise<void>, onReset: (head: number) => void) => Promise<void>} [watch]
- *   follows other processes' commits while `feed` has subscriptions
+ * @property {(saves: { header: string, literal: string, text: string }[]) => Promise<{ refused: { index: number, code: string, actual: number }[], revisions: (number | null)[] }>} [append]
+ *   a group of saves in one transaction: the refused ones (index, code's name, the stream's revision) and each save's new revision, once committed (positioned just after)
+ * @property {() => Promise<number>} [start] listens for the store's new positions, then reads the head
+ * @property {(feed: object, onReset: (head: number) => void) => Promise<void>} [watch]
+ *   follows the store's new positions (this process's saves and others') while `feed` has subscriptions
  * @property {() => void} [unlisten] stops listening
  *
  * Reads and changes: every backend

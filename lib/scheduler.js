@@ -115,7 +115,7 @@ class WriteScheduler {
     this.#onSafe = onSafe;
     this.#messages = messages;
     this.#capacity = this.#kind === 'server' ? Number.POSITIVE_INFINITY : backend.capacity();
-    if (this.#kind === 'server') this.#turns = new Turns(backend, onSafe);
+    if (this.#kind === 'server') this.#turns = new Turns(backend);
     this.#drainSoon = () => {
       this.#soon = null;
       try {
@@ -297,6 +297,11 @@ class WriteScheduler {
     return this.#turns.turn(op);
   }
 
+  /** Server: runs a read once the changes called before it are done (turns.js). */
+  read(op) {
+    return this.#turns.read(op);
+  }
+
   /** A session was created (its stream too): the revisions kept may be stale. */
   changed() {
     this.#revisions.clear();
@@ -415,11 +420,6 @@ class WriteScheduler {
       await pending.then(noop, noop);
       if (pending === this.#current) this.#current = null;
     }
-  }
-
-  /** Server: settles once every call made so far is done (a subscription's watch waits for it). */
-  get quiet() {
-    return this.#turns.quiet;
   }
 
   #call(fn) {

@@ -174,23 +174,19 @@ class MessageStore {
         this.#call(() => this.#backend.head());
         return this.#feed.head;
       }
-      const head = await this.#run(() => this.#backend.start());
+      const head = await this.#read(() => this.#backend.start());
       this.#feed.advance(head, null);
       // Every subscription ended while this one waited for its turn: nothing to follow.
       if (this.#feed.size === 0) {
         this.#backend.unlisten();
         return head;
       }
-      this.#backend.watch(
-        this.#feed,
-        () => this.#writes.quiet,
-        (at) => this.#feed.endAll(resetError, at),
-      );
+      this.#backend.watch(this.#feed, (at) => this.#feed.endAll(resetError, at));
       return head;
     },
-    positionOf: async (literal, revision) => this.#run(() => this.#backend.streamPosition(literal, revision)),
+    positionOf: async (literal, revision) => this.#read(() => this.#backend.streamPosition(literal, revision)),
     read: async (wire, from, upTo, limit) =>
-      this.#run(
+      this.#read(
         () => this.#backend.follow(wire, from, upTo, limit),
         ({ rows, through }) => ({ messages: this.#messages(rows), through }),
       ),
@@ -200,7 +196,7 @@ class MessageStore {
     const stream = check.name('streamId', streamId);
     const from = check.optionalInteger('fromRevision', fromRevision);
     const limit = check.count(count);
-    return this.#run(() => this.#backend.readStream(stream, from, limit), this.#toMessages);
+    return this.#read(() => this.#backend.readStream(stream, from, limit), this.#toMessages);
   }
 
   async getAllMessages(filter, count) {
@@ -225,11 +221,11 @@ class MessageStore {
     const limit = check.count(count);
     // Nothing can match: no read, but a closed store still refuses (`head` asks it).
     if (wire === NEVER)
-      return this.#run(
+      return this.#read(
         () => this.#backend.head(),
         () => [],
       );
-    return this.#run(() => this.#backend.query(wire, limit), this.#toMessages);
+    return this.#read(() => this.#backend.query(wire, limit), this.#toMessages);
   }
 
   #toMessages = (rows) => this.#messages(rows);
@@ -272,14 +268,14 @@ class MessageStore {
 
   async getStreamInfo(streamId) {
     const stream = check.name('streamId', streamId);
-    return this.#run(
+    return this.#read(
       () => this.#backend.streamInfo(stream),
       (text) => revive.streamInfo(streamId, text),
     );
   }
 
   async getStreams() {
-    if (!this.#inCall) return this.#run(() => this.#backend.streams(), JSON.parse);
+    if (!this.#inCall) return this.#read(() => this.#backend.streams(), JSON.parse);
     if (this.#streams === null) {
       this.#streams = JSON.parse(this.#call(() => this.#backend.streams()));
       this.#streamSet = new Set(this.#streams);
@@ -314,16 +310,16 @@ class MessageStore {
   }
 
   async getSessions() {
-    return this.#run(() => this.#backend.sessions(), revive.sessions);
+    return this.#read(() => this.#backend.sessions(), revive.sessions);
   }
 
   async getSessionInfo(sessionId) {
     const id = check.name('sessionId', sessionId);
-    return this.#run(() => this.#backend.sessionInfo(id), revive.sessionInfo);
+    return this.#read(() => this.#backend.sessionInfo(id), revive.sessionInfo);
   }
 
   async getStats() {
-    return this.#run(
+    return this.#read(
       () => this.#backend.stats(),
       (text) => {
         const stats = revive.stats(text);
@@ -424,15 +420,23 @@ class MessageStore {
       const result = this.#call(op);
       return finish === undefined ? result : finish(result);
     }
-    return this.#writes.turn(async () => {
-      let result;
-      try {
-        result = await op();
-      } catch (e) {
-        throw fromNative(e);
-      }
-      return finish === undefined ? result : finish(result);
-    });
+    return this.#writes.turn(() => this.#settle(op, finish));
+  }
+
+  /** `#run` for a read: over a server, it waits only for the changes called before it. */
+  #read(op, finish) {
+    if (this.#inCall) return this.#run(op, finish);
+    return this.#writes.read(() => this.#settle(op, finish));
+  }
+
+  async #settle(op, finish) {
+    let result;
+    try {
+      result = await op();
+    } catch (e) {
+      throw fromNative(e);
+    }
+    return finish === undefined ? result : finish(result);
   }
 
   /** Runs `op` on the engine now, after the saves queued before it. */

@@ -1,13 +1,17 @@
 'use strict';
 
 // A server's side of the write scheduler (scheduler.js): the order of calls, and the
-// groups of saves. Every call to a server waits its turn after the calls made before
-// it (`turn`); the saves called one after another, with no other call in between, form
-// one group, sent in one round trip and one transaction when its turn comes. A group is
-// closed by any other call (`close`), when it is sent, or by a save that must go alone.
+// groups of saves. A call that changes the store waits its turn after every call made
+// before it (`turn`); a read waits only for the changes made before it (`read`), so
+// reads run side by side on the server's pool, and a read called after a save sees it.
+// The saves called one after another, with no other call in between, form one group,
+// sent in one round trip and one transaction when its turn comes. A group is closed by
+// any other call (`close`), when it is sent, or by a save that must go alone.
 //
 // Invariants:
-// - `#tail` settles once every call made so far is done; a call runs after it;
+// - `#tail` settles once every call made so far is done; a change runs after it;
+// - `#changes` settles once every change (save group, session, reset) made so far is
+//   done; a read runs after it;
 // - at most one group is open (`#group`), and it has not been sent;
 // - a save's promise settles only once the transaction that holds it committed (or
 //   failed): with the server's outcome for it (resolved: the stream's new revision).
@@ -20,14 +24,13 @@ const noop = () => {};
 class Turns {
   /** @type {import('./backend').Backend} */
   #backend;
-  #onSafe;
   #tail = Promise.resolve();
+  #changes = Promise.resolve();
   /** The open group: `{ saves }`, or null. */
   #group = null;
 
-  constructor(backend, onSafe) {
+  constructor(backend) {
     this.#backend = backend;
-    this.#onSafe = onSafe;
   }
 
   /**
@@ -60,22 +63,17 @@ class Turns {
       return;
     }
     const refused = new Map(outcome.refused.map((r) => [r.index, r]));
-    const streams = [];
-    let added = 0;
     group.saves.forEach((s, i) => {
       const r = refused.get(i);
       if (r === undefined) {
-        streams.push(s.streamId);
-        added += s.n;
         s.resolve(outcome.revisions[i]);
       } else {
         const actual = r.code === 'StreamNotFound' ? null : r.actual;
         s.reject(refusal(s.streamId, s.expectedRevision, expectedNumber(s.expectedRevision), actual));
       }
     });
-    // Committed: everything up to `last` is visible to every reader. Which streams
-    // that covers is known only when no other process committed in between.
-    this.#onSafe(outcome.last, streams, outcome.last - added);
+    // Committed, and positioned soon after by the server's sequencing, which tells
+    // the subscriptions (the backend's `watch`).
   }
 
   /** Closes the open group: what is called next goes after it. */
@@ -83,15 +81,25 @@ class Turns {
     this.#group = null;
   }
 
-  /** Runs `op` once every call made before it is done; closes the group of saves. */
+  /** Runs a change `op` once every call made before it is done; closes the group of saves. */
   turn(op) {
     this.#group = null;
     return this.#after(op);
   }
 
+  /** Runs a read `op` once every change made before it is done; closes the group of saves. */
+  read(op) {
+    this.#group = null;
+    const p = this.#changes.then(op);
+    const done = p.then(noop, noop);
+    this.#tail = Promise.all([this.#tail, done]).then(noop);
+    return p;
+  }
+
   #after(op) {
     const p = this.#tail.then(op);
     this.#tail = p.then(noop, noop);
+    this.#changes = this.#tail;
     return p;
   }
 

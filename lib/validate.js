@@ -439,7 +439,10 @@ function sslOptions(ssl) {
   return out;
 }
 
-/** `new PostgresMessageStore(connectionString)` or `({ connectionString, schema?, poolSize?, ssl?, failoverTimeout? })`. */
+/** The connections a `PostgresMessageStore` opens for its calls unless told otherwise: one for appends, three for reads and sessions. */
+const POOL_SIZE = 4;
+
+/** `new PostgresMessageStore(connectionString)` or `({ connectionString, schema?, poolSize?, ssl?, failoverTimeout?, listenConnectionString? })`. */
 function postgresOptions(options) {
   const o = typeof options === 'string' ? { connectionString: options } : options;
   if (!isPlainObject(o)) throw fail('options', 'a connection string or an object with a connectionString', options);
@@ -450,13 +453,17 @@ function postgresOptions(options) {
   if (typeof schema !== 'string' || !SCHEMA.test(schema)) {
     throw fail('options.schema', 'a lower-case SQL name (a-z, 0-9 and _, not starting with a digit, at most 63)', schema);
   }
-  const poolSize = o.poolSize ?? 1;
+  const poolSize = o.poolSize ?? POOL_SIZE;
   if (!Number.isSafeInteger(poolSize) || poolSize < 1 || poolSize > 64)
     throw fail('options.poolSize', 'a whole number from 1 to 64', poolSize);
   const failoverTimeout = o.failoverTimeout ?? 30_000;
   if (!Number.isSafeInteger(failoverTimeout) || failoverTimeout < 0 || failoverTimeout > 3_600_000)
     throw fail('options.failoverTimeout', 'a whole number of milliseconds from 0 to 3600000', failoverTimeout);
-  const connect = { ...sslOptions(o.ssl), failoverTimeoutMs: failoverTimeout };
+  const listen = o.listenConnectionString;
+  if (listen !== undefined && listen !== null && (typeof listen !== 'string' || listen === ''))
+    throw fail('options.listenConnectionString', 'a non-empty string', listen);
+  const connect = { ...sslOptions(o.ssl), failoverTimeoutMs: failoverTimeout, poolSize };
+  if (typeof listen === 'string') connect.listenUrl = listen;
   return { connectionString: o.connectionString, schema, poolSize, connect };
 }
 

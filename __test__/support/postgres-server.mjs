@@ -45,6 +45,9 @@ export async function startPostgres() {
     persistent: false,
     // PostgreSQL refuses to run as root; the package then runs it as a user it creates.
     createPostgresUser: true,
+    // Every test keeps its stores open until its file ends, each with a connection for
+    // its calls and one for sequencing (more while reads run side by side).
+    postgresFlags: ['-c', 'max_connections=400'],
     onLog: (m) => logs.push(String(m)),
     onError: (m) => logs.push(String(m)),
   });

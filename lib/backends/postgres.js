@@ -76,7 +76,11 @@ class PostgresBackend {
     message: 'the store is closed (disposed); make a new PostgresMessageStore to use it',
   });
 
-  /** Appends a group of saves (`{ header, literal, text }` each) in one transaction: `{ refused, revisions, last }`. */
+  /**
+   * Appends a group of saves (`{ header, literal, text }` each) in one transaction:
+   * `{ refused, revisions }`, once it committed. Its messages are positioned just
+   * after, and reach subscriptions through `watch`; a read waits for them.
+   */
   async append(saves) {
     const session = this.#session ?? NO_SESSION;
     const payload = saves.map((s) => `${s.header}\n${s.literal}\n${session}\n${s.text}`).join('\n');
@@ -162,41 +166,35 @@ class PostgresBackend {
   }
 
   /**
-   * While `feed` has subscriptions: waits for other processes' commits (a notification
-   * on the schema's channel, or the poll) and moves its head. A reset, announced or
-   * seen as the head going back, ends the open subscriptions (`onReset`). `quiet()`
-   * settles once this instance's calls so far are done: a commit heard before its own
-   * reply waits for it, since the reply says which streams it touched.
+   * While `feed` has subscriptions: waits for sequencing steps (a notification on the
+   * schema's channel, naming the streams, or the poll) and moves its head, waking only
+   * the subscriptions of the streams named when every step since the head is known.
+   * A reset, announced or seen as the head going back, ends the open subscriptions
+   * (`onReset`).
    */
-  async watch(feed, quiet, onReset) {
+  async watch(feed, onReset) {
     if (this.#watching) return;
     this.#watching = true;
     // The heads this loop read: one connection's reads, so they only go back on a reset.
     let heard = 0;
     try {
       while (feed.size > 0) {
-        let words;
+        let news;
         try {
-          words = (await this.#conn.waitHead(POLL_MS)).split(' ');
+          news = JSON.parse(await this.#conn.waitHead(POLL_MS));
         } catch {
           // The server is away: try again after a poll; nothing is lost meanwhile.
           await new Promise((resolve) => setTimeout(resolve, POLL_MS));
           continue;
         }
-        const head = Number(words[0]);
+        const { head, from, streams, resets } = news;
         if (head < 0) continue;
-        const tokens = words.slice(1);
-        const foreign = tokens.filter((t) => !this.#ownResets.delete(t));
+        const foreign = resets.filter((t) => !this.#ownResets.delete(t));
         // The head went back: a reset, ours (heard now, or still on its way) or one
         // whose announcement this connection missed.
-        const unheard = head < heard && tokens.length === 0 && this.#ownResets.size === 0;
+        const unheard = head < heard && resets.length === 0 && this.#ownResets.size === 0;
         if (foreign.length > 0 || unheard) onReset(head);
-        else {
-          // Likely our own commit, heard before its reply: the reply says which
-          // streams it touched, so parked subscriptions of other streams sleep on.
-          if (head > feed.head) await quiet();
-          feed.advance(head, null);
-        }
+        else feed.advance(head, from === feed.head ? streams : null);
         heard = head;
       }
     } finally {

@@ -1,9 +1,15 @@
 //! What wakes the subscriptions of a `PostgresMessageStore`: one connection per store
-//! instance that `LISTEN`s on the schema's channel (`schema::channel`). Every append
-//! that commits messages notifies it once, with no need to trust the payload: a wake
-//! is followed by reading the store's head, and so is a wait that timed out, which
-//! makes polling by position the fallback: a lost notification, or one sent while
-//! this connection was being made again, delays a message by one poll, never loses it.
+//! instance that `LISTEN`s on the schema's channel (`schema::channel`). Every
+//! sequencing step that positions messages notifies it once, naming the positions and
+//! the streams; a wake is followed by reading the store's head, and so is a wait that
+//! timed out, which makes polling by position the fallback: a lost notification, one
+//! sent while this connection was being made again, or a pooler that does not pass
+//! notifications on, delays a message by one poll, never loses it (the streams are
+//! then unknown, and every subscription looks).
+//!
+//! A poll that finds messages pending while the head stood still since the last poll
+//! runs a sequencing step itself: their writer died between its append and the step,
+//! and no other writer has come since.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,29 +19,70 @@ use tokio_postgres::{AsyncMessage, Client};
 
 use super::{query_error, schema, PgError, Target};
 
+/// What the notifications since the last `wait` said.
+#[derive(Default)]
+struct Heard {
+    /// The steps announced, `(from, to, streams)`; `None`: too many streams to name.
+    steps: Vec<(i64, i64, Option<Vec<String>>)>,
+    /// The tokens of the resets announced.
+    resets: Vec<String>,
+}
+
+/// What a `wait` found.
+pub struct Head {
+    /// The store's last position.
+    pub head: i64,
+    /// The position the `streams` are known from: every message after it, through
+    /// `head`, went to one of them. Equal to `head` when nothing is known.
+    pub from: i64,
+    /// The streams' JSON literals, or `None` when not known.
+    pub streams: Option<Vec<String>>,
+    pub resets: Vec<String>,
+}
+
 pub struct Listener {
     client: Client,
-    head_sql: String,
+    schema: String,
     /// Counts the notifications received; a change wakes `wait`.
     notified: watch::Receiver<u64>,
-    /// The tokens of the resets announced since the last `wait`.
-    resets: Arc<Mutex<Vec<String>>>,
+    heard: Arc<Mutex<Heard>>,
+    /// The head and whether messages were pending, at the last poll that timed out.
+    last_poll: Option<(i64, bool)>,
+}
+
+/// `<from> <to> <streams>`: the streams a JSON array of literals, or `many`.
+fn step(payload: &str) -> Option<(i64, i64, Option<Vec<String>>)> {
+    let mut words = payload.splitn(3, ' ');
+    let from = words.next()?.parse().ok()?;
+    let to = words.next()?.parse().ok()?;
+    let names = words.next()?;
+    let streams = if names == "many" {
+        None
+    } else {
+        Some(crate::engine::json::array_elements(names).ok()?.into_iter().map(str::to_owned).collect())
+    };
+    Some((from, to, streams))
 }
 
 impl Listener {
     pub async fn connect(target: &Target, schema_name: &str) -> Result<Listener, PgError> {
         let (client, mut connection) = target.connect().await?;
         let (tx, notified) = watch::channel(0u64);
-        let resets = Arc::new(Mutex::new(Vec::new()));
-        let seen = resets.clone();
+        let heard = Arc::new(Mutex::new(Heard::default()));
+        let seen = heard.clone();
         tokio::spawn(async move {
             // Driving the connection is what delivers notifications (and replies).
             let mut count = 0u64;
             while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
                 match message {
                     Ok(AsyncMessage::Notification(note)) => {
-                        if let Some(token) = note.payload().strip_prefix("reset ") {
-                            seen.lock().unwrap_or_else(|p| p.into_inner()).push(token.to_owned());
+                        {
+                            let mut heard = seen.lock().unwrap_or_else(|p| p.into_inner());
+                            if let Some(token) = note.payload().strip_prefix("reset ") {
+                                heard.resets.push(token.to_owned());
+                            } else if let Some(s) = step(note.payload()) {
+                                heard.steps.push(s);
+                            }
                         }
                         count += 1;
                         tx.send_replace(count);
@@ -47,12 +94,7 @@ impl Listener {
             // `tx` is dropped here: a waiting `wait` returns, and its query reports the break.
         });
         client.batch_execute(&format!("LISTEN \"{}\"", schema::channel(schema_name))).await.map_err(query_error)?;
-        Ok(Listener {
-            client,
-            head_sql: format!("SELECT position FROM \"{schema_name}\".store WHERE id"),
-            notified,
-            resets,
-        })
+        Ok(Listener { client, schema: schema_name.to_owned(), notified, heard, last_poll: None })
     }
 
     /// How many notifications arrived since the connection was made.
@@ -64,13 +106,54 @@ impl Listener {
         self.client.is_closed()
     }
 
-    /// Waits for a notification, at most `poll`, then reads the head: the store's last
-    /// position, and the tokens of the resets announced since the last wait.
-    pub async fn wait(&mut self, poll: Duration) -> Result<(i64, Vec<String>), PgError> {
+    /// Waits for a notification, at most `poll`, then reads the head.
+    pub async fn wait(&mut self, poll: Duration) -> Result<Head, PgError> {
         // A closed channel ends the wait at once; the query then reports the broken connection.
-        let _ = tokio::time::timeout(poll, self.notified.changed()).await;
-        let head: i64 = self.client.query_one(&self.head_sql, &[]).await.map_err(query_error)?.get(0);
-        let resets = std::mem::take(&mut *self.resets.lock().unwrap_or_else(|p| p.into_inner()));
-        Ok((head, resets))
+        let woken = tokio::time::timeout(poll, self.notified.changed()).await.is_ok();
+        let sql = format!(
+            "SELECT st.position, EXISTS (SELECT 1 FROM \"{0}\".pending) FROM \"{0}\".store st WHERE st.id",
+            self.schema
+        );
+        let row = &self.client.query_typed(&sql, &[]).await.map_err(query_error)?[0];
+        let (mut head, pending): (i64, bool) = (row.get(0), row.get(1));
+        if woken {
+            self.last_poll = None;
+        } else {
+            if pending && self.last_poll == Some((head, true)) {
+                let step = format!("SELECT \"{}\".sequence()", self.schema);
+                self.client.query_typed(&step, &[]).await.map_err(query_error)?;
+                let sql = format!("SELECT position FROM \"{}\".store WHERE id", self.schema);
+                head = self.client.query_typed(&sql, &[]).await.map_err(query_error)?[0].get(0);
+            }
+            self.last_poll = Some((head, pending));
+        }
+        let heard = std::mem::take(&mut *self.heard.lock().unwrap_or_else(|p| p.into_inner()));
+        Ok(merge(head, heard))
     }
+}
+
+/// The streams of the steps heard, when they run without a gap from the first one's
+/// `from` to `head`; else (a step not heard, or a reset between) none.
+fn merge(head: i64, mut heard: Heard) -> Head {
+    heard.steps.sort_by_key(|s| s.0);
+    let resets = heard.resets;
+    let Some(first) = heard.steps.first().map(|s| s.0) else {
+        return Head { head, from: head, streams: None, resets };
+    };
+    let mut at = first;
+    let mut streams = Some(Vec::new());
+    for (from, to, names) in heard.steps {
+        if from != at || !resets.is_empty() {
+            return Head { head, from: head, streams: None, resets };
+        }
+        at = to;
+        match (names, streams.as_mut()) {
+            (Some(n), Some(all)) => all.extend(n),
+            _ => streams = None,
+        }
+    }
+    if at != head || streams.is_none() {
+        return Head { head, from: head, streams: None, resets };
+    }
+    Head { head, from: first, streams, resets }
 }

@@ -17,7 +17,8 @@ pub use target::{Failure, Target};
 use std::fmt;
 
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Statement};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Row};
 
 use crate::engine::json;
 use crate::engine::{JsonString, MessageKind, Millis};
@@ -80,8 +81,6 @@ pub struct Message {
     pub request_id: Option<String>,
     /// The text as stored: `timestamp` added when the caller gave none.
     pub body: String,
-    /// `data` as JSON text for the `jsonb` column, when `jsonb` can hold it.
-    pub data: Option<String>,
 }
 
 impl Message {
@@ -96,48 +95,31 @@ impl Message {
             crate::engine::fields::push_stamped(&mut out, fields.text, time);
             out
         };
-        let data = crate::engine::fields::data_of(&body).filter(|d| jsonb_can_hold(d)).map(str::to_owned);
         Ok(Message {
             kind,
             type_literal: fields.name.to_owned(),
             correlation_id: fields.correlation_id.map(str::to_owned),
             request_id: fields.request_id.map(str::to_owned),
             body,
-            data,
         })
     }
 }
 
-/// `jsonb` refuses `\u0000` and unpaired surrogate escapes, which `JSON.stringify`
-/// writes for a NUL or a lone surrogate; such data stays in the text only.
-fn jsonb_can_hold(text: &str) -> bool {
-    let b = text.as_bytes();
-    let mut i = 0;
-    while let Some(at) = memchr::memmem::find(&b[i..], b"\\u") {
-        let hex = &b[i + at + 2..(i + at + 6).min(b.len())];
-        if hex.eq_ignore_ascii_case(b"0000")
-            || (hex.len() == 4
-                && hex[0].eq_ignore_ascii_case(&b'd')
-                && (b'8'..=b'f').contains(&hex[1].to_ascii_lowercase()))
-        {
-            return false;
-        }
-        i += at + 2;
-    }
-    true
-}
+/// A statement's parameters with their types: every statement is sent unnamed, with
+/// its types given (`query_typed`), in one round trip, and nothing is left prepared on
+/// the server (which a pooler in transaction mode would hand to another client).
+type Params<'a> = [(&'a (dyn ToSql + Sync), Type)];
 
 /// One connection to the store's schema.
 pub struct Pg {
     client: Client,
     schema: String,
-    append: Statement,
 }
 
 impl Pg {
-    /// Connects, and creates the schema if it is absent (once, however many processes
-    /// start at the same time).
-    pub async fn connect(target: &Target, schema: &str) -> Result<Pg, PgError> {
+    /// Connects; with `setup`, also creates the schema if it is absent (once, however
+    /// many processes start at the same time) or brings it up to this version.
+    pub async fn connect(target: &Target, schema: &str, setup: bool) -> Result<Pg, PgError> {
         if !schema::valid_schema(schema) {
             return Err(PgError::Config(format!(
                 "schema must be a lower-case SQL name (a-z, 0-9, _; at most 63), got {schema:?}"
@@ -148,38 +130,53 @@ impl Pg {
             // Ends when the connection does; the client then reports it closed.
             let _ = connection.await;
         });
-        // Created once, under an advisory lock, and only when absent: DDL on tables
-        // other processes are writing to would take locks that deadlock with them.
-        let setup = async {
-            client.batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({})", schema::SETUP_LOCK)).await?;
+        let pg = Pg { client, schema: schema.to_owned() };
+        if setup {
+            pg.set_up().await?;
+        }
+        Ok(pg)
+    }
+
+    /// Created once, under an advisory lock, and only when absent: DDL on tables other
+    /// processes are writing to would take locks that deadlock with them.
+    async fn set_up(&self) -> Result<(), PgError> {
+        let schema = &self.schema;
+        let run = async {
+            self.client.batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({})", schema::SETUP_LOCK)).await?;
+            let regclass = "SELECT to_regclass($1) IS NOT NULL";
             let store = format!("\"{schema}\".store");
-            let exists: bool = client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&store]).await?.get(0);
+            let exists: bool = self.client.query_typed(regclass, &[(&store, Type::TEXT)]).await?[0].get(0);
             if !exists {
-                client.batch_execute(&schema::create(schema)).await?;
+                self.client.batch_execute(&schema::create(schema)).await?;
             } else {
                 let version_table = format!("\"{schema}\".version");
-                let marked: bool =
-                    client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&version_table]).await?.get(0);
+                let marked: bool = self.client.query_typed(regclass, &[(&version_table, Type::TEXT)]).await?[0].get(0);
                 let version: i32 = if marked {
                     let sql = format!("SELECT coalesce(max(version), 1) FROM {version_table}");
-                    client.query_one(&sql, &[]).await?.get(0)
+                    self.client.query_typed(&sql, &[]).await?[0].get(0)
                 } else {
                     1
                 };
-                // A schema made by an earlier version gets this version's functions;
-                // one made by a later version is left as it is.
+                // A schema made by an earlier version is brought up to this one; one
+                // made by a later version is left as it is.
                 if version < schema::VERSION {
-                    client.batch_execute(&schema::upgrade(schema)).await?;
+                    self.client.batch_execute(&schema::upgrade(schema, version)).await?;
                 }
             }
-            client.batch_execute("COMMIT").await
+            self.client.batch_execute("COMMIT").await
         };
-        setup.await.map_err(query_error)?;
-        let append = client
-            .prepare(&format!("SELECT \"{schema}\".append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"))
-            .await
-            .map_err(query_error)?;
-        Ok(Pg { client, schema: schema.to_owned(), append })
+        match run.await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                Err(query_error(e))
+            }
+        }
+    }
+
+    /// Runs one statement, unnamed (see `Params`).
+    async fn rows(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, PgError> {
+        self.client.query_typed(sql, params).await.map_err(query_error)
     }
 
     pub fn is_closed(&self) -> bool {
@@ -190,9 +187,10 @@ impl Pg {
         format!("\"{}\".{table}", self.schema)
     }
 
-    /// Appends a group of saves in one statement (one round trip, one transaction);
-    /// returns the append function's outcome. `batch` identifies the group, so that a
-    /// retry after a lost reply returns the first outcome instead of applying twice.
+    /// Appends a group of saves in one statement (one round trip, one transaction),
+    /// without positions (`sequence` gives them); returns the append function's
+    /// outcome. `batch` identifies the group, so that a retry after a lost reply
+    /// returns the first outcome instead of applying twice.
     pub async fn append(&self, batch: &str, saves: &[Save]) -> Result<String, PgError> {
         let s_stream: Vec<&str> = saves.iter().map(|s| s.stream.as_str()).collect();
         let s_expected: Vec<Option<i64>> = saves.iter().map(|s| s.expected).collect();
@@ -205,40 +203,50 @@ impl Pg {
         let m_correlation: Vec<Option<&str>> = all().map(|m| m.correlation_id.as_deref()).collect();
         let m_request: Vec<Option<&str>> = all().map(|m| m.request_id.as_deref()).collect();
         let m_body: Vec<&str> = all().map(|m| m.body.as_str()).collect();
-        let m_data: Vec<Option<&str>> = all().map(|m| m.data.as_deref()).collect();
-        let row = self
-            .client
-            .query_one(
-                &self.append,
+        let sql = format!("SELECT {}.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", self.quoted());
+        let rows = self
+            .rows(
+                &sql,
                 &[
-                    &batch,
-                    &s_stream,
-                    &s_expected,
-                    &s_count,
-                    &s_time,
-                    &s_session,
-                    &m_kind,
-                    &m_type,
-                    &m_correlation,
-                    &m_request,
-                    &m_body,
-                    &m_data,
+                    (&batch, Type::TEXT),
+                    (&s_stream, Type::TEXT_ARRAY),
+                    (&s_expected, Type::INT8_ARRAY),
+                    (&s_count, Type::INT4_ARRAY),
+                    (&s_time, Type::INT8_ARRAY),
+                    (&s_session, Type::TEXT_ARRAY),
+                    (&m_kind, Type::INT2_ARRAY),
+                    (&m_type, Type::TEXT_ARRAY),
+                    (&m_correlation, Type::TEXT_ARRAY),
+                    (&m_request, Type::TEXT_ARRAY),
+                    (&m_body, Type::TEXT_ARRAY),
                 ],
             )
-            .await
-            .map_err(query_error)?;
-        Ok(row.get(0))
+            .await?;
+        Ok(rows[0].get(0))
+    }
+
+    /// One sequencing step (`schema.rs`): positions every committed pending message,
+    /// from any process. Returns the positions it gave, `(from, to]`, if any.
+    pub async fn sequence(&self) -> Result<Option<(i64, i64)>, PgError> {
+        let sql = format!("SELECT {}.sequence()", self.quoted());
+        let text: String = self.rows(&sql, &[]).await?[0].get(0);
+        Ok(text.split_once(' ').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))))
+    }
+
+    /// The schema's name, quoted for SQL.
+    fn quoted(&self) -> String {
+        format!("\"{}\"", self.schema)
     }
 
     pub async fn create_session(&self, id: &str, stream: &str, now: Millis) -> Result<(), PgError> {
-        let sql = format!("SELECT \"{}\".create_session($1, $2, $3)", self.schema);
-        self.client.execute(&sql, &[&id, &stream, &now]).await.map_err(query_error)?;
+        let sql = format!("SELECT {}.create_session($1, $2, $3)", self.quoted());
+        self.rows(&sql, &[(&id, Type::TEXT), (&stream, Type::TEXT), (&now, Type::INT8)]).await?;
         Ok(())
     }
 
     pub async fn end_session(&self, id: &str, now: Millis) -> Result<(), PgError> {
         let sql = format!("UPDATE {} SET last_activity = $2 WHERE id = $1", self.t("sessions"));
-        self.client.execute(&sql, &[&id, &now]).await.map_err(query_error)?;
+        self.rows(&sql, &[(&id, Type::TEXT), (&now, Type::INT8)]).await?;
         Ok(())
     }
 
@@ -248,7 +256,7 @@ impl Pg {
     pub async fn reset(&self, token: &str) -> Result<(), PgError> {
         let s = format!("\"{}\"", self.schema);
         let empty = format!(
-            "TRUNCATE {s}.messages, {s}.streams, {s}.sessions, {s}.batches; \
+            "TRUNCATE {s}.messages, {s}.pending, {s}.streams, {s}.stream_positions, {s}.sessions, {s}.batches; \
              UPDATE {s}.store SET position = 0, streams = 0, sessions = 0, commands = 0, events = 0, bytes = 0, oldest = NULL, newest = NULL WHERE id;"
         );
         // The reset is marked in `batches` by its token, as an append is by its batch id:
@@ -256,14 +264,22 @@ impl Pg {
         // other processes saved in between).
         let mark = format!("reset {token}");
         let run = async {
-            self.client.batch_execute(&format!("BEGIN; SELECT 1 FROM {s}.store WHERE id FOR UPDATE;")).await?;
+            // After any sequencing step, which would otherwise write into emptied tables.
+            self.client
+                .batch_execute(&format!(
+                    "BEGIN; SELECT pg_advisory_xact_lock({}); SELECT 1 FROM {s}.store WHERE id FOR UPDATE;",
+                    schema::SEQUENCE_LOCK
+                ))
+                .await?;
             let done = format!("SELECT 1 FROM {s}.batches WHERE id = $1");
-            if self.client.query_opt(&done, &[&mark]).await?.is_none() {
+            if self.client.query_typed(&done, &[(&mark, Type::TEXT)]).await?.is_empty() {
                 self.client.batch_execute(&empty).await?;
+                let record = format!("INSERT INTO {s}.batches (id, outcome) VALUES ($1, '')");
+                self.client.query_typed(&record, &[(&mark, Type::TEXT)]).await?;
+                let channel = schema::channel(&self.schema);
                 self.client
-                    .execute(&format!("INSERT INTO {s}.batches (id, outcome) VALUES ($1, '')"), &[&mark])
+                    .query_typed("SELECT pg_notify($1, $2)", &[(&channel, Type::TEXT), (&mark, Type::TEXT)])
                     .await?;
-                self.client.execute("SELECT pg_notify($1, $2)", &[&schema::channel(&self.schema), &mark]).await?;
             }
             self.client.batch_execute("COMMIT").await
         };

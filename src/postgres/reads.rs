@@ -2,11 +2,11 @@
 //! engine's exact `jsonFilter` test), a subscription's page, the head, and the small
 //! records (stream info, stats, sessions), each as the engine's types.
 
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
-use super::{jsonb_can_hold, query_error, Pg, PgError};
-use crate::engine::{Filter, JsonCondition, JsonString, MessageKind, Millis};
+use super::{Pg, PgError};
+use crate::engine::{Filter, JsonString, MessageKind, Millis};
 
 /// How many rows a read returns: the last N (upstream's `count`) or the first N (a
 /// subscription's page).
@@ -55,15 +55,16 @@ impl Pg {
                     "SELECT * FROM (SELECT {ROW} FROM {} WHERE stream = $1 AND revision >= $2 ORDER BY revision DESC LIMIT $3) q ORDER BY revision",
                     self.t("messages")
                 );
-                self.client.query(&sql, &[&stream, &from, &n]).await
+                self.rows(&sql, &[(&stream, Type::TEXT), (&from, Type::INT8), (&n, Type::INT8)]).await
             }
             _ => {
-                let sql =
-                    format!("SELECT {ROW} FROM {} WHERE stream = $1 AND revision >= $2 ORDER BY revision", self.t("messages"));
-                self.client.query(&sql, &[&stream, &from]).await
+                let sql = format!(
+                    "SELECT {ROW} FROM {} WHERE stream = $1 AND revision >= $2 ORDER BY revision",
+                    self.t("messages")
+                );
+                self.rows(&sql, &[(&stream, Type::TEXT), (&from, Type::INT8)]).await
             }
-        }
-        .map_err(query_error)?;
+        }?;
         Ok(rows.iter().map(message_row).collect())
     }
 
@@ -99,13 +100,14 @@ impl Pg {
     /// The store's last position: every message up to it is committed and visible.
     pub async fn head(&self) -> Result<i64, PgError> {
         let sql = format!("SELECT position FROM {} WHERE id", self.t("store"));
-        Ok(self.client.query_one(&sql, &[]).await.map_err(query_error)?.get(0))
+        Ok(self.rows(&sql, &[]).await?[0].get(0))
     }
 
     /// The position of the stream's message at `revision`, if there is one.
     pub async fn stream_position(&self, stream: &str, revision: i64) -> Result<Option<i64>, PgError> {
         let sql = format!("SELECT position FROM {} WHERE stream = $1 AND revision = $2", self.t("messages"));
-        Ok(self.client.query_opt(&sql, &[&stream, &revision]).await.map_err(query_error)?.map(|r| r.get(0)))
+        let rows = self.rows(&sql, &[(&stream, Type::TEXT), (&revision, Type::INT8)]).await?;
+        Ok(rows.first().map(|r| r.get(0)))
     }
 
     /// Rows `filter` lets through in position order, limited as asked; with
@@ -113,65 +115,46 @@ impl Pg {
     /// (the page reads through it), else `None` (it read through the range).
     async fn select(&self, filter: &Filter, limit: Option<Limit>) -> Result<(Vec<MessageRow>, Option<i64>), PgError> {
         let mut clauses: Vec<String> = Vec::new();
-        let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-        let mut param = |clause: &str, value: Box<dyn ToSql + Sync + Send>, clauses: &mut Vec<String>| {
-            params.push(value);
+        let mut params: Vec<(Box<dyn ToSql + Sync + Send>, Type)> = Vec::new();
+        let mut param = |clause: &str, value: Box<dyn ToSql + Sync + Send>, ty: Type, clauses: &mut Vec<String>| {
+            params.push((value, ty));
             clauses.push(clause.replace('?', &format!("${}", params.len())));
         };
         if let Some(kind) = filter.kind {
-            param("kind = ?", Box::new(kind.code() as i16), &mut clauses);
+            param("kind = ?", Box::new(kind.code() as i16), Type::INT2, &mut clauses);
         }
         if let Some(names) = &filter.names {
             let names: Vec<String> = names.iter().map(|n| n.literal().to_owned()).collect();
-            param("type = ANY(?)", Box::new(names), &mut clauses);
+            param("type = ANY(?)", Box::new(names), Type::TEXT_ARRAY, &mut clauses);
         }
+        let text = |s: &JsonString| -> Box<dyn ToSql + Sync + Send> { Box::new(s.literal().to_owned()) };
         if let Some(s) = &filter.stream {
-            param("stream = ?", Box::new(s.literal().to_owned()), &mut clauses);
+            param("stream = ?", text(s), Type::TEXT, &mut clauses);
         }
         if let Some(s) = &filter.session {
-            param("session = ?", Box::new(s.literal().to_owned()), &mut clauses);
+            param("session = ?", text(s), Type::TEXT, &mut clauses);
         }
         if let Some(s) = &filter.correlation_id {
-            param("correlation_id = ?", Box::new(s.literal().to_owned()), &mut clauses);
+            param("correlation_id = ?", text(s), Type::TEXT, &mut clauses);
         }
         if let Some(s) = &filter.request_id {
-            param("request_id = ?", Box::new(s.literal().to_owned()), &mut clauses);
+            param("request_id = ?", text(s), Type::TEXT, &mut clauses);
         }
         if let Some(p) = filter.from_position {
-            param("position >= ?", Box::new(p), &mut clauses);
+            param("position >= ?", Box::new(p), Type::INT8, &mut clauses);
         }
         if let Some(p) = filter.to_position {
-            param("position <= ?", Box::new(p), &mut clauses);
+            param("position <= ?", Box::new(p), Type::INT8, &mut clauses);
         }
         if let Some(t) = filter.from_time {
-            param("time >= ?", Box::new(t), &mut clauses);
+            param("time >= ?", Box::new(t), Type::INT8, &mut clauses);
         }
         if let Some(t) = filter.to_time {
-            param("time <= ?", Box::new(t), &mut clauses);
+            param("time <= ?", Box::new(t), Type::INT8, &mut clauses);
         }
-        // Even `{}` tests the data: it must be an object or an array.
+        // `jsonFilter` is tested here, on the stored text, after the SQL narrowed by the
+        // other fields: no `jsonb` copy of the data is written (it cost every write).
         let exact = filter.json.as_deref();
-        if let Some(conditions) = exact {
-            // Containment is implied by equality for every value of object data, so it
-            // only narrows; array data (index keys, `length`) and data jsonb cannot hold
-            // (NULL) are left to the exact test, on the text.
-            let entries: Vec<String> = conditions
-                .iter()
-                .filter_map(|c| match c {
-                    JsonCondition::Equals { key, value } if jsonb_can_hold(value) && jsonb_can_hold(key.literal()) => {
-                        Some(format!("{}:{}", key.literal(), value))
-                    }
-                    _ => None,
-                })
-                .collect();
-            if !entries.is_empty() {
-                param(
-                    "(data @> ?::text::jsonb OR data IS NULL OR jsonb_typeof(data) = 'array')",
-                    Box::new(format!("{{{}}}", entries.join(","))),
-                    &mut clauses,
-                );
-            }
-        }
         let filtered = exact.is_some();
         let mut sql = format!("SELECT {ROW} FROM {}", self.t("messages"));
         if !clauses.is_empty() {
@@ -180,18 +163,19 @@ impl Pg {
         }
         match limit {
             Some(Limit::Last(n)) if !filtered => {
-                params.push(Box::new(n));
+                params.push((Box::new(n), Type::INT8));
                 sql =
                     format!("SELECT * FROM ({sql} ORDER BY position DESC LIMIT ${}) q ORDER BY position", params.len());
             }
             Some(Limit::First(n)) => {
-                params.push(Box::new(n));
+                params.push((Box::new(n), Type::INT8));
                 sql.push_str(&format!(" ORDER BY position LIMIT ${}", params.len()));
             }
             _ => sql.push_str(" ORDER BY position"),
         }
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-        let rows = self.client.query(&sql, &refs).await.map_err(query_error)?;
+        let refs: Vec<(&(dyn ToSql + Sync), Type)> =
+            params.iter().map(|(p, t)| (p.as_ref() as &(dyn ToSql + Sync), t.clone())).collect();
+        let rows = self.rows(&sql, &refs).await?;
         let mut out: Vec<MessageRow> = rows.iter().map(message_row).collect();
         let scanned = match limit {
             Some(Limit::First(n)) if out.len() as i64 >= n => out.last().map(|m| m.position),
@@ -212,11 +196,13 @@ impl Pg {
     /// `{revision, messageCount, firstPosition, lastPosition, createdAt, lastUpdated}`.
     pub async fn stream_info(&self, stream: &str) -> Result<Option<crate::engine::StreamInfo>, PgError> {
         let sql = format!(
-            "SELECT revision, first_position, last_position, created_at, last_updated FROM {} WHERE name = $1",
-            self.t("streams")
+            "SELECT s.revision, coalesce(p.first_position, 0), coalesce(p.last_position, 0), s.created_at, s.last_updated \
+             FROM {} s LEFT JOIN {} p ON p.name = s.name WHERE s.name = $1",
+            self.t("streams"),
+            self.t("stream_positions")
         );
-        let row = self.client.query_opt(&sql, &[&stream]).await.map_err(query_error)?;
-        Ok(row.map(|r| {
+        let rows = self.rows(&sql, &[(&stream, Type::TEXT)]).await?;
+        Ok(rows.first().map(|r| {
             let revision: i64 = r.get(0);
             crate::engine::StreamInfo {
                 revision,
@@ -232,7 +218,7 @@ impl Pg {
     /// The stream names (JSON literals) in creation order.
     pub async fn streams(&self) -> Result<Vec<String>, PgError> {
         let sql = format!("SELECT name FROM {} ORDER BY ordinal", self.t("streams"));
-        let rows = self.client.query(&sql, &[]).await.map_err(query_error)?;
+        let rows = self.rows(&sql, &[]).await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
@@ -241,7 +227,8 @@ impl Pg {
             "SELECT position, commands, events, streams, sessions, bytes, oldest, newest FROM {} WHERE id",
             self.t("store")
         );
-        let r = self.client.query_one(&sql, &[]).await.map_err(query_error)?;
+        let rows = self.rows(&sql, &[]).await?;
+        let r = &rows[0];
         Ok(crate::engine::Stats {
             total_messages: r.get::<_, i64>(0) as u64,
             total_commands: r.get::<_, i64>(1) as u64,
@@ -260,14 +247,13 @@ impl Pg {
         let rows = match id {
             Some(id) => {
                 let sql = format!("SELECT {cols} FROM {} WHERE id = $1", self.t("sessions"));
-                self.client.query(&sql, &[&id]).await
+                self.rows(&sql, &[(&id, Type::TEXT)]).await
             }
             None => {
                 let sql = format!("SELECT {cols} FROM {} ORDER BY ordinal", self.t("sessions"));
-                self.client.query(&sql, &[]).await
+                self.rows(&sql, &[]).await
             }
-        }
-        .map_err(query_error)?;
+        }?;
         Ok(rows
             .iter()
             .map(|r| crate::engine::SessionInfo {

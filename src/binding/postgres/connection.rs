@@ -1,19 +1,27 @@
-//! The connections of one `PgStore`: the one that carries its calls, made by the first
-//! call (not the constructor) and again by the first call after it broke, and the one
-//! that listens for other processes' commits while a subscription is open. Shared with
-//! the tasks that run the calls on napi's tokio runtime.
+//! The connections of one `PgStore`, each made by the first call that needs it (not
+//! the constructor) and again by the first call after it broke, and shared with the
+//! tasks that run the calls on napi's tokio runtime:
+//! - the append connection, for groups of saves and resets (the face sends one at a
+//!   time, in call order);
+//! - the read pool, for reads and sessions, so that none waits behind an append or
+//!   behind another read: a call takes an idle connection (the append connection too,
+//!   while no append runs), or makes one while there are fewer than the pool's size,
+//!   or else shares the least busy (tokio-postgres queues its statements). So a store
+//!   called one call at a time holds one connection for its calls, and a pool of one
+//!   carries everything on it;
+//! - the sequencing connection, for the steps that position committed appends
+//!   (`schema.rs`), run in the background after each append and before any read that
+//!   must see this instance's saves;
+//! - the listening connection, while a subscription is open (`listen.rs`), to the
+//!   connection string's server or to `listen_target` when given (past a pooler).
 //!
-//! Failover: once the store has connected, a call whose connection breaks (or whose
-//! server turned read-only) is not failed at once. It connects again, to whichever
-//! of the connection string's hosts accepts writes, retrying for `failover` before
-//! it rejects with `FailoverTimeout`; then it is sent again, which only the calls
-//! that are safe to send twice do (`retry`). A store that has never connected fails
-//! at once instead: a wrong host or password is a configuration to fix, not a
-//! failover to wait out. Failures no retry can change (authentication, TLS) reject
-//! at once in both cases.
-
+//! Read-your-writes: `committed` counts this instance's appends whose commit returned;
+//! `covered` is the count a finished step was sure to include (it was read before the
+//! step took its lock). A read first waits until `covered` reaches what `committed` was
+//! when it was called, running a step itself when none is running (`visible`).
+//!
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,14 +57,57 @@ pub fn pg_error(e: PgError) -> Error {
 /// How long to wait between two attempts to reach a writable server.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 
+/// Which connection a call goes on (see the top of this file).
+#[derive(Clone, Copy)]
+pub enum Role {
+    Append,
+    Read,
+    Sequence,
+}
+
+/// A connection of the store's, made when first needed.
+#[derive(Default)]
+struct Slot {
+    conn: Mutex<Option<Arc<Pg>>>,
+    /// Calls running on it now.
+    busy: AtomicUsize,
+}
+
+/// Counts a call on a slot while it runs.
+struct Busy<'a>(&'a AtomicUsize);
+
+impl<'a> Busy<'a> {
+    fn new(n: &'a AtomicUsize) -> Busy<'a> {
+        n.fetch_add(1, Ordering::Relaxed);
+        Busy(n)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 pub struct Connections {
     pub target: Target,
+    /// Where the listening connection goes, when not to `target` (`listen_target`).
+    listen_target: Option<Target>,
     pub schema: String,
     /// How long a call whose connection broke keeps trying to reach a writable server.
     failover: Duration,
     /// Whether a connection was ever made: from then on, a lost server is waited for.
     connected: AtomicBool,
-    conn: Mutex<Option<Arc<Pg>>>,
+    /// Whether the schema was checked (created or brought up to this version).
+    ready: AtomicBool,
+    writer: Slot,
+    readers: Vec<Slot>,
+    sequencer: Slot,
+    /// Held by the step running on `sequencer`: steps wait for each other, and one
+    /// that finds `covered` high enough runs no more.
+    stepping: Mutex<()>,
+    committed: AtomicU64,
+    covered: AtomicU64,
     /// The connection that waits for notifications, made by `listen` or `waitHead`.
     pub listener: Mutex<Option<Listener>>,
     /// Cuts a `waitHead` short, so that closing does not wait for its poll.
@@ -64,35 +115,77 @@ pub struct Connections {
 }
 
 impl Connections {
-    pub fn new(target: Target, schema: String, failover: Duration) -> Arc<Connections> {
+    /// `pool`: the connections for calls, the append connection included (at least 1).
+    pub fn new(
+        target: Target,
+        listen_target: Option<Target>,
+        schema: String,
+        failover: Duration,
+        pool: usize,
+    ) -> Arc<Connections> {
         Arc::new(Connections {
             target,
+            listen_target,
             schema,
             failover,
             connected: AtomicBool::new(false),
-            conn: Mutex::new(None),
+            ready: AtomicBool::new(false),
+            writer: Slot::default(),
+            readers: (1..pool.max(1)).map(|_| Slot::default()).collect(),
+            sequencer: Slot::default(),
+            stepping: Mutex::new(()),
+            committed: AtomicU64::new(0),
+            covered: AtomicU64::new(0),
             listener: Mutex::new(None),
             stop: Notify::new(),
         })
     }
 
-    /// The connection, made (or made again, after it broke) when needed.
-    async fn pg(&self) -> std::result::Result<Arc<Pg>, PgError> {
-        let mut conn = self.conn.lock().await;
+    /// The slot a call of `role` goes on: for a read, an idle connection (the append
+    /// connection too, when no append runs), else a read connection not made yet, else
+    /// the least busy read connection.
+    fn slot(&self, role: Role) -> &Slot {
+        match role {
+            Role::Append => &self.writer,
+            Role::Sequence => &self.sequencer,
+            Role::Read => {
+                let made = |s: &Slot| s.conn.try_lock().map_or(true, |c| c.is_some());
+                let busy = |s: &Slot| s.busy.load(Ordering::Relaxed);
+                let calls = || std::iter::once(&self.writer).chain(&self.readers);
+                calls()
+                    .find(|s| busy(s) == 0 && made(s))
+                    .or_else(|| self.readers.iter().find(|s| !made(s)))
+                    .or_else(|| self.readers.iter().min_by_key(|s| busy(s)))
+                    .unwrap_or(&self.writer)
+            }
+        }
+    }
+
+    /// The slot's connection, made (or made again, after it broke) when needed; the
+    /// first one also checks the schema and positions what a writer that died left.
+    async fn pg(&self, slot: &Slot) -> std::result::Result<Arc<Pg>, PgError> {
+        let mut conn = slot.conn.lock().await;
         if let Some(pg) = conn.as_ref() {
             if !pg.is_closed() {
                 return Ok(pg.clone());
             }
         }
-        let pg = Arc::new(Pg::connect(&self.target, &self.schema).await?);
+        let setup = !self.ready.load(Ordering::Acquire);
+        let pg = Arc::new(Pg::connect(&self.target, &self.schema, setup).await?);
+        if setup {
+            pg.sequence().await?;
+            self.ready.store(true, Ordering::Release);
+        }
         *conn = Some(pg.clone());
         self.connected.store(true, Ordering::Relaxed);
         Ok(pg)
     }
 
-    /// Drops both connections; a later call makes a new one.
+    /// Drops every connection; a later call makes a new one.
     pub async fn close(&self) {
-        *self.conn.lock().await = None;
+        for slot in std::iter::once(&self.writer).chain(&self.readers).chain(std::iter::once(&self.sequencer)) {
+            *slot.conn.lock().await = None;
+        }
         self.stop.notify_one();
         *self.listener.lock().await = None;
     }
@@ -100,30 +193,66 @@ impl Connections {
     /// The listening connection, made (again) when there is none or it broke.
     pub async fn listening(&self, slot: &mut Option<Listener>) -> Result<()> {
         if slot.as_ref().is_none_or(Listener::is_closed) {
-            *slot = Some(Listener::connect(&self.target, &self.schema).await.map_err(pg_error)?);
+            let target = self.listen_target.as_ref().unwrap_or(&self.target);
+            *slot = Some(Listener::connect(target, &self.schema).await.map_err(pg_error)?);
         }
         Ok(())
     }
 
-    /// Runs `op` on the connection. When the connection breaks (or its server no
+    /// An append of this instance's committed: a step is started in the background,
+    /// so that its messages are positioned soon, together with others'.
+    pub fn appended(self: &Arc<Self>) {
+        let n = self.committed.fetch_add(1, Ordering::AcqRel) + 1;
+        let c = self.clone();
+        tokio::spawn(async move {
+            // A failed step is run again by the next read, which reports its failure.
+            let _ = c.sequenced(n).await;
+        });
+    }
+
+    /// Waits until every append of this instance that committed before the call is
+    /// positioned (and visible to every reader).
+    pub async fn visible(&self) -> Result<()> {
+        self.sequenced(self.committed.load(Ordering::Acquire)).await
+    }
+
+    async fn sequenced(&self, want: u64) -> Result<()> {
+        if self.covered.load(Ordering::Acquire) >= want {
+            return Ok(());
+        }
+        let _step = self.stepping.lock().await;
+        if self.covered.load(Ordering::Acquire) >= want {
+            return Ok(());
+        }
+        // Read before the step takes its lock: every append counted here committed
+        // before it, so the step positions it (or found it positioned already).
+        let through = self.committed.load(Ordering::Acquire);
+        self.retry(Role::Sequence, |pg| async move { pg.sequence().await }).await?;
+        self.covered.fetch_max(through, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Runs `op` on a connection of `role`. When the connection breaks (or its server no
     /// longer takes writes), connects again and runs `op` once more, for as long as
     /// `failover` allows (see the top of this file). Only for what is safe to send
     /// twice: reads, and changes the database recognises when repeated (batch ids,
     /// session ids, reset tokens).
-    pub async fn retry<T, F, Fut>(&self, op: F) -> Result<T>
+    pub async fn retry<T, F, Fut>(&self, role: Role, op: F) -> Result<T>
     where
         F: Fn(Arc<Pg>) -> Fut,
         Fut: Future<Output = std::result::Result<T, PgError>>,
     {
+        let slot = self.slot(role);
+        let _busy = Busy::new(&slot.busy);
         // Set when this call first meets a lost server: the failover it waits out.
         let mut since: Option<(Instant, bool)> = None;
         let mut attempts = 0u32;
         loop {
-            let lost = match self.pg().await {
+            let lost = match self.pg(slot).await {
                 Ok(pg) => match op(pg.clone()).await {
                     Ok(v) => return Ok(v),
                     Err(e) if pg.is_closed() || matches!(e, PgError::ReadOnly(_)) => {
-                        let mut conn = self.conn.lock().await;
+                        let mut conn = slot.conn.lock().await;
                         if conn.as_ref().is_some_and(|c| Arc::ptr_eq(c, &pg)) {
                             *conn = None;
                         }

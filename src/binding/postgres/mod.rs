@@ -4,8 +4,11 @@
 //! engine's stores give, so that the JavaScript face reads both alike) or rejects with
 //! the Error a synchronous call would throw, code included (`reply.rs`).
 //!
-//! An append whose reply was lost is sent again once, on a new connection, with the
-//! same batch id, which the append function recognises.
+//! An append resolves once its transaction committed (durable), before its messages
+//! are positioned; a read waits for this instance's appends to be positioned first
+//! (`Connections::visible`), so it sees every save made before it. An append whose
+//! reply was lost is sent again on a new connection with the same batch id, which the
+//! append function recognises.
 
 mod connection;
 mod payload;
@@ -25,7 +28,7 @@ use crate::engine::json;
 use crate::engine::JsonString;
 use crate::postgres::tls::SslSettings;
 use crate::postgres::Target;
-use connection::{pg_error, Connections};
+use connection::{pg_error, Connections, Role};
 
 /// A save the append function refused, changing nothing.
 #[napi(object)]
@@ -38,18 +41,17 @@ pub struct Refused {
     pub actual: i64,
 }
 
-/// What a group of saves came to: the refused ones, and the store's last position
-/// once the transaction committed.
+/// What a group of saves came to, once its transaction committed: the refused ones,
+/// and each save's new revision.
 #[napi(object)]
 pub struct AppendOutcome {
     pub refused: Vec<Refused>,
     /// Each save's stream revision after it, in order (null: refused).
     pub revisions: Vec<Option<i64>>,
-    pub last: i64,
 }
 
-/// The append function's outcome: `{"refused":[[i, code, actual], …],"revisions":[…],"last":position}`
-/// (a group applied by an earlier version, sent again, has no `revisions`).
+/// The append function's outcome: `{"refused":[[i, code, actual], …],"revisions":[…],"added":n}`
+/// (a group applied by an earlier version, sent again, may have no `revisions`).
 fn outcome(text: &str) -> Result<AppendOutcome, Error> {
     let bad = || Error::new(Code::WriteFailed, format!("the append function answered {text:?}"));
     let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad())?;
@@ -70,7 +72,7 @@ fn outcome(text: &str) -> Result<AppendOutcome, Error> {
         Some(r) => r.as_array().ok_or_else(bad)?.iter().map(serde_json::Value::as_i64).collect(),
         None => Vec::new(),
     };
-    Ok(AppendOutcome { refused, revisions, last: v["last"].as_i64().ok_or_else(bad)? })
+    Ok(AppendOutcome { refused, revisions })
 }
 
 /// How a store connects, beyond its connection string (which these override).
@@ -86,6 +88,11 @@ pub struct PgOptions {
     pub ssl_key: Option<String>,
     /// How long a call whose connection broke waits for a writable server.
     pub failover_timeout_ms: u32,
+    /// The connections for calls (appends, reads, sessions), at least 1 (default 4).
+    pub pool_size: Option<u32>,
+    /// Where the listening connection goes instead of the connection string's server
+    /// (a direct connection, past a pooler that does not pass notifications on).
+    pub listen_url: Option<String>,
 }
 
 #[napi]
@@ -106,12 +113,14 @@ impl PgStore {
             cert: options.ssl_cert,
             key: options.ssl_key,
         };
+        let listen_target = options.listen_url.map(|u| Target::new(&u, ssl.clone())).transpose().map_err(pg_error)?;
         let target = Target::new(&url, ssl).map_err(pg_error)?;
         // The tests' build counts live instances (its `Drop` is in native_stats.rs).
         #[cfg(feature = "test-hooks")]
         super::native_stats::pg_store_made();
         let failover = Duration::from_millis(u64::from(options.failover_timeout_ms));
-        Ok(PgStore { conns: Connections::new(target, schema, failover) })
+        let pool = options.pool_size.unwrap_or(4).max(1) as usize;
+        Ok(PgStore { conns: Connections::new(target, listen_target, schema, failover, pool) })
     }
 
     /// Where it connects, for the debug log: `host:port, … (sslmode …)`, never a user
@@ -135,11 +144,12 @@ impl PgStore {
         promise(env, async move {
             let (saves, batch) = (Arc::new(payload::saves(&payload)?), Arc::new(batch));
             let text = c
-                .retry(|pg| {
+                .retry(Role::Append, |pg| {
                     let (saves, batch) = (saves.clone(), batch.clone());
                     async move { pg.append(&batch, &saves).await }
                 })
                 .await?;
+            c.appended();
             outcome(&text)
         })
     }
@@ -155,9 +165,10 @@ impl PgStore {
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let c = self.conns.clone();
         promise(env, async move {
+            c.visible().await?;
             let stream = payload::name("streamId", &stream)?;
             let rows = c
-                .retry(|pg| {
+                .retry(Role::Read, |pg| {
                     let stream = stream.clone();
                     async move { pg.read_stream(stream.literal(), from, count).await }
                 })
@@ -176,9 +187,10 @@ impl PgStore {
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let c = self.conns.clone();
         promise(env, async move {
+            c.visible().await?;
             let filter = payload::filter(filter.as_deref())?;
             let rows = c
-                .retry(|pg| {
+                .retry(Role::Read, |pg| {
                     let filter = filter.clone();
                     async move { pg.query(&filter, count).await }
                 })
@@ -201,7 +213,7 @@ impl PgStore {
         promise(env, async move {
             let filter = payload::filter(filter.as_deref())?;
             let (rows, through) = c
-                .retry(|pg| {
+                .retry(Role::Read, |pg| {
                     let filter = filter.clone();
                     async move { pg.follow(&filter, after, up_to, limit).await }
                 })
@@ -214,7 +226,10 @@ impl PgStore {
     #[napi]
     pub fn head<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, i64>> {
         let c = self.conns.clone();
-        promise(env, async move { c.retry(|pg| async move { pg.head().await }).await })
+        promise(env, async move {
+            c.visible().await?;
+            c.retry(Role::Read, |pg| async move { pg.head().await }).await
+        })
     }
 
     /// The position of the stream's message at `revision`, or null.
@@ -227,8 +242,9 @@ impl PgStore {
     ) -> napi::Result<PromiseRaw<'env, Option<i64>>> {
         let c = self.conns.clone();
         promise(env, async move {
+            c.visible().await?;
             let stream = payload::name("streamId", &stream)?;
-            c.retry(|pg| {
+            c.retry(Role::Read, |pg| {
                 let stream = stream.clone();
                 async move { pg.stream_position(stream.literal(), revision).await }
             })
@@ -236,10 +252,12 @@ impl PgStore {
         })
     }
 
-    /// Waits for another commit (a notification), at most `pollMs`, then resolves to
-    /// `<head>`, then the tokens of the resets announced meanwhile, space-separated
-    /// (`-1` when cut short by `unlisten` or `close`); rejects when the listening
-    /// connection failed (the next call makes it again).
+    /// Waits for a sequencing step (a notification), at most `pollMs`, then resolves
+    /// to `{"head":h,"from":f,"streams":[…]|null,"resets":[…]}`: the store's last
+    /// position, the streams that every message after `from` went to (null: not
+    /// known), and the tokens of the resets announced meanwhile; `{"head":-1}` when cut
+    /// short by `unlisten` or `close`. Rejects when the listening connection failed
+    /// (the next call makes it again).
     #[napi]
     pub fn wait_head<'env>(&self, env: &'env Env, poll_ms: u32) -> napi::Result<PromiseRaw<'env, String>> {
         let c = self.conns.clone();
@@ -250,10 +268,19 @@ impl PgStore {
             let poll = std::time::Duration::from_millis(u64::from(poll_ms));
             let outcome = tokio::select! {
                 r = listener.wait(poll) => r,
-                () = c.stop.notified() => return Ok("-1".to_owned()),
+                () = c.stop.notified() => return Ok(r#"{"head":-1}"#.to_owned()),
             };
             match outcome {
-                Ok((head, resets)) => Ok(format!("{head} {}", resets.join(" ")).trim_end().to_owned()),
+                Ok(h) => {
+                    let streams = h.streams.map_or_else(|| "null".to_owned(), |s| format!("[{}]", s.join(",")));
+                    let resets: Vec<String> = h.resets.iter().map(|t| json::string_literal(t)).collect();
+                    Ok(format!(
+                        r#"{{"head":{},"from":{},"streams":{streams},"resets":[{}]}}"#,
+                        h.head,
+                        h.from,
+                        resets.join(",")
+                    ))
+                }
                 Err(e) => {
                     *slot = None;
                     Err(pg_error(e))
@@ -290,9 +317,10 @@ impl PgStore {
     pub fn stream_info<'env>(&self, env: &'env Env, stream: String) -> napi::Result<PromiseRaw<'env, Option<String>>> {
         let c = self.conns.clone();
         promise(env, async move {
+            c.visible().await?;
             let stream = payload::name("streamId", &stream)?;
             let info = c
-                .retry(|pg| {
+                .retry(Role::Read, |pg| {
                     let stream = stream.clone();
                     async move { pg.stream_info(stream.literal()).await }
                 })
@@ -306,7 +334,7 @@ impl PgStore {
     pub fn streams<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, String>> {
         let c = self.conns.clone();
         promise(env, async move {
-            let names = c.retry(|pg| async move { pg.streams().await }).await?;
+            let names = c.retry(Role::Read, |pg| async move { pg.streams().await }).await?;
             Ok(format!("[{}]", names.join(",")))
         })
     }
@@ -315,7 +343,10 @@ impl PgStore {
     #[napi]
     pub fn stats<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, String>> {
         let c = self.conns.clone();
-        promise(env, async move { Ok(wire::stats(&c.retry(|pg| async move { pg.stats().await }).await?)) })
+        promise(env, async move {
+            c.visible().await?;
+            Ok(wire::stats(&c.retry(Role::Read, |pg| async move { pg.stats().await }).await?))
+        })
     }
 
     /// Records a session (`id`: its literal) and its empty stream, at `now`.
@@ -325,7 +356,7 @@ impl PgStore {
         promise(env, async move {
             let id = payload::name("sessionId", &id)?;
             let stream = Arc::new(JsonString::new(&format!("session-{}", json::decode_lossy(id.literal()))));
-            c.retry(|pg| {
+            c.retry(Role::Read, |pg| {
                 let (id, stream) = (id.clone(), stream.clone());
                 async move { pg.create_session(id.literal(), stream.literal(), now).await }
             })
@@ -338,7 +369,7 @@ impl PgStore {
         let c = self.conns.clone();
         promise(env, async move {
             let id = payload::name("sessionId", &id)?;
-            c.retry(|pg| {
+            c.retry(Role::Read, |pg| {
                 let id = id.clone();
                 async move { pg.end_session(id.literal(), now).await }
             })
@@ -353,7 +384,7 @@ impl PgStore {
         promise(env, async move {
             let id = id.as_deref().map(|i| payload::name("sessionId", i)).transpose()?;
             let list = c
-                .retry(|pg| {
+                .retry(Role::Read, |pg| {
                     let id = id.clone();
                     async move { pg.sessions(id.as_deref().map(JsonString::literal)).await }
                 })
@@ -382,7 +413,7 @@ impl PgStore {
         let c = self.conns.clone();
         let token = Arc::new(token);
         promise(env, async move {
-            c.retry(|pg| {
+            c.retry(Role::Append, |pg| {
                 let token = token.clone();
                 async move { pg.reset(&token).await }
             })
@@ -402,7 +433,8 @@ impl PgStore {
 }
 
 /// Test hook: listens on the schema's channel for `ms` milliseconds, as another
-/// process would, and resolves to how many notifications arrived (feature `test-hooks`).
+/// process would, and resolves to the notifications' payloads as a JSON array
+/// (feature `test-hooks`).
 #[cfg(feature = "test-hooks")]
 #[napi]
 pub fn test_pg_listen<'env>(
@@ -410,13 +442,26 @@ pub fn test_pg_listen<'env>(
     url: String,
     schema: String,
     ms: u32,
-) -> napi::Result<PromiseRaw<'env, i64>> {
-    use crate::postgres::listen::Listener;
+) -> napi::Result<PromiseRaw<'env, String>> {
+    use tokio_postgres::AsyncMessage;
     promise(env, async move {
         let target = Target::new(&url, SslSettings::default()).map_err(pg_error)?;
-        let listener = Listener::connect(&target, &schema).await.map_err(pg_error)?;
+        let (client, mut connection) = target.connect().await.map_err(pg_error)?;
+        let heard = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let into = heard.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(m)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                if let AsyncMessage::Notification(n) = m {
+                    into.lock().unwrap_or_else(|p| p.into_inner()).push(n.payload().to_owned());
+                }
+            }
+        });
+        let listen = format!("LISTEN \"{}\"", crate::postgres::schema::channel(&schema));
+        client.batch_execute(&listen).await.map_err(|e| Error::new(Code::WriteFailed, e.to_string()))?;
         tokio::time::sleep(std::time::Duration::from_millis(u64::from(ms))).await;
-        Ok(listener.notifications() as i64)
+        let payloads: Vec<String> =
+            heard.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|p| json::string_literal(p)).collect();
+        Ok(format!("[{}]", payloads.join(",")))
     })
 }
 
