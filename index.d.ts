@@ -255,11 +255,20 @@ export interface PostgresMessageStoreOptions {
   /** The schema that holds the store's tables (created when absent): a lower-case SQL name. Default `'message_store'`. */
   schema?: string;
   /**
-   * Checked (a whole number from 1 to 64, default 1) and otherwise ignored: an instance
-   * uses one connection for every call, whatever this says (and, while it has open
-   * subscriptions, one more that listens for other processes' commits).
+   * The connections that carry calls (a whole number from 1 to 64, default 4), one
+   * kept for appends so that reads and sessions never wait behind one; made as needed.
+   * Besides them, an instance that saves holds one for sequencing, and one with open
+   * subscriptions holds one that listens: at most `poolSize + 2` in all.
    */
   poolSize?: number;
+  /**
+   * Where subscriptions' listening connection goes instead of `connectionString`: a
+   * direct connection to the server, when `connectionString` names a pooler in
+   * transaction mode (PgBouncer), which does not pass `LISTEN` on. Without it, behind
+   * such a pooler, subscriptions follow by polling every 250 ms. The `ssl` options
+   * apply to it too.
+   */
+  listenConnectionString?: string;
 }
 
 /**

@@ -225,8 +225,6 @@ test('a schema made by version 3 (positions given in the append, four more index
   const stats = await later.getStats();
   expect([stats.totalMessages, stats.totalStreams, stats.totalCommands, stats.totalEvents]).toEqual([5, 4, 1, 4]);
   // The index by kind is gone (a division by zero if it is still there) and the version marked 4.
-  await exec(
-    `SELECT 1 / (1 - (SELECT count(*) FROM pg_indexes WHERE schemaname = '${schema}' AND indexname = 'messages_kind'))::int`,
-  );
+  await exec(`SELECT 1 / (1 - (SELECT count(*) FROM pg_indexes WHERE schemaname = '${schema}' AND indexname = 'messages_kind'))::int`);
   await exec(`SELECT 1 / (SELECT count(*) FROM ${q}.version WHERE version = 4)::int`);
 });

@@ -50,7 +50,7 @@ class SqliteMessageStore extends MessageStore {
 
 /**
  * The store on a PostgreSQL server, shared by every process that names the same schema.
- * `connectionString` or `{ connectionString, schema = 'message_store', poolSize = 1, ssl, failoverTimeout = 30000 }`.
+ * `connectionString` or `{ connectionString, schema = 'message_store', poolSize = 4, ssl, failoverTimeout = 30000, listenConnectionString }`.
  * Parses the connection string and reads the TLS files, but connects to nothing: the
  * first call connects and creates the schema's tables if absent.
  */

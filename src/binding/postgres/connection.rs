@@ -57,6 +57,9 @@ pub fn pg_error(e: PgError) -> Error {
 /// How long to wait between two attempts to reach a writable server.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 
+/// How long closing waits for the step that positions this instance's last saves.
+const CLOSING_STEP: Duration = Duration::from_secs(1);
+
 /// Which connection a call goes on (see the top of this file).
 #[derive(Clone, Copy)]
 pub enum Role {
@@ -181,8 +184,12 @@ impl Connections {
         Ok(pg)
     }
 
-    /// Drops every connection; a later call makes a new one.
+    /// Positions this instance's last saves (so that no other process waits for a
+    /// sweep to see them), then drops every connection; a later call makes a new one.
     pub async fn close(&self) {
+        // Not waiting out a failover: failing, they are positioned by the next step of
+        // any instance, or by the next instance to connect.
+        let _ = tokio::time::timeout(CLOSING_STEP, self.visible()).await;
         for slot in std::iter::once(&self.writer).chain(&self.readers).chain(std::iter::once(&self.sequencer)) {
             *slot.conn.lock().await = None;
         }
