@@ -180,6 +180,31 @@ test('a reset sent again with its token (a lost reply) is applied once: what oth
   await pg.close();
 });
 
+test('a group sent again with its batch id (a lost reply) is applied once and answered with its first outcome', async () => {
+  const schema = freshSchema();
+  const other = store(schema);
+  await other.saveMessage('s', { type: 'Before', data: {} });
+  const native = require('../lib/native.js').load();
+  const { saveHeader } = require('../lib/wire.js');
+  const pg = new native.PgStore(url, schema, { failoverTimeoutMs: 30_000 });
+  const now = 1_000;
+  const payload = [
+    `${saveHeader(undefined, false, now, undefined)}\n"s"\n"no-session"\n{"type":"A","data":{}}`,
+    `${saveHeader(undefined, false, now, 5)}\n"s"\n"no-session"\n{"type":"Refused","data":{}}`,
+  ].join('\n');
+  const first = await pg.append('batch-1', payload);
+  expect(first).toEqual({ refused: [{ index: 1, code: 'WrongExpectedRevision', actual: 1 }], revisions: [1, null] });
+  await other.saveMessage('s', { type: 'Between', data: {} });
+  // Sent again: the stream moved on meanwhile, yet the answer is the first one and nothing is added.
+  expect(await pg.append('batch-1', payload)).toEqual(first);
+  expect((await other.getMessages('s')).map((m) => [m.message.type, m.revision, m.position])).toEqual([
+    ['Before', 0n, 1n],
+    ['A', 1n, 2n],
+    ['Between', 2n, 3n],
+  ]);
+  await pg.close();
+});
+
 test('reset empties the schema for every instance; dispose closes (later calls refused), and a new instance finds the data', async () => {
   const schema = freshSchema();
   const a = store(schema);

@@ -204,8 +204,9 @@ impl Pg {
         let m_request: Vec<Option<&str>> = all().map(|m| m.request_id.as_deref()).collect();
         let m_body: Vec<&str> = all().map(|m| m.body.as_str()).collect();
         let sql = format!("SELECT {}.append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", self.quoted());
-        let rows = self
-            .rows(
+        let applied = self
+            .client
+            .query_typed(
                 &sql,
                 &[
                     (&batch, Type::TEXT),
@@ -221,8 +222,16 @@ impl Pg {
                     (&m_body, Type::TEXT_ARRAY),
                 ],
             )
-            .await?;
-        Ok(rows[0].get(0))
+            .await;
+        match applied {
+            Ok(rows) => Ok(rows[0].get(0)),
+            // Applied before (its reply was lost): this try was undone; the first outcome stands.
+            Err(e) if e.as_db_error().is_some_and(|d| d.constraint() == Some("batches_pkey")) => {
+                let sql = format!("SELECT outcome FROM {} WHERE id = $1", self.t("batches"));
+                Ok(self.rows(&sql, &[(&batch, Type::TEXT)]).await?[0].get(0))
+            }
+            Err(e) => Err(query_error(e)),
+        }
     }
 
     /// One sequencing step (`schema.rs`): positions every committed pending message,

@@ -28,8 +28,8 @@
 //! - within a stream, `pending.id` grows with the revision (an append waits for the
 //!   stream's previous append to commit before it takes ids), so numbering by `id`
 //!   keeps position order and revision order alike;
-//! - a batch id is written in the append's transaction: a retried append (its reply
-//!   lost) finds it and returns the first outcome instead of applying twice;
+//! - a batch id is written in the append's transaction, last: a retried append (its
+//!   reply lost) fails on it, undoing itself, and the first outcome is read instead;
 //! - the counters in `store` and `stream_positions` change in the step that positions
 //!   the messages they count; `sessions` and `streams` in the append that wrote them;
 //!   a stream is counted once, by the step that positions its first message or, for a
@@ -233,13 +233,16 @@ const FUNCTIONS: &str = r#"
 --  "revisions":[each save's new revision, or null when refused],"added":messages}.
 -- An expectation is a revision (-1: no messages), -2 (`no_stream`: no messages) or -3
 -- (`stream_exists`: at least one; refused as StreamNotFound), Rust's `Expected`.
+-- The outcome is recorded under the batch id last: a group sent again after its
+-- commit fails there on the key (`batches_pkey`), undoing what it did again, and the
+-- caller reads the first outcome (`Pg::append`). Nothing is looked up first, since
+-- that is the rare case.
 CREATE OR REPLACE FUNCTION {s}.append(
   batch text,
   s_stream text[], s_expected bigint[], s_count int[], s_time bigint[], s_session text[],
   m_kind smallint[], m_type text[], m_correlation text[], m_request text[], m_body text[]
 ) RETURNS text LANGUAGE plpgsql AS $fn$
 DECLARE
-  prior text;
   cur bigint;
   found_stream boolean;
   m int := 1;
@@ -250,48 +253,71 @@ DECLARE
   revisions text := '';
   outcome text;
 BEGIN
-  SELECT b.outcome INTO prior FROM {s}.batches b WHERE b.id = batch;
-  IF FOUND THEN RETURN prior; END IF;
   -- The streams' locks, in key order: two groups never wait for each other in a circle.
-  FOR k IN SELECT DISTINCT hashtext(x) FROM unnest(s_stream) x ORDER BY 1 LOOP
-    PERFORM pg_advisory_xact_lock({stream_locks}, k);
-  END LOOP;
+  IF array_length(s_stream, 1) = 1 THEN
+    PERFORM pg_advisory_xact_lock({stream_locks}, hashtext(s_stream[1]));
+  ELSE
+    FOR k IN SELECT DISTINCT hashtext(x) FROM unnest(s_stream) x ORDER BY 1 LOOP
+      PERFORM pg_advisory_xact_lock({stream_locks}, k);
+    END LOOP;
+  END IF;
   FOR i IN 1 .. coalesce(array_length(s_stream, 1), 0) LOOP
     n := s_count[i];
-    SELECT x.revision INTO cur FROM {s}.streams x WHERE x.name = s_stream[i];
-    found_stream := FOUND;
-    IF (s_expected[i] = {stream_exists} AND coalesce(cur, -1) < 0)
-       OR (s_expected[i] >= 0 AND NOT found_stream) THEN
-      refused := refused || CASE WHEN refused = '' THEN '' ELSE ',' END || format('[%s,"StreamNotFound",-1]', i - 1);
-      m := m + n;
-      revisions := revisions || CASE WHEN i = 1 THEN '' ELSE ',' END || 'null';
-      CONTINUE;
-    END IF;
-    IF (s_expected[i] = {no_stream} AND found_stream AND cur >= 0)
-       OR (s_expected[i] >= -1 AND found_stream AND s_expected[i] <> cur) THEN
-      refused := refused || CASE WHEN refused = '' THEN '' ELSE ',' END || format('[%s,"WrongExpectedRevision",%s]', i - 1, cur);
-      m := m + n;
-      revisions := revisions || CASE WHEN i = 1 THEN '' ELSE ',' END || 'null';
-      CONTINUE;
-    END IF;
-    IF NOT found_stream THEN
-      INSERT INTO {s}.streams (name, ordinal, revision, created_at, last_updated)
-        VALUES (s_stream[i], nextval('{s}.stream_ordinals'), -1, s_time[i], s_time[i]);
-      IF n = 0 THEN
-        -- Created empty: counted now, since no step will position a message of it yet.
-        INSERT INTO {s}.stream_positions (name, first_position, last_position) VALUES (s_stream[i], 0, 0);
-        UPDATE {s}.store SET streams = streams + 1 WHERE id;
+    IF s_expected[i] IS NULL AND n > 0 THEN
+      -- The common save: nothing to check, so the stream moves on at once
+      -- (`cur`: its revision before this save).
+      UPDATE {s}.streams SET revision = revision + n, last_updated = s_time[i]
+        WHERE name = s_stream[i] RETURNING revision - n INTO cur;
+      IF NOT FOUND THEN
+        INSERT INTO {s}.streams (name, ordinal, revision, created_at, last_updated)
+          VALUES (s_stream[i], nextval('{s}.stream_ordinals'), n - 1, s_time[i], s_time[i]);
+        cur := -1;
       END IF;
-      cur := -1;
+    ELSE
+      SELECT x.revision INTO cur FROM {s}.streams x WHERE x.name = s_stream[i];
+      found_stream := FOUND;
+      IF (s_expected[i] = {stream_exists} AND coalesce(cur, -1) < 0)
+         OR (s_expected[i] >= 0 AND NOT found_stream) THEN
+        refused := refused || CASE WHEN refused = '' THEN '' ELSE ',' END || format('[%s,"StreamNotFound",-1]', i - 1);
+        m := m + n;
+        revisions := revisions || CASE WHEN i = 1 THEN '' ELSE ',' END || 'null';
+        CONTINUE;
+      END IF;
+      IF (s_expected[i] = {no_stream} AND found_stream AND cur >= 0)
+         OR (s_expected[i] >= -1 AND found_stream AND s_expected[i] <> cur) THEN
+        refused := refused || CASE WHEN refused = '' THEN '' ELSE ',' END || format('[%s,"WrongExpectedRevision",%s]', i - 1, cur);
+        m := m + n;
+        revisions := revisions || CASE WHEN i = 1 THEN '' ELSE ',' END || 'null';
+        CONTINUE;
+      END IF;
+      IF NOT found_stream THEN
+        INSERT INTO {s}.streams (name, ordinal, revision, created_at, last_updated)
+          VALUES (s_stream[i], nextval('{s}.stream_ordinals'), n - 1, s_time[i], s_time[i]);
+        IF n = 0 THEN
+          -- Created empty: counted now, since no step will position a message of it yet.
+          INSERT INTO {s}.stream_positions (name, first_position, last_position) VALUES (s_stream[i], 0, 0);
+          UPDATE {s}.store SET streams = streams + 1 WHERE id;
+        END IF;
+        cur := -1;
+      ELSIF n > 0 THEN
+        UPDATE {s}.streams SET revision = cur + n, last_updated = s_time[i] WHERE name = s_stream[i];
+      END IF;
+    END IF;
+    IF n = 1 THEN
+      INSERT INTO {s}.pending (stream, revision, kind, type, time, session, correlation_id, request_id, body)
+        VALUES (s_stream[i], cur + 1, m_kind[m], m_type[m], s_time[i], s_session[i], m_correlation[m], m_request[m], m_body[m]);
+    ELSIF n > 1 THEN
+      -- One statement for the save's messages, over slices (an element picked from the
+      -- whole arrays row by row would cost a pass over them each).
+      INSERT INTO {s}.pending (stream, revision, kind, type, time, session, correlation_id, request_id, body)
+        SELECT s_stream[i], cur + u.o, u.k, u.t, s_time[i], s_session[i], u.c, u.r, u.b
+        FROM unnest(m_kind[m : m + n - 1], m_type[m : m + n - 1], m_correlation[m : m + n - 1],
+                    m_request[m : m + n - 1], m_body[m : m + n - 1]) WITH ORDINALITY AS u(k, t, c, r, b, o)
+        ORDER BY u.o;
     END IF;
     IF n > 0 THEN
-      INSERT INTO {s}.pending (stream, revision, kind, type, time, session, correlation_id, request_id, body)
-        SELECT s_stream[i], cur + g, m_kind[m + g - 1], m_type[m + g - 1], s_time[i], s_session[i],
-               m_correlation[m + g - 1], m_request[m + g - 1], m_body[m + g - 1]
-        FROM generate_series(1, n) g ORDER BY g;
       cur := cur + n;
       added := added + n;
-      UPDATE {s}.streams SET revision = cur, last_updated = s_time[i] WHERE name = s_stream[i];
       IF s_session[i] <> '"no-session"' THEN
         UPDATE {s}.sessions SET
           message_count = message_count + n,
