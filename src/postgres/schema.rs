@@ -245,6 +245,7 @@ CREATE OR REPLACE FUNCTION {s}.append(
 DECLARE
   cur bigint;
   found_stream boolean;
+  written boolean;
   m int := 1;
   n int;
   k int;
@@ -263,9 +264,26 @@ BEGIN
   END IF;
   FOR i IN 1 .. coalesce(array_length(s_stream, 1), 0) LOOP
     n := s_count[i];
-    IF s_expected[i] IS NULL AND n > 0 THEN
-      -- The common save: nothing to check, so the stream moves on at once
-      -- (`cur`: its revision before this save).
+    written := false;
+    IF s_expected[i] IS NULL AND n = 1 THEN
+      -- The commonest save, one message with nothing to check, in one statement: the
+      -- stream moves on and the message is written at its new revision.
+      WITH moved AS (
+        UPDATE {s}.streams SET revision = revision + 1, last_updated = s_time[i]
+          WHERE name = s_stream[i] RETURNING revision
+      )
+      INSERT INTO {s}.pending (stream, revision, kind, type, time, session, correlation_id, request_id, body)
+        SELECT s_stream[i], moved.revision, m_kind[m], m_type[m], s_time[i], s_session[i], m_correlation[m], m_request[m], m_body[m]
+        FROM moved
+        RETURNING revision - 1 INTO cur;
+      written := FOUND;
+      IF NOT written THEN
+        INSERT INTO {s}.streams (name, ordinal, revision, created_at, last_updated)
+          VALUES (s_stream[i], nextval('{s}.stream_ordinals'), 0, s_time[i], s_time[i]);
+        cur := -1;
+      END IF;
+    ELSIF s_expected[i] IS NULL AND n > 0 THEN
+      -- Nothing to check: the stream moves on at once (`cur`: its revision before this save).
       UPDATE {s}.streams SET revision = revision + n, last_updated = s_time[i]
         WHERE name = s_stream[i] RETURNING revision - n INTO cur;
       IF NOT FOUND THEN
@@ -303,7 +321,7 @@ BEGIN
         UPDATE {s}.streams SET revision = cur + n, last_updated = s_time[i] WHERE name = s_stream[i];
       END IF;
     END IF;
-    IF n = 1 THEN
+    IF n = 1 AND NOT written THEN
       INSERT INTO {s}.pending (stream, revision, kind, type, time, session, correlation_id, request_id, body)
         VALUES (s_stream[i], cur + 1, m_kind[m], m_type[m], s_time[i], s_session[i], m_correlation[m], m_request[m], m_body[m]);
     ELSIF n > 1 THEN

@@ -61,10 +61,13 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 const CLOSING_STEP: Duration = Duration::from_secs(1);
 
 /// How long after an append its background step starts: saves awaited one after
-/// another then share a step (one commit to flush) instead of each paying for one,
-/// which would halve their rate; other processes see them this much later. A read
-/// in the same instance does not wait for it: it runs a step at once (`visible`).
-const STEP_DELAY: Duration = Duration::from_millis(3);
+/// another then share a step (one commit) instead of each paying for one. Measured
+/// with four processes saving awaited on two cores (docs/benchmark.md#postgres-table):
+/// 3 ms gave 1,950 saves/s in all, 10 ms 2,480, 30 ms 2,480 (each step costs the
+/// server about what an append does). Other processes see a save up to this much
+/// later; a read in the same instance does not wait for it: it runs a step at once
+/// (`visible`).
+const STEP_DELAY: Duration = Duration::from_millis(10);
 
 /// Which connection a call goes on (see the top of this file).
 #[derive(Clone, Copy)]
