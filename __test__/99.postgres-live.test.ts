@@ -228,3 +228,42 @@ test('a schema made by version 3 (positions given in the append, four more index
   await exec(`SELECT 1 / (1 - (SELECT count(*) FROM pg_indexes WHERE schemaname = '${schema}' AND indexname = 'messages_kind'))::int`);
   await exec(`SELECT 1 / (SELECT count(*) FROM ${q}.version WHERE version = 4)::int`);
 });
+
+test('steps that name other streams do not wake a subscription parked on its stream; one naming it does', async () => {
+  const schema = freshSchema();
+  const reader = store(schema);
+  const writer = store(schema);
+  // Counts the pages subscriptions read (every wake of a parked one reads one).
+  const native = require('../lib/native.js').load();
+  const follow = native.PgStore.prototype.follow;
+  let pages = 0;
+  native.PgStore.prototype.follow = function (...args: unknown[]) {
+    pages += 1;
+    return follow.apply(this, args);
+  };
+  try {
+    await writer.saveMessage('mine', { type: 'First', data: {} });
+    const sub = reader.subscribeToStream('mine');
+    expect((await take(sub, 1)).map((m) => m.position)).toEqual([1n]);
+    const next = sub.next();
+    await new Promise((r) => setTimeout(r, 300));
+    const parked = pages;
+    // Thirty steps (a pause after each save lets each have its own), none naming 'mine'.
+    for (let i = 0; i < 30; i++) {
+      await writer.saveMessage(`other-${i % 3}`, { type: 'Other', data: { i } });
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    await new Promise((r) => setTimeout(r, 600));
+    const woken = pages - parked;
+    await writer.saveMessage('mine', { type: 'Second', data: {} });
+    const got = await next;
+    expect([got.value.position, got.value.revision, got.value.message.type]).toEqual([32n, 1n, 'Second']);
+    // Every one of them would wake it if streams were not named; a notification that
+    // races the head's poll may, at most once or twice.
+    expect(woken).toBeLessThanOrEqual(2);
+    expect(pages - parked).toBeGreaterThan(woken);
+    await sub.close();
+  } finally {
+    native.PgStore.prototype.follow = follow;
+  }
+});

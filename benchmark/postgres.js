@@ -212,6 +212,48 @@ async function round(url, r) {
   return out;
 }
 
+/**
+ * The filtered reads at 1,000,000 stored (once, not per round): the messages written
+ * by SQL into the store's own pending table (1,000 streams of 1,000; correlation ids
+ * shared by 100 messages each), then positioned by one of its sequencing steps.
+ */
+async function million(url) {
+  const schema = 'bench_million';
+  const s = new PostgresMessageStore({ connectionString: url, schema });
+  await s.getStats();
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  await c.query(
+    `INSERT INTO ${schema}.streams (name, ordinal, revision, created_at, last_updated)
+       SELECT '"m-' || i || '"', nextval('${schema}.stream_ordinals'), 999, 1700000000000, 1700000000000 FROM generate_series(0, 999) i`,
+  );
+  await c.query(
+    `INSERT INTO ${schema}.pending (stream, revision, kind, type, time, session, correlation_id, request_id, body)
+       SELECT '"m-' || (i % 1000) || '"', i / 1000, 1, '"ItemAdded"', 1700000000000 + i, '"no-session"', '"c-' || (i % 10000) || '"', NULL,
+              '{"type":"ItemAdded","data":{"i":' || i || '},"correlationId":"c-' || (i % 10000) || '","timestamp":"2023-11-14T22:13:20.000Z"}'
+       FROM generate_series(0, 999999) i`,
+  );
+  await c.query(`SELECT ${schema}.sequence()`);
+  await c.query(`VACUUM ANALYZE ${schema}.messages`);
+  await c.end();
+  const time = async (read) => {
+    await read();
+    const ms = [];
+    for (let i = 0; i < 5; i++) ms.push(await timed(read));
+    return median(ms);
+  };
+  const correlation = await time(async () => {
+    const got = await s.getAllMessages({ correlationId: 'c-7' });
+    if (got.length !== 100) throw new Error(`expected 100 messages of c-7, got ${got.length}`);
+  });
+  const stats = await time(async () => {
+    if ((await s.getStats()).totalMessages !== 1_000_000) throw new Error('expected 1,000,000 messages');
+  });
+  const stream = await time(() => s.getMessages('m-7'));
+  await s.dispose();
+  return { correlation, stats, stream };
+}
+
 async function table() {
   let server = null;
   let url = process.env.DATABASE_URL;
@@ -234,6 +276,8 @@ async function table() {
       process.stderr.write(`postgres round ${r + 1}/${ROUNDS}…\n`);
       rounds.push(await round(url, r));
     }
+    process.stderr.write('postgres: 1,000,000 stored…\n');
+    const big = await million(url);
     const pick = (key, side) => {
       const xs = rounds.map((o) => o[key][side]).filter((x) => x !== null);
       return xs.length ? median(xs) : null;
@@ -252,6 +296,11 @@ async function table() {
       ['`getAllMessages({ correlationId })`, 100 of them', 'correlation', msCell, ''],
       ['`getStats()`', 'stats', msCell, ''],
     ];
+    const bigRows = [
+      ['`getAllMessages({ correlationId })`, 100 of 1,000,000 stored', big.correlation],
+      ['`getStats()` at 1,000,000 stored', big.stats],
+      ['`getMessages` of a 1,000-message stream among 1,000,000', big.stream],
+    ];
     const out = [
       '| PostgreSQL workload | PostgresMessageStore | plain `pg` | ours ÷ plain | plain `pg` does |',
       '|---|---:|---:|---:|---|',
@@ -261,6 +310,7 @@ async function table() {
       const ratio = a !== null && b !== null ? `${(a / b).toFixed(2)}×` : '—';
       out.push(`| ${name} | ${cell(a)} | ${cell(b)} | ${ratio} | ${how} |`);
     }
+    for (const [name, ms] of bigRows) out.push(`| ${name} | ${msCell(ms)} | — | — |  |`);
     const one = pick('awaited', 0);
     out.push(
       '',

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio_postgres::{AsyncMessage, Client};
+use tokio_postgres::{AsyncMessage, Client, SimpleQueryMessage};
 
 use super::{query_error, schema, PgError, Target};
 
@@ -110,25 +110,42 @@ impl Listener {
     pub async fn wait(&mut self, poll: Duration) -> Result<Head, PgError> {
         // A closed channel ends the wait at once; the query then reports the broken connection.
         let woken = tokio::time::timeout(poll, self.notified.changed()).await.is_ok();
-        let sql = format!(
-            "SELECT st.position, EXISTS (SELECT 1 FROM \"{0}\".pending) FROM \"{0}\".store st WHERE st.id",
-            self.schema
-        );
-        let row = &self.client.query_typed(&sql, &[]).await.map_err(query_error)?[0];
-        let (mut head, pending): (i64, bool) = (row.get(0), row.get(1));
+        let (mut head, pending) = self.head().await?;
         if woken {
             self.last_poll = None;
         } else {
             if pending && self.last_poll == Some((head, true)) {
                 let step = format!("SELECT \"{}\".sequence()", self.schema);
                 self.client.query_typed(&step, &[]).await.map_err(query_error)?;
-                let sql = format!("SELECT position FROM \"{}\".store WHERE id", self.schema);
-                head = self.client.query_typed(&sql, &[]).await.map_err(query_error)?[0].get(0);
+                head = self.head().await?.0;
             }
             self.last_poll = Some((head, pending));
         }
         let heard = std::mem::take(&mut *self.heard.lock().unwrap_or_else(|p| p.into_inner()));
         Ok(merge(head, heard))
+    }
+}
+
+impl Listener {
+    /// The store's head, and whether messages are pending. Read in the simple protocol,
+    /// whose reply ends with the server's ReadyForQuery, before which it sends the
+    /// notifications of the steps the read saw committed: so they are in `heard` when
+    /// this returns, and the head rarely runs ahead of the streams named.
+    async fn head(&self) -> Result<(i64, bool), PgError> {
+        let sql = format!(
+            "SELECT st.position, EXISTS (SELECT 1 FROM \"{0}\".pending) FROM \"{0}\".store st WHERE st.id",
+            self.schema
+        );
+        let replies = self.client.simple_query(&sql).await.map_err(query_error)?;
+        let row = replies.iter().find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(r),
+            _ => None,
+        });
+        let field = |i: usize| row.and_then(|r| r.get(i));
+        match (field(0).and_then(|p| p.parse().ok()), field(1)) {
+            (Some(head), Some(pending)) => Ok((head, pending == "t")),
+            _ => Err(PgError::Query(format!("the head of schema {} could not be read", self.schema))),
+        }
     }
 }
 
