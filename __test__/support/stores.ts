@@ -53,25 +53,49 @@ afterAll(async () => {
   await Promise.all(pgOpen.splice(0).map((s) => s.dispose()));
 });
 
-function postgres(schema: string) {
-  const url = process.env.DATABASE_URL;
-  if (url === undefined) throw new Error('DATABASE_URL is not set: run the tests with jest, whose globalSetup starts PostgreSQL');
-  const store = new PostgresMessageStore({ connectionString: url, schema });
-  schemaOf.set(store, schema);
-  pgOpen.push(store);
-  return store;
+type PgConnections = { connectionString: string; listenConnectionString?: string };
+
+function env(name: string): string {
+  const value = process.env[name];
+  if (value === undefined)
+    throw new Error(`${name} is not set: run the tests with jest, whose globalSetup starts PostgreSQL and PgBouncer`);
+  return value;
 }
 
-/** The PostgreSQL store: a fresh schema of the test server each time (disposed after the file's tests). */
-export const postgresStore: StoreFactory = {
-  name: 'PostgresMessageStore',
-  durable: true,
-  keepsObjects: false,
-  // Each test file has its own copy of this module: the time keeps their schemas apart.
-  create: () => postgres(`f_${process.pid}_${Date.now().toString(36)}_${++schemas}`),
-  sameData: (store) => postgres(schemaOf.get(store) as string),
-};
+/**
+ * A PostgreSQL store factory: a fresh schema of the test server each time (disposed after
+ * the file's tests), through `options()`'s connections (read when called: jest's globalSetup sets them).
+ */
+function pgFactory(name: string, options: () => PgConnections): StoreFactory {
+  const open = (schema: string) => {
+    const store = new PostgresMessageStore({ ...options(), schema });
+    schemaOf.set(store, schema);
+    pgOpen.push(store);
+    return store;
+  };
+  return {
+    name,
+    durable: true,
+    keepsObjects: false,
+    // Each test file has its own copy of this module: the time keeps their schemas apart.
+    create: () => open(`f_${process.pid}_${Date.now().toString(36)}_${++schemas}`),
+    sameData: (store) => open(schemaOf.get(store) as string),
+  };
+}
+
+/** The PostgreSQL store, straight to the test server. */
+export const postgresStore = pgFactory('PostgresMessageStore', () => ({ connectionString: env('DATABASE_URL') }));
+
+/**
+ * The PostgreSQL store through PgBouncer in transaction mode (pgbouncer.mjs): every
+ * statement may land on another server connection. LISTEN goes straight to the server,
+ * as a deployment behind such a pooler has to do.
+ */
+export const pgbouncerStore = pgFactory('PostgresMessageStore via PgBouncer', () => ({
+  connectionString: env('MESSAGE_STORE_PGBOUNCER_URL'),
+  listenConnectionString: env('DATABASE_URL'),
+}));
 
 /** Every store: what each behaviour suite runs against. */
-export const stores: StoreFactory[] = [...localStores, postgresStore];
+export const stores: StoreFactory[] = [...localStores, postgresStore, pgbouncerStore];
 export const allStores = stores;
