@@ -206,7 +206,7 @@ describe.each(allStores)('$name', ({ create, name }) => {
     const seed = process.env.FC_SEED === undefined ? undefined : Number(process.env.FC_SEED);
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 5, maxLength: 40 }), (ops) => runOps(create, ops)),
-      { numRuns: Number(process.env.FC_NUM_RUNS ?? RUNS[name]), seed, path: process.env.FC_PATH },
+      { numRuns: Number(process.env.FC_NUM_RUNS ?? RUNS[name.split(' ')[0]]), seed, path: process.env.FC_PATH },
     );
   });
 });

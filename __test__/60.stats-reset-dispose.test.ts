@@ -152,7 +152,7 @@ describe.each(stores)('$name: stats, reset, dispose', ({ create, durable, name }
     const closed = {
       code: 'ERR_MESSAGE_STORE_CLOSED',
       message:
-        name === 'PostgresMessageStore'
+        name.startsWith('PostgresMessageStore')
           ? 'the store is closed (disposed); make a new PostgresMessageStore to use it'
           : 'the store is closed (disposed); open the file again to use it',
     };
