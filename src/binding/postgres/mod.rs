@@ -88,7 +88,9 @@ pub struct PgOptions {
     pub ssl_key: Option<String>,
     /// How long a call whose connection broke waits for a writable server.
     pub failover_timeout_ms: u32,
-    /// The connections for calls (appends, reads, sessions), at least 1 (default 4).
+    /// The connections for calls (appends, reads, sessions), at least 1. The face
+    /// always sends it (its default is `POOL_SIZE` in lib/validate.js); without it
+    /// (the native class used directly, as tests do) one connection carries them.
     pub pool_size: Option<u32>,
     /// Where the listening connection goes instead of the connection string's server
     /// (a direct connection, past a pooler that does not pass notifications on).
@@ -119,7 +121,7 @@ impl PgStore {
         #[cfg(feature = "test-hooks")]
         super::native_stats::pg_store_made();
         let failover = Duration::from_millis(u64::from(options.failover_timeout_ms));
-        let pool = options.pool_size.unwrap_or(4).max(1) as usize;
+        let pool = options.pool_size.unwrap_or(1).max(1) as usize;
         Ok(PgStore { conns: Connections::new(target, listen_target, schema, failover, pool) })
     }
 
