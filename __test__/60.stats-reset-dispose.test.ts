@@ -151,10 +151,9 @@ describe.each(stores)('$name: stats, reset, dispose', ({ create, durable, name }
     // What to do next differs by store (docs/behaviour.md#whole-store).
     const closed = {
       code: 'ERR_MESSAGE_STORE_CLOSED',
-      message:
-        name.startsWith('PostgresMessageStore')
-          ? 'the store is closed (disposed); make a new PostgresMessageStore to use it'
-          : 'the store is closed (disposed); open the file again to use it',
+      message: name.startsWith('PostgresMessageStore')
+        ? 'the store is closed (disposed); make a new PostgresMessageStore to use it'
+        : 'the store is closed (disposed); open the file again to use it',
     };
     await expect(store.getStats()).rejects.toMatchObject(closed);
     await expect(store.saveMessage('s', { type: 'C' })).rejects.toMatchObject(closed);
