@@ -165,6 +165,15 @@ impl Pg {
             }
             self.client.batch_execute("COMMIT").await
         };
+        self.transaction(run).await
+    }
+
+    /// Awaits `run`, a transaction it began and commits; a failed one is rolled back,
+    /// so that it is not left open on a connection that still works.
+    async fn transaction(
+        &self,
+        run: impl std::future::Future<Output = Result<(), tokio_postgres::Error>>,
+    ) -> Result<(), PgError> {
         match run.await {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -292,14 +301,7 @@ impl Pg {
             }
             self.client.batch_execute("COMMIT").await
         };
-        match run.await {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                // Not left open on a connection that still works.
-                let _ = self.client.batch_execute("ROLLBACK").await;
-                Err(query_error(e))
-            }
-        }
+        self.transaction(run).await
     }
 }
 

@@ -48,14 +48,20 @@ pub fn valid_schema(name: &str) -> bool {
 /// lock (`SETUP_LOCK`) and only when its `store` table is absent, so that processes
 /// starting at once create it once, and none runs DDL on tables in use.
 pub fn create(schema: &str) -> String {
-    format!("{}{}{}", fill(TABLES, schema), fill(FUNCTIONS, schema), fill(MARK_VERSION, schema))
+    format!(
+        "{}{}{}{}",
+        fill(TABLES, schema),
+        fill(ADDED_IN_4, schema),
+        fill(FUNCTIONS, schema),
+        fill(MARK_VERSION, schema)
+    )
 }
 
 /// The statements that bring a schema made by an earlier version up to this one: the
 /// tables version 4 added (filled from the old ones), the indexes it dropped, the
 /// functions replaced and the version marked.
 pub fn upgrade(schema: &str, from: i32) -> String {
-    let tables = if from < 4 { fill(UPGRADE_TO_4, schema) } else { String::new() };
+    let tables = if from < 4 { fill(ADDED_IN_4, schema) + &fill(UPGRADE_TO_4, schema) } else { String::new() };
     format!("{}{tables}{}{}", fill(VERSION_TABLE, schema), fill(FUNCTIONS, schema), fill(MARK_VERSION, schema))
 }
 
@@ -83,7 +89,8 @@ const MAX_NAMES: usize = 7900;
 /// message types: the engine's, never copied by hand).
 fn fill(sql: &str, schema: &str) -> String {
     use crate::engine::{Expected, MessageKind};
-    sql.replace("{s}", &format!("\"{schema}\""))
+    sql.replace("{message_columns}", MESSAGE_COLUMNS)
+        .replace("{s}", &format!("\"{schema}\""))
         .replace("{channel}", &channel(schema))
         .replace("{version}", &VERSION.to_string())
         .replace("{sequence_lock}", &SEQUENCE_LOCK.to_string())
@@ -94,6 +101,19 @@ fn fill(sql: &str, schema: &str) -> String {
         .replace("{command}", &MessageKind::Command.code().to_string())
         .replace("{event}", &MessageKind::Event.code().to_string())
 }
+
+/// A message's columns, in `pending` (before its step) and in `messages` (after it,
+/// with its position): the step moves rows from one to the other as they are.
+const MESSAGE_COLUMNS: &str = "
+  stream text NOT NULL,
+  revision bigint NOT NULL,
+  kind smallint NOT NULL,
+  type text NOT NULL,
+  time bigint NOT NULL,
+  session text NOT NULL,
+  correlation_id text,
+  request_id text,
+  body text NOT NULL";
 
 const VERSION_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS {s}.version (id boolean PRIMARY KEY DEFAULT true CHECK (id), version int NOT NULL);\n";
@@ -132,7 +152,6 @@ CREATE TABLE IF NOT EXISTS {s}.store (
   newest bigint
 );
 INSERT INTO {s}.store (id) VALUES (true) ON CONFLICT DO NOTHING;
-CREATE SEQUENCE IF NOT EXISTS {s}.stream_ordinals MINVALUE 0 START 0;
 CREATE TABLE IF NOT EXISTS {s}.streams (
   name text PRIMARY KEY,
   ordinal bigint NOT NULL,
@@ -141,34 +160,9 @@ CREATE TABLE IF NOT EXISTS {s}.streams (
   last_updated bigint NOT NULL
 );
 CREATE INDEX IF NOT EXISTS streams_ordinal ON {s}.streams (ordinal);
-CREATE TABLE IF NOT EXISTS {s}.stream_positions (
-  name text PRIMARY KEY,
-  first_position bigint NOT NULL,
-  last_position bigint NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {s}.pending (
-  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  stream text NOT NULL,
-  revision bigint NOT NULL,
-  kind smallint NOT NULL,
-  type text NOT NULL,
-  time bigint NOT NULL,
-  session text NOT NULL,
-  correlation_id text,
-  request_id text,
-  body text NOT NULL
-);
 CREATE TABLE IF NOT EXISTS {s}.messages (
   position bigint PRIMARY KEY,
-  stream text NOT NULL,
-  revision bigint NOT NULL,
-  kind smallint NOT NULL,
-  type text NOT NULL,
-  time bigint NOT NULL,
-  session text NOT NULL,
-  correlation_id text,
-  request_id text,
-  body text NOT NULL,
+{message_columns},
   UNIQUE (stream, revision)
 );
 CREATE INDEX IF NOT EXISTS messages_type ON {s}.messages (type, position);
@@ -189,33 +183,31 @@ CREATE TABLE IF NOT EXISTS {s}.batches (
 );
 "#;
 
-// From versions 1 to 3, whose tables are those above plus `streams.first_position`
-// and `last_position` (now in `stream_positions`), `messages.data` (a `jsonb` copy of
-// the data, left in place and no longer written) and four more indexes.
-const UPGRADE_TO_4: &str = r#"
+// What version 4 added, in a new schema and in one brought up from an earlier version:
+// the ordinals of streams, their positions (kept by the steps), and the appends waiting
+// for a step.
+const ADDED_IN_4: &str = r#"
 CREATE SEQUENCE IF NOT EXISTS {s}.stream_ordinals MINVALUE 0 START 0;
-SELECT setval('{s}.stream_ordinals', (SELECT coalesce(max(ordinal) + 1, 0) FROM {s}.streams), false);
 CREATE TABLE IF NOT EXISTS {s}.stream_positions (
   name text PRIMARY KEY,
   first_position bigint NOT NULL,
   last_position bigint NOT NULL
 );
+CREATE TABLE IF NOT EXISTS {s}.pending (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+{message_columns}
+);
+"#;
+
+// From versions 1 to 3, whose tables are those above plus `streams.first_position`
+// and `last_position` (now in `stream_positions`), `messages.data` (a `jsonb` copy of
+// the data, left in place and no longer written) and four more indexes.
+const UPGRADE_TO_4: &str = r#"
+SELECT setval('{s}.stream_ordinals', (SELECT coalesce(max(ordinal) + 1, 0) FROM {s}.streams), false);
 ALTER TABLE {s}.streams ADD COLUMN IF NOT EXISTS first_position bigint NOT NULL DEFAULT 0,
   ADD COLUMN IF NOT EXISTS last_position bigint NOT NULL DEFAULT 0;
 INSERT INTO {s}.stream_positions (name, first_position, last_position)
   SELECT name, first_position, last_position FROM {s}.streams ON CONFLICT DO NOTHING;
-CREATE TABLE IF NOT EXISTS {s}.pending (
-  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  stream text NOT NULL,
-  revision bigint NOT NULL,
-  kind smallint NOT NULL,
-  type text NOT NULL,
-  time bigint NOT NULL,
-  session text NOT NULL,
-  correlation_id text,
-  request_id text,
-  body text NOT NULL
-);
 DROP INDEX IF EXISTS {s}.messages_kind;
 DROP INDEX IF EXISTS {s}.messages_session;
 DROP INDEX IF EXISTS {s}.messages_time;
