@@ -462,8 +462,12 @@ function postgresOptions(options) {
   const listen = o.listenConnectionString;
   if (listen !== undefined && listen !== null && (typeof listen !== 'string' || listen === ''))
     throw fail('options.listenConnectionString', 'a non-empty string', listen);
-  const connect = { ...sslOptions(o.ssl), failoverTimeoutMs: failoverTimeout, poolSize };
-  if (typeof listen === 'string') connect.listenUrl = listen;
+  const connect = {
+    ...sslOptions(o.ssl),
+    failoverTimeoutMs: failoverTimeout,
+    poolSize,
+    ...(typeof listen === 'string' ? { listenUrl: listen } : {}),
+  };
   return { connectionString: o.connectionString, schema, poolSize, connect };
 }
 
