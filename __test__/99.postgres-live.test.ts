@@ -267,3 +267,22 @@ test('steps that name other streams do not wake a subscription parked on its str
     native.PgStore.prototype.follow = follow;
   }
 });
+
+test('a step whose streams would not fit in a notification says `many`, and subscriptions still get every message', async () => {
+  const schema = freshSchema();
+  const s = store(schema);
+  await s.getStats();
+  const sub = s.subscribeToStream(`${'x'.repeat(100)}-7`);
+  const next = sub.next();
+  const heard = hooks.testPgListen(url, schema, 1500);
+  await new Promise((r) => setTimeout(r, 500));
+  // 100 streams of 104-character names, saved together: one append, one step,
+  // more than 8,000 bytes of names.
+  await Promise.all(Array.from({ length: 100 }, (_, i) => s.saveMessage(`${'x'.repeat(100)}-${i}`, { type: 'Long', data: { i } })));
+  expect((await s.getAllMessages()).length).toBe(100);
+  const payloads: string[] = JSON.parse(await heard);
+  expect(payloads).toEqual(['0 100 many']);
+  const got = await next;
+  expect([got.value.position, got.value.message.data.i]).toEqual([8n, 7]);
+  await sub.close();
+});
