@@ -2,7 +2,7 @@
 // a save resolves once its append committed, without waiting for positions; a read
 // after it waits for them; reads and sessions do not queue behind one another with a
 // pool; what a writer that died between its append and the step left is positioned
-// by the next instance to connect, or by a subscribed instance's poll.
+// by a subscribed instance's poll, the next instance to connect, or any read.
 import * as path from 'node:path';
 import { PostgresMessageStore } from '@auto-engineer/message-store';
 import { Client } from 'pg';
@@ -111,7 +111,7 @@ test('with a pool, a read does not queue behind another that waits; with a pool 
   }
 });
 
-test('saves a writer left pending when it died are positioned by the next instance to connect, and by a subscribed poll', async () => {
+test('saves a writer left pending when it died are positioned by a subscribed poll, the next instance to connect, and any read', async () => {
   const schema = freshSchema();
   const first = store(schema);
   await first.saveMessage('x', { type: 'Before', data: {} });
@@ -139,6 +139,11 @@ test('saves a writer left pending when it died are positioned by the next instan
     [3n, 2n, 'Orphan2'],
   ]);
   expect((await later.getStats()).totalMessages).toBe(3);
+  // And a read of an instance connected long before sees one too: a read runs a step first.
+  await append('dead-3', 'Orphan3');
+  expect((await first.getAllMessages({ fromPosition: 4n })).map((m) => [m.position, m.revision, m.message.type])).toEqual([
+    [4n, 3n, 'Orphan3'],
+  ]);
 });
 
 test('poolSize and listenConnectionString are checked', () => {

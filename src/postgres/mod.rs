@@ -251,6 +251,20 @@ impl Pg {
         Ok(text.split_once(' ').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))))
     }
 
+    /// Runs `read` after a sequencing step sent just before it on this connection
+    /// (pipelined: no extra round trip; a step with nothing pending returns at once),
+    /// so that it sees every append committed before it was sent, from any process.
+    /// The step's own failure is not the read's: a role that may only read (or a step
+    /// that failed for another reason) reads what is positioned.
+    pub async fn after_step<T>(
+        &self,
+        read: impl std::future::Future<Output = Result<T, PgError>>,
+    ) -> Result<T, PgError> {
+        // `join!` polls the step first, which sends it first.
+        let (_, out) = tokio::join!(self.sequence(), read);
+        out
+    }
+
     /// The schema's name, quoted for SQL.
     fn quoted(&self) -> String {
         format!("\"{}\"", self.schema)

@@ -15,10 +15,12 @@
 //! - the listening connection, while a subscription is open (`listen.rs`), to the
 //!   connection string's server or to `listen_target` when given (past a pooler).
 //!
-//! Read-your-writes: `committed` counts this instance's appends whose commit returned;
-//! `covered` is the count a finished step was sure to include (it was read before the
-//! step took its lock). A read first waits until `covered` reaches what `committed` was
-//! when it was called, running a step itself when none is running (`visible`).
+//! Reads see every save committed before them, from any process: each sends a step
+//! just before itself on its own connection (`Pg::after_step`). The background steps
+//! keep positions current for the others: `committed` counts this instance's appends
+//! whose commit returned; `covered` is the count a finished step was sure to include
+//! (it was read before the step took its lock); closing waits until `covered` reaches
+//! `committed` (`visible`), so that no save of a closed instance waits for a step.
 //!
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -64,9 +66,9 @@ const CLOSING_STEP: Duration = Duration::from_secs(1);
 /// another then share a step (one commit) instead of each paying for one. Measured
 /// with four processes saving awaited on two cores (docs/benchmark.md#postgres-table):
 /// 3 ms gave 1,950 saves/s in all, 10 ms 2,480, 30 ms 2,480 (each step costs the
-/// server about what an append does). Other processes see a save up to this much
-/// later; a read in the same instance does not wait for it: it runs a step at once
-/// (`visible`).
+/// server about what an append does). Reads do not wait for it: each runs a step
+/// first (`Pg::after_step`); subscriptions in other processes hear of a save up to
+/// this much later.
 const STEP_DELAY: Duration = Duration::from_millis(10);
 
 /// Which connection a call goes on (see the top of this file).
@@ -238,7 +240,7 @@ impl Connections {
     }
 
     /// Waits until every append of this instance that committed before the call is
-    /// positioned (and visible to every reader).
+    /// positioned (and visible to every reader), running a step when none covered it.
     pub async fn visible(&self) -> Result<()> {
         self.sequenced(self.committed.load(Ordering::Acquire)).await
     }

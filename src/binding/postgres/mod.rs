@@ -5,8 +5,8 @@
 //! the Error a synchronous call would throw, code included (`reply.rs`).
 //!
 //! An append resolves once its transaction committed (durable), before its messages
-//! are positioned; a read waits for this instance's appends to be positioned first
-//! (`Connections::visible`), so it sees every save made before it. An append whose
+//! are positioned; a read runs a sequencing step first (`Pg::after_step`), so it sees
+//! every save committed before it was sent, this instance's and every other's. An append whose
 //! reply was lost is sent again on a new connection with the same batch id, which the
 //! append function recognises.
 
@@ -167,12 +167,11 @@ impl PgStore {
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let c = self.conns.clone();
         promise(env, async move {
-            c.visible().await?;
             let stream = payload::name("streamId", &stream)?;
             let rows = c
                 .retry(Role::Read, |pg| {
                     let stream = stream.clone();
-                    async move { pg.read_stream(stream.literal(), from, count).await }
+                    async move { pg.after_step(pg.read_stream(stream.literal(), from, count)).await }
                 })
                 .await?;
             Ok(page::write_rows(&rows))
@@ -189,12 +188,11 @@ impl PgStore {
     ) -> napi::Result<PromiseRaw<'env, String>> {
         let c = self.conns.clone();
         promise(env, async move {
-            c.visible().await?;
             let filter = payload::filter(filter.as_deref())?;
             let rows = c
                 .retry(Role::Read, |pg| {
                     let filter = filter.clone();
-                    async move { pg.query(&filter, count).await }
+                    async move { pg.after_step(pg.query(&filter, count)).await }
                 })
                 .await?;
             Ok(page::write_rows(&rows))
@@ -228,10 +226,7 @@ impl PgStore {
     #[napi]
     pub fn head<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, i64>> {
         let c = self.conns.clone();
-        promise(env, async move {
-            c.visible().await?;
-            c.retry(Role::Read, |pg| async move { pg.head().await }).await
-        })
+        promise(env, async move { c.retry(Role::Read, |pg| async move { pg.after_step(pg.head()).await }).await })
     }
 
     /// The position of the stream's message at `revision`, or null.
@@ -244,11 +239,10 @@ impl PgStore {
     ) -> napi::Result<PromiseRaw<'env, Option<i64>>> {
         let c = self.conns.clone();
         promise(env, async move {
-            c.visible().await?;
             let stream = payload::name("streamId", &stream)?;
             c.retry(Role::Read, |pg| {
                 let stream = stream.clone();
-                async move { pg.stream_position(stream.literal(), revision).await }
+                async move { pg.after_step(pg.stream_position(stream.literal(), revision)).await }
             })
             .await
         })
@@ -319,12 +313,11 @@ impl PgStore {
     pub fn stream_info<'env>(&self, env: &'env Env, stream: String) -> napi::Result<PromiseRaw<'env, Option<String>>> {
         let c = self.conns.clone();
         promise(env, async move {
-            c.visible().await?;
             let stream = payload::name("streamId", &stream)?;
             let info = c
                 .retry(Role::Read, |pg| {
                     let stream = stream.clone();
-                    async move { pg.stream_info(stream.literal()).await }
+                    async move { pg.after_step(pg.stream_info(stream.literal())).await }
                 })
                 .await?;
             Ok(info.map(|i| wire::stream_info(&i)))
@@ -346,8 +339,7 @@ impl PgStore {
     pub fn stats<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, String>> {
         let c = self.conns.clone();
         promise(env, async move {
-            c.visible().await?;
-            Ok(wire::stats(&c.retry(Role::Read, |pg| async move { pg.stats().await }).await?))
+            Ok(wire::stats(&c.retry(Role::Read, |pg| async move { pg.after_step(pg.stats()).await }).await?))
         })
     }
 
