@@ -178,3 +178,21 @@ test('a subscription listens where listenConnectionString says (here the server 
   ]);
   await sub.close();
 });
+
+test('the steps vacuum the pending table every 10,000 rows they move, so its dead rows do not slow every step', async () => {
+  const schema = freshSchema();
+  const s = store(schema);
+  for (let b = 0; b < 12; b++) {
+    await s.saveMessages(
+      `s-${b}`,
+      Array.from({ length: 1000 }, (_, i) => ({ type: 'Bulk', data: { i } })),
+    );
+  }
+  expect((await s.getStats()).totalMessages).toBe(12_000);
+  const c = await client();
+  const { rows } = await c.query(
+    `SELECT vacuum_count + autovacuum_count AS vacuums FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'pending'`,
+    [schema],
+  );
+  expect(Number(rows[0].vacuums)).toBeGreaterThanOrEqual(1);
+});

@@ -234,6 +234,8 @@ async function million(url) {
        FROM generate_series(0, 999999) i`,
   );
   await c.query(`SELECT ${schema}.sequence()`);
+  // The step left a million dead rows in pending: the store vacuums after its own steps, not this one.
+  await c.query(`VACUUM ${schema}.pending`);
   await c.query(`VACUUM ANALYZE ${schema}.messages`);
   await c.end();
   const time = async (read) => {

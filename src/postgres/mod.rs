@@ -15,6 +15,8 @@ pub use reads::MessageRow;
 pub use target::{Failure, Target};
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
@@ -114,12 +116,21 @@ type Params<'a> = [(&'a (dyn ToSql + Sync), Type)];
 pub struct Pg {
     client: Client,
     schema: String,
+    /// Rows this store instance's steps moved out of `pending` since it was last
+    /// vacuumed (shared by its connections; see `sequence`).
+    moved: Arc<AtomicU64>,
 }
+
+/// How many rows the steps move out of `pending` between two `VACUUM`s of it. Each
+/// moved row leaves a dead one behind, which every step's check for pending rows scans
+/// until vacuumed: autovacuum may come a minute later, by which time a busy store has
+/// left tens of thousands (measured: 1,000,000 dead rows made every read 30 ms slower).
+const VACUUM_EVERY: u64 = 10_000;
 
 impl Pg {
     /// Connects; with `setup`, also creates the schema if it is absent (once, however
     /// many processes start at the same time) or brings it up to this version.
-    pub async fn connect(target: &Target, schema: &str, setup: bool) -> Result<Pg, PgError> {
+    pub async fn connect(target: &Target, schema: &str, setup: bool, moved: Arc<AtomicU64>) -> Result<Pg, PgError> {
         if !schema::valid_schema(schema) {
             return Err(PgError::Config(format!(
                 "schema must be a lower-case SQL name (a-z, 0-9, _; at most 63), got {schema:?}"
@@ -130,7 +141,7 @@ impl Pg {
             // Ends when the connection does; the client then reports it closed.
             let _ = connection.await;
         });
-        let pg = Pg { client, schema: schema.to_owned() };
+        let pg = Pg { client, schema: schema.to_owned(), moved };
         if setup {
             pg.set_up().await?;
         }
@@ -245,10 +256,20 @@ impl Pg {
 
     /// One sequencing step (`schema.rs`): positions every committed pending message,
     /// from any process. Returns the positions it gave, `(from, to]`, if any.
+    /// Every `VACUUM_EVERY` rows moved, the step's caller vacuums `pending` (a role
+    /// that does not own it gets a warning, not an error).
     pub async fn sequence(&self) -> Result<Option<(i64, i64)>, PgError> {
         let sql = format!("SELECT {}.sequence()", self.quoted());
         let text: String = self.rows(&sql, &[]).await?[0].get(0);
-        Ok(text.split_once(' ').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))))
+        let step: Option<(i64, i64)> = text.split_once(' ').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+        if let Some((from, to)) = step {
+            let n = (to - from).max(0) as u64;
+            if self.moved.fetch_add(n, Ordering::AcqRel) + n >= VACUUM_EVERY {
+                self.moved.store(0, Ordering::Release);
+                let _ = self.client.batch_execute(&format!("VACUUM {}.pending", self.quoted())).await;
+            }
+        }
+        Ok(step)
     }
 
     /// Runs `read` after a sequencing step sent just before it on this connection

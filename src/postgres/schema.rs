@@ -197,6 +197,10 @@ CREATE TABLE IF NOT EXISTS {s}.pending (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 {message_columns}
 );
+-- Rows come and go all the time: vacuumed by autovacuum after a thousand, at full speed
+-- (the steps also vacuum it every ten thousand, `Pg::sequence`).
+ALTER TABLE {s}.pending SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,
+  autovacuum_vacuum_cost_delay = 0);
 "#;
 
 // From versions 1 to 3, whose tables are those above plus `streams.first_position`

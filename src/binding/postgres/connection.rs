@@ -124,6 +124,8 @@ pub struct Connections {
     covered: AtomicU64,
     /// Whether a background step is scheduled (`appended`).
     step_due: AtomicBool,
+    /// Rows the steps of this instance moved since `pending` was last vacuumed (`Pg::sequence`).
+    moved: Arc<AtomicU64>,
     /// The connection that waits for notifications, made by `listen` or `waitHead`.
     pub listener: Mutex<Option<Listener>>,
     /// Cuts a `waitHead` short, so that closing does not wait for its poll.
@@ -153,6 +155,7 @@ impl Connections {
             committed: AtomicU64::new(0),
             covered: AtomicU64::new(0),
             step_due: AtomicBool::new(false),
+            moved: Arc::new(AtomicU64::new(0)),
             listener: Mutex::new(None),
             stop: Notify::new(),
         })
@@ -188,7 +191,7 @@ impl Connections {
             }
         }
         let setup = !self.ready.load(Ordering::Acquire);
-        let pg = Arc::new(Pg::connect(&self.target, &self.schema, setup).await?);
+        let pg = Arc::new(Pg::connect(&self.target, &self.schema, setup, self.moved.clone()).await?);
         if setup {
             pg.sequence().await?;
             self.ready.store(true, Ordering::Release);
