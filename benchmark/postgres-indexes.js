@@ -42,7 +42,8 @@ const { Client } = require('pg');
         );
       }
       const ms = Number(process.hrtime.bigint() - t) / 1e6;
-      (results[name] ??= []).push(ms);
+      if (results[name] === undefined) results[name] = [];
+      results[name].push(ms);
     }
   }
   const med = (xs) => [...xs].sort((a, b) => a - b)[1];
