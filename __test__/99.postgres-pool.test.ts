@@ -111,7 +111,7 @@ test('with a pool, a read does not queue behind another that waits; with a pool 
   }
 });
 
-test('saves a writer left pending when it died are positioned by a subscribed poll, the next instance to connect, and any read', async () => {
+test('saves a writer left pending when it died reach a subscriber, the next instance to connect, and any read', async () => {
   const schema = freshSchema();
   const first = store(schema);
   await first.saveMessage('x', { type: 'Before', data: {} });
@@ -125,7 +125,7 @@ test('saves a writer left pending when it died are positioned by a subscribed po
       `SELECT "${schema}".append('${batch}', ARRAY['"x"'], ARRAY[NULL::bigint], ARRAY[1], ARRAY[1000::bigint], ARRAY['"no-session"'], ARRAY[1::smallint], ARRAY['"${type}"'], ARRAY[NULL::text], ARRAY[NULL::text], ARRAY['{"type":"${type}","data":{},"timestamp":"1970-01-01T00:00:01.000Z"}'])`,
     );
   await append('dead-1', 'Orphan');
-  // A subscribed instance's poll finds it standing still and positions it.
+  // A subscribed instance gets it (its poll positions what stands still, if nothing else does).
   const got = await take(sub, 1);
   expect(got.map((m) => [m.position, m.revision, m.message.type])).toEqual([[2n, 1n, 'Orphan']]);
   await sub.close();
@@ -195,4 +195,41 @@ test('the steps vacuum the pending table every 10,000 rows they move, so its dea
     [schema],
   );
   expect(Number(rows[0].vacuums)).toBeGreaterThanOrEqual(1);
+});
+
+test('a role that may only read reads what is positioned: the steps it cannot run do not fail its calls', async () => {
+  const schema = freshSchema();
+  const owner = store(schema);
+  await owner.saveMessage('x', { type: 'Positioned', data: {} });
+  await owner.getStats();
+  // Left pending, as by a writer killed before its step.
+  await hooks.testPgExec(
+    url,
+    `SELECT "${schema}".append('dead-ro', ARRAY['"x"'], ARRAY[NULL::bigint], ARRAY[1], ARRAY[1000::bigint], ARRAY['"no-session"'], ARRAY[1::smallint], ARRAY['"Pending"'], ARRAY[NULL::text], ARRAY[NULL::text], ARRAY['{"type":"Pending","data":{}}'])`,
+  );
+  const role = `ro_${process.pid}_${schemas}`;
+  await hooks.testPgExec(
+    url,
+    `CREATE ROLE ${role} LOGIN PASSWORD 'ro'; GRANT USAGE ON SCHEMA "${schema}" TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA "${schema}" TO ${role};`,
+  );
+  const u = new URL(url);
+  u.username = role;
+  u.password = 'ro';
+  const reader = new PostgresMessageStore({ connectionString: u.toString(), schema });
+  open.push(reader);
+  expect((await reader.getAllMessages()).map((m) => [m.position, m.message.type])).toEqual([[1n, 'Positioned']]);
+  expect((await reader.getStats()).totalMessages).toBe(1);
+  // Its saves are refused by the server, with the server's reason.
+  await expect(reader.saveMessage('x', { type: 'No', data: {} })).rejects.toMatchObject({
+    code: 'ERR_MESSAGE_STORE_WRITE_FAILED',
+    message: expect.stringContaining('permission denied'),
+  });
+  // The owner's next read positions the pending one, and the reader then sees it.
+  expect((await owner.getAllMessages()).map((m) => m.position)).toEqual([1n, 2n]);
+  expect((await reader.getAllMessages()).map((m) => [m.position, m.message.type])).toEqual([
+    [1n, 'Positioned'],
+    [2n, 'Pending'],
+  ]);
+  await reader.dispose();
+  await hooks.testPgExec(url, `DROP OWNED BY ${role}; DROP ROLE ${role}`);
 });

@@ -193,7 +193,8 @@ impl Connections {
         let setup = !self.ready.load(Ordering::Acquire);
         let pg = Arc::new(Pg::connect(&self.target, &self.schema, setup, self.moved.clone()).await?);
         if setup {
-            pg.sequence().await?;
+            // Best effort: a role that may only read cannot run a step, and reads anyway.
+            let _ = pg.sequence().await;
             self.ready.store(true, Ordering::Release);
         }
         *conn = Some(pg.clone());
@@ -237,7 +238,8 @@ impl Connections {
             // Cleared before `committed` is read: an append counted after this schedules
             // a step of its own, or is covered by this one.
             c.step_due.store(false, Ordering::Release);
-            // A failed step is run again by the next read, which reports its failure.
+            // A failed step leaves its saves to the next step: a read's, an append's,
+            // or the next instance's to connect.
             let _ = c.sequenced(c.committed.load(Ordering::Acquire)).await;
         });
     }
