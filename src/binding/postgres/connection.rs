@@ -124,6 +124,8 @@ pub struct Connections {
     covered: AtomicU64,
     /// Whether a background step is scheduled (`appended`).
     step_due: AtomicBool,
+    /// Set by `close`: a background step due after it does not connect again.
+    closed: AtomicBool,
     /// Rows the steps of this instance moved since `pending` was last vacuumed (`Pg::sequence`).
     moved: Arc<AtomicU64>,
     /// The connection that waits for notifications, made by `listen` or `waitHead`.
@@ -155,6 +157,7 @@ impl Connections {
             committed: AtomicU64::new(0),
             covered: AtomicU64::new(0),
             step_due: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             moved: Arc::new(AtomicU64::new(0)),
             listener: Mutex::new(None),
             stop: Notify::new(),
@@ -205,6 +208,7 @@ impl Connections {
     /// Positions this instance's last saves (so that no other process waits for a
     /// sweep to see them), then drops every connection; a later call makes a new one.
     pub async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
         // Not waiting out a failover: failing, they are positioned by the next step of
         // any instance, or by the next instance to connect.
         let _ = tokio::time::timeout(CLOSING_STEP, self.visible()).await;
@@ -238,6 +242,10 @@ impl Connections {
             // Cleared before `committed` is read: an append counted after this schedules
             // a step of its own, or is covered by this one.
             c.step_due.store(false, Ordering::Release);
+            // Closed meanwhile: closing ran this instance's last step.
+            if c.closed.load(Ordering::Acquire) {
+                return;
+            }
             // A failed step leaves its saves to the next step: a read's, an append's,
             // or the next instance's to connect.
             let _ = c.sequenced(c.committed.load(Ordering::Acquire)).await;
