@@ -35,6 +35,9 @@ test('PgBouncer is there, in transaction mode, pooling for the test server', asy
   const config = (await console_.query('SHOW CONFIG')).rows;
   const setting = (key: string) => config.find((r) => r.key === key)?.value;
   expect([setting('pool_mode'), setting('default_pool_size')]).toEqual(['transaction', '20']);
+  // The config names the server for any database (`*`): PgBouncer lists one once a
+  // client has asked for it.
+  await (await client()).query('SELECT 1');
   const server = new URL(process.env.DATABASE_URL as string);
   const db = (await console_.query('SHOW DATABASES')).rows.find((r) => r.name === server.pathname.slice(1));
   expect([db?.host, String(db?.port), db?.pool_size]).toEqual([server.hostname, server.port, 20]);
