@@ -92,6 +92,8 @@ const CODES = Object.freeze({
   TlsExpired: 'ERR_MESSAGE_STORE_TLS_CERT_EXPIRED',
   HandshakeClosed: 'ERR_MESSAGE_STORE_HANDSHAKE_CLOSED',
   FailoverTimeout: 'ERR_MESSAGE_STORE_FAILOVER_TIMEOUT',
+  InvalidHistory: 'ERR_MESSAGE_STORE_INVALID_HISTORY',
+  NotEmpty: 'ERR_MESSAGE_STORE_NOT_EMPTY',
 });
 
 /** The number an `expectedRevision` as the caller wrote it stands for (see `refusal`). */
@@ -139,6 +141,8 @@ function fromNative(error, save = {}) {
     case CODES.TlsExpired:
     case CODES.HandshakeClosed:
     case CODES.FailoverTimeout:
+    case CODES.InvalidHistory:
+    case CODES.NotEmpty:
       return withCode(String(error.message), error.code);
     default:
       // A Rust panic, caught at the boundary: the store refused the call and is intact.

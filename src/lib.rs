@@ -11,6 +11,9 @@
 //! - [`journal`] (`src/journal/`): the durable side of `SqliteMessageStore`, plain Rust
 //!   too: it writes what the engine gained to a SQLite file in one transaction, and
 //!   rebuilds the engine from the file on opening.
+//! - [`history`] (`src/history/`): a store's history as NDJSON text, the same for
+//!   every store (the format, its checks, an engine's export and import), which
+//!   `exportHistory`, `importHistory` and the `message-store` command move stores with.
 //! - [`postgres`] (`src/postgres/`): the native side of `PostgresMessageStore`, plain
 //!   Rust over tokio-postgres, where the database is the store: its SQL, the schema
 //!   (tables and the `append` function, in `schema.rs`), connecting and appending
@@ -32,6 +35,7 @@
 //!   JavaScript so that they belong to the caller's realm.
 
 pub mod engine;
+pub mod history;
 pub mod journal;
 pub mod postgres;
 

@@ -41,10 +41,15 @@ pub enum Code {
     /// The connection broke and no server of the connection string accepted writes
     /// within `failoverTimeout` (a failover or restart that did not finish in time).
     FailoverTimeout,
+    /// A history (`importHistory`, the `message-store` command) that is not whole or
+    /// not well formed: a malformed line, a gap, an unknown format version, cut short.
+    InvalidHistory,
+    /// A history written into a store that is not empty and does not hold its start.
+    NotEmpty,
 }
 
 impl Code {
-    pub const ALL: [Code; 16] = [
+    pub const ALL: [Code; 18] = [
         Code::InvalidArgument,
         Code::StreamNotFound,
         Code::WrongExpectedRevision,
@@ -61,6 +66,8 @@ impl Code {
         Code::TlsExpired,
         Code::HandshakeClosed,
         Code::FailoverTimeout,
+        Code::InvalidHistory,
+        Code::NotEmpty,
     ];
 
     /// The name JavaScript knows the code by (`CODES.<name>` in `lib/errors.js`).
@@ -82,6 +89,8 @@ impl Code {
             Code::TlsExpired => "TlsExpired",
             Code::HandshakeClosed => "HandshakeClosed",
             Code::FailoverTimeout => "FailoverTimeout",
+            Code::InvalidHistory => "InvalidHistory",
+            Code::NotEmpty => "NotEmpty",
         }
     }
 }
@@ -113,6 +122,8 @@ impl AsRef<str> for Code {
             Code::TlsExpired => "ERR_MESSAGE_STORE_TLS_CERT_EXPIRED",
             Code::HandshakeClosed => "ERR_MESSAGE_STORE_HANDSHAKE_CLOSED",
             Code::FailoverTimeout => "ERR_MESSAGE_STORE_FAILOVER_TIMEOUT",
+            Code::InvalidHistory => "ERR_MESSAGE_STORE_INVALID_HISTORY",
+            Code::NotEmpty => "ERR_MESSAGE_STORE_NOT_EMPTY",
         }
     }
 }

@@ -8,6 +8,7 @@
 
 mod core;
 mod error;
+mod history;
 mod memory;
 #[cfg(feature = "test-hooks")]
 mod native_stats;

@@ -37,6 +37,60 @@ pub fn iso(ms: Millis) -> String {
     s
 }
 
+/// Reads the text `write_iso` writes (`Date.prototype.toISOString`'s form, and only
+/// that form) back into milliseconds; `None` for anything else.
+pub fn parse_iso(text: &str) -> Option<Millis> {
+    let b = text.as_bytes();
+    let (year, rest) = match b.first()? {
+        b'+' | b'-' => {
+            let y = digits(b.get(1..7)?)?;
+            (if b[0] == b'-' { -y } else { y }, b.get(7..)?)
+        }
+        _ => (digits(b.get(0..4)?)?, b.get(4..)?),
+    };
+    // -MM-DDTHH:MM:SS.mmmZ
+    if rest.len() != 20 || rest[0] != b'-' || rest[3] != b'-' || rest[6] != b'T' || rest[9] != b':' {
+        return None;
+    }
+    if rest[12] != b':' || rest[15] != b'.' || rest[19] != b'Z' {
+        return None;
+    }
+    let month = digits(&rest[1..3])?;
+    let day = digits(&rest[4..6])?;
+    let (hour, minute, second, milli) =
+        (digits(&rest[7..9])?, digits(&rest[10..12])?, digits(&rest[13..15])?, digits(&rest[16..19])?);
+    if !(1..=12).contains(&month) || day < 1 || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    // A day past the month's end (`02-30`) would come back as another date.
+    if civil_from_days(days) != (year, month, day) {
+        return None;
+    }
+    let ms = days * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + milli;
+    // JavaScript's dates end 8.64e15 ms either side of 1970.
+    (ms.abs() <= 8_640_000_000_000_000).then_some(ms)
+}
+
+/// The number written in ASCII digits, and nothing else.
+fn digits(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(b.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+}
+
+/// Howard Hinnant's civil-to-days algorithm, the inverse of `civil_from_days`.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Appends `n` (non-negative) with at least `width` digits, without allocating.
 fn push_padded(out: &mut String, n: i64, width: usize) {
     let mut buf = [b'0'; 20];
@@ -69,7 +123,17 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 #[cfg(test)]
 mod tests {
-    use super::iso;
+    use super::{iso, parse_iso};
+
+    #[test]
+    fn parses_what_it_writes_and_nothing_else() {
+        for ms in [0, 1_700_000_000_123, 951_782_400_000, -1, 253_402_300_800_000, -62_198_755_200_000, 8_640_000_000_000_000] {
+            assert_eq!(parse_iso(&iso(ms)), Some(ms), "{}", iso(ms));
+        }
+        for bad in ["", "2020-02-30T00:00:00.000Z", "2020-01-01T00:00:00Z", "2020-01-01 00:00:00.000Z", "2020-13-01T00:00:00.000Z", "+275760-09-13T00:00:00.001Z", "2020-01-01T24:00:00.000Z", "x020-01-01T00:00:00.000Z"] {
+            assert_eq!(parse_iso(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn matches_to_iso_string() {

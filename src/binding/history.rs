@@ -1,0 +1,128 @@
+//! A memory or file store's history (`src/history/`): exported a page at a time, and
+//! imported a chunk of whole lines at a time, each chunk checked whole before any of it
+//! is written, then written to the file (if any) in one transaction.
+
+use napi::Env;
+use napi_derive::napi;
+
+use super::error::{Code, Error, Result};
+use super::store::{Store, PAGE_BYTES};
+use crate::history::{self, engine as history_engine, Header, HistoryError};
+
+impl From<HistoryError> for Error {
+    fn from(e: HistoryError) -> Self {
+        match e {
+            HistoryError::Invalid(m) => Error::new(Code::InvalidHistory, m),
+            HistoryError::Conflict(m) => Error::new(Code::NotEmpty, m),
+        }
+    }
+}
+
+/// Where an export starts: the header line, and where it ends.
+#[napi(object)]
+pub struct HistoryStart {
+    /// The header, newline included.
+    pub text: String,
+    pub last_position: i64,
+    /// The stream count, or what the export takes for it (`historyPage`'s `streams`).
+    pub streams: i64,
+}
+
+/// A page of an export, and where the next one starts.
+#[napi(object)]
+pub struct HistoryPage {
+    pub text: String,
+    pub after: i64,
+    pub declared: i64,
+    /// The export reached its end.
+    pub done: bool,
+}
+
+/// How many lines of each kind a chunk held (skipped ones included).
+#[napi(object)]
+pub struct HistoryLines {
+    pub messages: i64,
+    pub streams: i64,
+}
+
+/// The header of the history of the messages after position `after`, as the store is now.
+#[napi(catch_unwind)]
+pub fn history_header(store: &Store, after: i64) -> Result<HistoryStart> {
+    let engine = store.open()?.core.engine()?;
+    let header = history_engine::header(&engine, after.max(0) as u64);
+    let mut text = String::new();
+    header.write(&mut text);
+    Ok(HistoryStart { text, last_position: header.last_position as i64, streams: header.streams as i64 })
+}
+
+/// The next page of an export that has written up to position `after` and declared
+/// `declared` streams, and runs to `last` and `streams` (its header's).
+#[napi(catch_unwind)]
+pub fn history_page(
+    store: &Store,
+    after: i64,
+    declared: i64,
+    last: i64,
+    streams: i64,
+    messages_only: bool,
+) -> Result<HistoryPage> {
+    let engine = store.open()?.core.engine()?;
+    let mut cursor = history_engine::Cursor { after: after.max(0) as u64, declared: declared.max(0) as usize };
+    let mut text = String::with_capacity(PAGE_BYTES + (PAGE_BYTES >> 3));
+    let done = history_engine::page(
+        &engine,
+        &mut cursor,
+        last.max(0) as u64,
+        streams.max(0) as usize,
+        messages_only,
+        PAGE_BYTES,
+        &mut text,
+    );
+    Ok(HistoryPage { text, after: cursor.after as i64, declared: cursor.declared as i64, done })
+}
+
+/// Readies the store for the history whose header is `header`: refused unless it is
+/// empty, or (`resume`) holds the history's start. Returns the store's last position.
+#[napi(catch_unwind)]
+pub fn import_begin(env: Env, store: &mut Store, header: String, resume: bool) -> Result<i64> {
+    let header = Header::parse(&header)?;
+    let core = store.writable()?.core.clone();
+    let mut engine = core.engine()?;
+    history_engine::begin(&mut engine, &header, resume)?;
+    let head = engine.len() as i64;
+    core.note_bytes(&engine);
+    drop(engine);
+    store.commit()?;
+    store.recount(&env);
+    Ok(head)
+}
+
+/// Takes in `text`, whole lines of a history starting with line `first_line`: every
+/// line checked before any is written; the lines read.
+#[napi(catch_unwind)]
+pub fn import_lines(env: Env, store: &mut Store, text: String, first_line: i64) -> Result<HistoryLines> {
+    let lines = history::parse_lines(&text, first_line.max(1) as u64)?;
+    let core = store.writable()?.core.clone();
+    let mut engine = core.engine()?;
+    let plan = history::plan(lines, &*engine)?;
+    history_engine::apply(&mut engine, &plan)?;
+    core.note_bytes(&engine);
+    drop(engine);
+    store.commit()?;
+    store.recount(&env);
+    Ok(HistoryLines { messages: plan.message_lines as i64, streams: plan.stream_lines as i64 })
+}
+
+/// Ends an import: the header's sessions get their last activity.
+#[napi(catch_unwind)]
+pub fn import_end(env: Env, store: &mut Store, header: String) -> Result<()> {
+    let header = Header::parse(&header)?;
+    let core = store.writable()?.core.clone();
+    let mut engine = core.engine()?;
+    history_engine::end(&mut engine, &header);
+    core.note_bytes(&engine);
+    drop(engine);
+    store.commit()?;
+    store.recount(&env);
+    Ok(())
+}
