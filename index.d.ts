@@ -173,6 +173,55 @@ interface MessageStoreMethods extends ILocalMessageStore {
   subscribe(options?: SubscribeOptions): Subscription;
   /** One stream's messages after `afterRevision`, then each new one once safe. */
   subscribeToStream(streamId: string, options?: StreamSubscribeOptions): Subscription;
+  /**
+   * The store's history as NDJSON text (docs/cli.md#the-history-format): a header
+   * line, then every stream and every message after `after` with the positions,
+   * revisions, types, save times and sessions they have, as the store is at the start.
+   */
+  exportHistory(options?: ExportHistoryOptions): AsyncIterableIterator<string>;
+  /**
+   * Writes a history (`exportHistory`'s text, as strings or UTF-8 bytes) into this
+   * store, which must be empty (or, with `resume`, hold the history's start). Rejects
+   * with code `ERR_MESSAGE_STORE_INVALID_HISTORY` (a malformed line, with its number; a
+   * gap; an unknown version; a text cut short) or `ERR_MESSAGE_STORE_NOT_EMPTY`; a
+   * failed import into an empty store leaves it empty.
+   */
+  importHistory(
+    source: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
+    options?: ImportHistoryOptions,
+  ): Promise<ImportedHistory>;
+  /** SHA-256 of the history lines of the messages at positions 1 to `upTo` (all by default). */
+  historyDigest(upTo?: bigint | number): Promise<HistoryDigest>;
+}
+
+/** Options of `exportHistory`. */
+export interface ExportHistoryOptions {
+  /** Leave out the messages at positions up to this one (default 0: all). */
+  after?: bigint | number;
+}
+
+/** Options of `importHistory`. */
+export interface ImportHistoryOptions {
+  /** Let the store hold the history's start already, which is skipped (a resumed copy). Default false. */
+  resume?: boolean;
+  /** Stops the import between two chunks; what was written stays, and importing again with `resume` continues it. */
+  signal?: AbortSignal;
+}
+
+/** What `importHistory` wrote, from the history's header. */
+export interface ImportedHistory {
+  lastPosition: bigint;
+  messages: number;
+  streams: number;
+  sessions: number;
+  /** Messages the store held already (with `resume`), not written again. */
+  skipped: number;
+}
+
+/** What `historyDigest` read. */
+export interface HistoryDigest {
+  lastPosition: bigint;
+  sha256: string;
 }
 
 /** The class both stores extend at run time (not exported). */
@@ -282,6 +331,18 @@ export declare class PostgresMessageStore extends MessageStore {
 }
 
 /** A save refused because the stream is not at the expected revision. */
+/**
+ * Opens the store `locator` names: `'memory:'`, a SQLite file's path or
+ * `'sqlite:<path>'`, or a `postgres://` / `postgresql://` URL whose query may carry the
+ * store's own options (`schema`, `poolSize`, `failoverTimeout`,
+ * `listenConnectionString`) beside PostgreSQL's. `options` are the store's own and win
+ * over the URL's. Throws a TypeError naming the accepted forms for anything else.
+ */
+export declare function openMessageStore(
+  locator: string,
+  options?: MessageStoreOptions & Partial<SqliteMessageStoreOptions> & Partial<PostgresMessageStoreOptions>,
+): MemoryMessageStore | SqliteMessageStore | PostgresMessageStore;
+
 export declare class ConcurrencyError extends Error {
   /** The stream the save was for. */
   readonly streamId: string;

@@ -6,6 +6,7 @@ export const {
   MemoryMessageStore,
   SqliteMessageStore,
   PostgresMessageStore,
+  openMessageStore,
   ConcurrencyError,
   StreamNotFoundError,
   WrongExpectedRevisionError,

@@ -67,6 +67,20 @@
  * @property {(literal: string) => Answer<string | null>} sessionInfo JSON, or null
  * @property {(now: number) => Answer<string>} createSession the new session's id; current from now on
  * @property {(literal: string, now: number) => Answer<void>} endSession
+ *
+ * History (history.js; the text's format: src/history/mod.rs): every backend
+ * @property {(after: number) => Answer<{ text: string, lastPosition: number, streams: number }>} historyHeader
+ *   the header line of the history after position `after`, as the store is now, and where its export ends
+ *   (`streams`: what `historyPage` takes as its end of streams, opaque)
+ * @property {(after: number, declared: number, last: number, streams: number, messagesOnly: boolean) => Answer<{ text: string, after: number, declared: number, done: boolean }>} historyPage
+ *   the next page of lines after position `after` with the streams before `declared` declared (0 at first),
+ *   about 1 MiB, at least one message; `done` once it reached `last` and `streams`
+ * @property {(header: string, resume: boolean) => Answer<number>} importBegin
+ *   readies the store for the history (refused unless empty, or with `resume` holding its start); its head
+ * @property {(text: string, firstLine: number) => Answer<{ messages: number, streams: number }>} importLines
+ *   whole lines, checked whole, then written in one transaction; the lines of each kind read
+ * @property {(header: string) => Answer<void>} importEnd gives the sessions their last activity
+ *
  * @property {() => Answer<void>} reset empties the store
  * @property {() => Answer<void>} close frees it; every later call is refused
  */

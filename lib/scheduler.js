@@ -302,6 +302,13 @@ class WriteScheduler {
     return this.#turns.read(op);
   }
 
+  /** Memory and file: a history was imported (history.js): count again, and tell `onSafe` (streams unknown). */
+  imported() {
+    this.#recount();
+    this.#streamIds = [];
+    this.#onSafe(this.#messages, null);
+  }
+
   /** A session was created (its stream too): the revisions kept may be stale. */
   changed() {
     this.#revisions.clear();

@@ -26,6 +26,7 @@ const { WriteScheduler } = require('./scheduler');
 const { fromNative } = require('./errors');
 const subscription = require('./subscription');
 const { NEVER } = require('./wire');
+const history = require('./history');
 
 const { Feed, Subscription, resetError } = subscription;
 
@@ -328,6 +329,51 @@ class MessageStore {
         return stats;
       },
     );
+  }
+
+  /**
+   * (ours) The store's history as NDJSON text (docs/cli.md#the-history-format): a
+   * header line, then every stream and every message after `after`, with the
+   * positions, revisions, types, save times and sessions they have. The store as it is
+   * at the first page: what is saved later is not in it.
+   */
+  exportHistory(options) {
+    const { after } = check.exportOptions(options);
+    return history.exportText((op) => this.#read(op), this.#backend, after);
+  }
+
+  /**
+   * (ours) Writes a history (`exportHistory`'s text, as strings or UTF-8 bytes, e.g. a
+   * file's stream) into this store, which must be empty; with `resume`, one that holds
+   * the history's start, which is skipped. Each chunk is checked whole, then written
+   * in one transaction. A failed import into an empty store leaves it empty.
+   */
+  async importHistory(source, options) {
+    const { resume, signal } = check.importOptions(options);
+    if (source === null || typeof source !== 'object' || (!(Symbol.asyncIterator in source) && !(Symbol.iterator in source))) {
+      throw new TypeError(`source must be an iterable of strings or bytes (a history's text), got ${check.describe(source)}`);
+    }
+    return history.importText({
+      run: (op) => this.#run(op),
+      backend: this.#backend,
+      source,
+      resume,
+      signal,
+      changed: () => {
+        this.#streams = null;
+        if (this.#inCall) this.#writes.imported();
+      },
+      undo: () => this.reset(),
+    });
+  }
+
+  /**
+   * (ours) SHA-256 of the history lines of the messages at positions 1 to `upTo` (all
+   * when absent), and the last position read: equal for two stores of one history.
+   */
+  async historyDigest(upTo) {
+    const last = upTo === undefined ? undefined : Number(check.optionalInteger('upTo', upTo, 0));
+    return history.digest((op) => this.#read(op), this.#backend, last);
   }
 
   /** Empties the store (for every process that shares a server's schema); open subscriptions end with an error. */

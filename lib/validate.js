@@ -382,6 +382,22 @@ function streamSubscribeOptions(options) {
   };
 }
 
+/** `exportHistory(options)`: `{ after? }`, the position the history starts after (0: all). */
+function exportOptions(options) {
+  if (options === undefined || options === null) return { after: 0 };
+  if (!isPlainObject(options)) throw fail('options', 'an object', options);
+  return { after: startAfter('options.after', options.after, 0) ?? 0 };
+}
+
+/** `importHistory(source, options)`: `{ resume?, signal? }`. */
+function importOptions(options) {
+  if (options === undefined || options === null) return { resume: false, signal: undefined };
+  if (!isPlainObject(options)) throw fail('options', 'an object', options);
+  const resume = options.resume ?? false;
+  if (typeof resume !== 'boolean') throw fail('options.resume', 'a boolean', resume);
+  return { resume, signal: optionalSignal('options.signal', options.signal) };
+}
+
 /**
  * A store's options: `{ cacheBytes?: number }`, and for `SqliteMessageStore` also
  * `{ durability?: 'process' | 'power' }`. Returns `{ durability, cacheBytes }`, each
@@ -480,6 +496,8 @@ module.exports = {
   expectedRevision,
   subscribeOptions,
   streamSubscribeOptions,
+  exportOptions,
+  importOptions,
   messageType,
   count,
   message,

@@ -119,6 +119,23 @@ class EngineBackend {
     return this.#native.sessionInfo(this.#h, literal);
   }
 
+  // History (history.js): exported a page at a time, imported a chunk of lines at a time.
+  historyHeader(after) {
+    return this.#native.historyHeader(this.#h, after);
+  }
+  historyPage(after, declared, last, streams, messagesOnly) {
+    return this.#native.historyPage(this.#h, after, declared, last, streams, messagesOnly);
+  }
+  importBegin(header, resume) {
+    return this.#native.importBegin(this.#h, header, resume);
+  }
+  importLines(text, firstLine) {
+    return this.#native.importLines(this.#h, text, firstLine);
+  }
+  importEnd(header) {
+    this.#native.importEnd(this.#h, header);
+  }
+
   // Changes besides saves.
   createSession(now) {
     return this.#native.createSession(this.#h, now);

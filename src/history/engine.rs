@@ -122,9 +122,11 @@ pub fn begin(engine: &mut Engine, header: &Header, resume: bool) -> Result<(), H
                     crate::engine::time::iso(s.started_at)
                 )))
             }
-            Some(_) => {}
-            None => engine.restore_session(s.id.clone(), s.started_at),
+            _ => {}
         }
+    }
+    for s in &header.sessions {
+        engine.restore_session(s.id.clone(), s.started_at);
     }
     Ok(())
 }
@@ -194,8 +196,14 @@ mod tests {
         a.save(&s("empty-first"), &[], None, None, 5).unwrap();
         a.save(&s("orders"), &[r#"{"type":"A","requestId":"r"}"#], None, None, 10).unwrap();
         let sid = a.create_session(11);
-        a.save(&s("orders"), &[r#"{"type":"B","timestamp":"2020-01-01T00:00:00.000Z"}"#, r#"{"type":"C"}"#], None, None, 9)
-            .unwrap();
+        a.save(
+            &s("orders"),
+            &[r#"{"type":"B","timestamp":"2020-01-01T00:00:00.000Z"}"#, r#"{"type":"C"}"#],
+            None,
+            None,
+            9,
+        )
+        .unwrap();
         a.end_session(&sid, 13);
         a.save(&s("user-commands"), &[r#"{"type":"D","correlationId":"c"}"#], None, None, 14).unwrap();
         a.save(&s("empty-last"), &[], None, None, 15).unwrap();
@@ -238,7 +246,10 @@ mod tests {
         // The first three messages and their streams, then the rest from position 3.
         let mut b = Engine::new();
         let cut: Vec<&str> = text.lines().take(1 + 2 + 3).collect();
-        let cut = cut.join("\n").replace("\"messages\":4", "\"messages\":3").replace("\"lastPosition\":4", "\"lastPosition\":3");
+        let cut = cut
+            .join("\n")
+            .replace("\"messages\":4", "\"messages\":3")
+            .replace("\"lastPosition\":4", "\"lastPosition\":3");
         import(&mut b, &cut, false).unwrap();
         assert_eq!(b.len(), 3);
         import(&mut b, &export(&a, 2, 1 << 20), true).unwrap();

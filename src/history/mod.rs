@@ -123,9 +123,13 @@ impl Header {
     /// later version is refused for that, whatever else it holds.
     pub fn parse(line: &str) -> Result<Header, HistoryError> {
         let line = line.trim_end_matches('\r');
-        let id: Identity = serde_json::from_str(line).map_err(|e| invalid(1, format!("the header is not JSON ({e})")))?;
+        let id: Identity =
+            serde_json::from_str(line).map_err(|e| invalid(1, format!("the header is not JSON ({e})")))?;
         if id.format != Some(FORMAT) {
-            return Err(invalid(1, format!("not a message store history: the header's \"format\" must be \"{FORMAT}\"")));
+            return Err(invalid(
+                1,
+                format!("not a message store history: the header's \"format\" must be \"{FORMAT}\""),
+            ));
         }
         match id.version.as_ref().and_then(serde_json::Value::as_u64) {
             Some(VERSION) => {}
@@ -137,7 +141,8 @@ impl Header {
             }
             None => return Err(invalid(1, "the header's \"version\" must be a whole number")),
         }
-        let raw: RawHeader = serde_json::from_str(line).map_err(|e| invalid(1, format!("the header is malformed ({e})")))?;
+        let raw: RawHeader =
+            serde_json::from_str(line).map_err(|e| invalid(1, format!("the header is malformed ({e})")))?;
         if raw.messages != raw.last_position.saturating_sub(raw.after) || raw.after > raw.last_position {
             return Err(invalid(1, "the header's \"messages\" must be \"lastPosition\" - \"after\""));
         }
@@ -314,10 +319,7 @@ fn parse_line(text: &str, line: u64) -> Result<Line<'_>, HistoryError> {
         _ => return Err(invalid(line, "messageType must be \"command\" or \"event\"")),
     };
     let timestamp = raw.timestamp.ok_or_else(|| missing("timestamp"))?;
-    let session = raw
-        .session_id
-        .map(|s| name(s).map_err(|w| invalid(line, format!("sessionId {w}"))))
-        .transpose()?;
+    let session = raw.session_id.map(|s| name(s).map_err(|w| invalid(line, format!("sessionId {w}")))).transpose()?;
     let text = raw.message.ok_or_else(|| missing("message"))?.get();
     Fields::parse(text).map_err(|why| invalid(line, format!("the message {why}")))?;
     Ok(Line::Message {
@@ -430,7 +432,10 @@ pub fn plan<'a>(lines: Vec<Line<'a>>, view: &impl View) -> Result<Plan<'a>, Hist
                 }
                 if let Some(s) = &message.session {
                     if !view.has_session(s) {
-                        return Err(invalid(line, format!("session {} is not among the header's sessions", s.literal())));
+                        return Err(invalid(
+                            line,
+                            format!("session {} is not among the header's sessions", s.literal()),
+                        ));
                     }
                 }
                 revisions.insert(message.stream.clone(), revision + 1);
