@@ -76,10 +76,12 @@
  *   the next page of lines after position `after` with the streams before `declared` declared (0 at first),
  *   about 1 MiB, at least one message; `done` once it reached `last` and `streams`
  * @property {(header: string, resume: boolean) => Answer<number>} importBegin
- *   readies the store for the history (refused unless empty, or with `resume` holding its start); its head
- * @property {(text: string, firstLine: number) => Answer<{ messages: number, streams: number }>} importLines
- *   whole lines, checked whole, then written in one transaction; the lines of each kind read
- * @property {(header: string) => Answer<void>} importEnd gives the sessions their last activity
+ *   checks that the store can take the history (refused unless empty, or with `resume` holding its start),
+ *   changing nothing; its head
+ * @property {(header: string, text: string, firstLine: number) => Answer<{ messages: number, streams: number }>} importLines
+ *   whole lines of the history whose header line is `header`, checked whole, then written in one transaction
+ *   (the header's sessions the store lacks first); the lines of each kind read
+ * @property {(header: string) => Answer<void>} importEnd adds the header's sessions the store lacks, and gives each its last activity
  *
  * @property {() => Answer<void>} reset empties the store
  * @property {() => Answer<void>} close frees it; every later call is refused

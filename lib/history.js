@@ -144,26 +144,26 @@ async function importText({ run, backend, source, resume, signal, changed, undo 
   const fromEmpty = head === 0 && !resume;
   let messages = 0;
   let streams = 0;
-  let line = 2;
+  let line = 1;
   try {
     for await (const { text, line: at } of lines) {
       if (signal?.aborted) {
-        throw Object.assign(new Error(`the import was interrupted after line ${line - 1}: importing again with resume continues it`), {
+        throw Object.assign(new Error(`the import was interrupted after line ${line}: importing again with resume continues it`), {
           name: 'AbortError',
           code: 'ABORT_ERR',
         });
       }
-      const read = await run(() => backend.importLines(text, at));
+      const read = await run(() => backend.importLines(headerText, text, at));
       messages += read.messages;
       streams += read.streams;
-      line = at + countLines(text);
+      line = at + countLines(text) - (text.endsWith('\n') ? 1 : 0);
       changed();
     }
     if (messages !== header.messages || streams !== header.streams) {
       const what = `${header.messages} messages and ${header.streams} streams`;
       throw historyError(
         messages < header.messages || streams < header.streams
-          ? `the history is cut short: its header promises ${what}, and it ends at line ${line - 1} after ${messages} and ${streams}`
+          ? `the history is cut short: its header promises ${what}, and it ends at line ${line} after ${messages} and ${streams}`
           : `the history holds more than its header promises (${what}): ${messages} messages and ${streams} streams`,
         CODES.InvalidHistory,
       );

@@ -129,8 +129,8 @@ class EngineBackend {
   importBegin(header, resume) {
     return this.#native.importBegin(this.#h, header, resume);
   }
-  importLines(text, firstLine) {
-    return this.#native.importLines(this.#h, text, firstLine);
+  importLines(header, text, firstLine) {
+    return this.#native.importLines(this.#h, header, text, firstLine);
   }
   importEnd(header) {
     this.#native.importEnd(this.#h, header);

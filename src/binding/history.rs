@@ -81,31 +81,33 @@ pub fn history_page(
     Ok(HistoryPage { text, after: cursor.after as i64, declared: cursor.declared as i64, done })
 }
 
-/// Readies the store for the history whose header is `header`: refused unless it is
-/// empty, or (`resume`) holds the history's start. Returns the store's last position.
+/// Checks that the store can take the history whose header is `header`: refused
+/// unless it is empty, or (`resume`) holds the history's start. Changes nothing.
+/// Returns the store's last position.
 #[napi(catch_unwind)]
-pub fn import_begin(env: Env, store: &mut Store, header: String, resume: bool) -> Result<i64> {
+pub fn import_begin(store: &mut Store, header: String, resume: bool) -> Result<i64> {
     let header = Header::parse(&header)?;
-    let core = store.writable()?.core.clone();
-    let mut engine = core.engine()?;
-    history_engine::begin(&mut engine, &header, resume)?;
-    let head = engine.len() as i64;
-    core.note_bytes(&engine);
-    drop(engine);
-    store.commit()?;
-    store.recount(&env);
-    Ok(head)
+    let engine = store.writable()?.core.engine()?;
+    history_engine::begin(&engine, &header, resume)?;
+    Ok(engine.len() as i64)
 }
 
-/// Takes in `text`, whole lines of a history starting with line `first_line`: every
-/// line checked before any is written; the lines read.
+/// Takes in `text`, whole lines of the history whose header is `header`, starting
+/// with line `first_line`: every line checked before any is written; the lines read.
 #[napi(catch_unwind)]
-pub fn import_lines(env: Env, store: &mut Store, text: String, first_line: i64) -> Result<HistoryLines> {
+pub fn import_lines(
+    env: Env,
+    store: &mut Store,
+    header: String,
+    text: String,
+    first_line: i64,
+) -> Result<HistoryLines> {
+    let header = Header::parse(&header)?;
     let lines = history::parse_lines(&text, first_line.max(1) as u64)?;
     let core = store.writable()?.core.clone();
     let mut engine = core.engine()?;
-    let plan = history::plan(lines, &*engine)?;
-    history_engine::apply(&mut engine, &plan)?;
+    let plan = history::plan(lines, &history_engine::Importing { engine: &engine, header: &header })?;
+    history_engine::apply(&mut engine, &header, &plan)?;
     core.note_bytes(&engine);
     drop(engine);
     store.commit()?;
@@ -113,7 +115,7 @@ pub fn import_lines(env: Env, store: &mut Store, text: String, first_line: i64) 
     Ok(HistoryLines { messages: plan.message_lines as i64, streams: plan.stream_lines as i64 })
 }
 
-/// Ends an import: the header's sessions get their last activity.
+/// Ends an import: the header's sessions (added if no line was), with their last activity.
 #[napi(catch_unwind)]
 pub fn import_end(env: Env, store: &mut Store, header: String) -> Result<()> {
     let header = Header::parse(&header)?;

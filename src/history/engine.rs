@@ -87,53 +87,53 @@ fn declare(engine: &Engine, cursor: &mut Cursor, upto: usize, out: &mut String) 
     }
 }
 
-impl View for Engine {
-    fn head(&self) -> u64 {
-        self.len() as u64
-    }
-
-    fn stream(&self, name: &JsonString) -> Option<(i64, Millis)> {
-        let info = self.stream_info(name)?;
-        Some((info.revision, info.created_at))
-    }
-
-    fn has_session(&self, id: &JsonString) -> bool {
-        self.session_info(id).is_some()
-    }
-}
-
-/// Readies the engine for a history: refuses one that holds anything unless `resume`,
-/// and then one the history does not continue; adds the header's sessions it lacks.
-pub fn begin(engine: &mut Engine, header: &Header, resume: bool) -> Result<(), HistoryError> {
+/// Checks that the engine can take the history: refuses one that holds anything
+/// unless `resume`, and then one the history does not continue. Changes nothing: the
+/// header's sessions are added with the first lines written (`apply`), or at the end.
+pub fn begin(engine: &Engine, header: &Header, resume: bool) -> Result<(), HistoryError> {
     let (messages, streams, sessions) = (engine.len() as u64, engine.stream_count(), engine.session_count());
     if !resume && (messages > 0 || streams > 0 || sessions > 0) {
-        return Err(HistoryError::Conflict(format!(
-            "the store is not empty ({messages} messages, {streams} streams, {sessions} sessions): a history is written into an empty store, or resumed into one that holds its start"
-        )));
+        return Err(super::not_empty(messages, streams as u64, sessions as u64));
     }
     super::check_continues(messages, header)?;
     for s in &header.sessions {
-        match engine.session_info(&s.id) {
-            Some(info) if info.started_at != s.started_at => {
-                return Err(HistoryError::Conflict(format!(
-                    "the store's session {} started at {}, the history's at {}",
-                    s.id.literal(),
-                    crate::engine::time::iso(info.started_at),
-                    crate::engine::time::iso(s.started_at)
-                )))
-            }
-            _ => {}
+        if let Some(info) = engine.session_info(&s.id) {
+            super::check_session(&s.id, info.started_at, s.started_at)?;
         }
-    }
-    for s in &header.sessions {
-        engine.restore_session(s.id.clone(), s.started_at);
     }
     Ok(())
 }
 
+/// The engine as a history's lines see it: the header's sessions count as present,
+/// since `apply` adds them before the messages.
+pub struct Importing<'a> {
+    pub engine: &'a Engine,
+    pub header: &'a Header,
+}
+
+impl View for Importing<'_> {
+    fn head(&self) -> u64 {
+        self.engine.len() as u64
+    }
+
+    fn stream(&self, name: &JsonString) -> Option<(i64, Millis)> {
+        let info = self.engine.stream_info(name)?;
+        Some((info.revision, info.created_at))
+    }
+
+    fn has_session(&self, id: &JsonString) -> bool {
+        self.engine.session_info(id).is_some() || self.header.sessions.iter().any(|s| s.id == *id)
+    }
+
+    fn holds(&self, line: &MessageLine<'_>) -> Option<bool> {
+        Some(message_line(self.engine, line.position).as_ref() == Some(line))
+    }
+}
+
 /// Writes what `plan` found, after checking that the store holds the history's
-/// message at its head (when the plan skipped to it).
-pub fn apply(engine: &mut Engine, plan: &Plan<'_>) -> Result<(), HistoryError> {
+/// message at its head (when the plan skipped to it): the header's sessions it lacks,
+/// the new streams, then the messages.
+pub fn apply(engine: &mut Engine, header: &Header, plan: &Plan<'_>) -> Result<(), HistoryError> {
     if let Some(line) = &plan.at_head {
         super::check_same(message_line(engine, line.position).as_ref(), line)?;
     }
@@ -144,6 +144,7 @@ pub fn apply(engine: &mut Engine, plan: &Plan<'_>) -> Result<(), HistoryError> {
             engine.capacity()
         )));
     }
+    add_sessions(engine, header);
     for (name, created) in &plan.streams {
         engine.restore_stream(name.clone(), *created);
     }
@@ -156,8 +157,15 @@ pub fn apply(engine: &mut Engine, plan: &Plan<'_>) -> Result<(), HistoryError> {
     Ok(())
 }
 
-/// Gives the header's sessions their last activity, once every message is in.
+fn add_sessions(engine: &mut Engine, header: &Header) {
+    for s in &header.sessions {
+        engine.restore_session(s.id.clone(), s.started_at);
+    }
+}
+
+/// Ends an import: the header's sessions (added if no line was), with their last activity.
 pub fn end(engine: &mut Engine, header: &Header) {
+    add_sessions(engine, header);
     for s in &header.sessions {
         if engine.session_info(&s.id).is_some_and(|i| i.last_activity != s.last_activity) {
             engine.end_session(&s.id, s.last_activity);
@@ -184,8 +192,8 @@ mod tests {
         let (first, rest) = text.split_once('\n').unwrap();
         let h = Header::parse(first)?;
         begin(engine, &h, resume)?;
-        let p = plan(parse_lines(rest, 2)?, &*engine)?;
-        apply(engine, &p)?;
+        let p = plan(parse_lines(rest, 2)?, &Importing { engine, header: &h })?;
+        apply(engine, &h, &p)?;
         end(engine, &h);
         Ok(())
     }

@@ -343,6 +343,13 @@ pub trait View {
     /// The stream's revision (-1 when empty) and creation time; `None` when absent.
     fn stream(&self, name: &JsonString) -> Option<(i64, Millis)>;
     fn has_session(&self, id: &JsonString) -> bool;
+    /// Whether the store's message at `line.position` is `line`, when the view can
+    /// tell in the call (`None`: the caller checks `Plan::at_head` before writing). A
+    /// store that holds another history is then named as such, before the lines
+    /// after it are checked against it.
+    fn holds(&self, _line: &MessageLine<'_>) -> Option<bool> {
+        None
+    }
 }
 
 /// What a store must do to take in some lines: every check passed.
@@ -396,6 +403,9 @@ pub fn plan<'a>(lines: Vec<Line<'a>>, view: &impl View) -> Result<Plan<'a>, Hist
                 let p = message.position;
                 if p <= head {
                     if p == head {
+                        if view.holds(&message) == Some(false) {
+                            return Err(check_same(None, &message).unwrap_err());
+                        }
                         plan.at_head = Some(message);
                     }
                     continue;
@@ -463,6 +473,26 @@ pub fn check_continues(messages: u64, header: &Header) -> Result<(), HistoryErro
         )));
     }
     Ok(())
+}
+
+/// The refusal of a store that holds something, for a history that is not resumed.
+pub fn not_empty(messages: u64, streams: u64, sessions: u64) -> HistoryError {
+    HistoryError::Conflict(format!(
+        "the store is not empty ({messages} messages, {streams} streams, {sessions} sessions): a history is written into an empty store, or resumed into one that holds its start"
+    ))
+}
+
+/// Refuses a session the store has with another start than the history's.
+pub fn check_session(id: &JsonString, ours: Millis, theirs: Millis) -> Result<(), HistoryError> {
+    if ours == theirs {
+        return Ok(());
+    }
+    Err(HistoryError::Conflict(format!(
+        "the store's session {} started at {}, the history's at {}",
+        id.literal(),
+        crate::engine::time::iso(ours),
+        crate::engine::time::iso(theirs)
+    )))
 }
 
 /// Refuses to go on when the store's message at a position is not the history's.
