@@ -14,7 +14,8 @@
 // knobs are in subscriptions.js), BENCH_LEAKS (0 to skip the leaks table, last: RSS as
 // stores are reset, disposed and dropped, in leaks.js; reported, never failed),
 // BENCH_POSTGRES (0 to skip the PostgreSQL table beside plain `pg`, postgres.js; its
-// rounds: BENCH_PG_ROUNDS).
+// rounds: BENCH_PG_ROUNDS), BENCH_HISTORY (0 to skip the `message-store` command's
+// table, history.js; its size and rounds: BENCH_HISTORY_N, BENCH_HISTORY_ROUNDS).
 
 const { execFileSync } = require('node:child_process');
 const os = require('node:os');
@@ -268,6 +269,7 @@ function section(skip, label, name, file, flags = []) {
 
 section('BENCH_SUBSCRIPTIONS', 'subscriptions', 'Subscriptions', 'subscriptions.js', ['--max-old-space-size=8192']);
 section('BENCH_POSTGRES', 'postgres (beside plain pg)', 'PostgreSQL', 'postgres.js');
+section('BENCH_HISTORY', 'history (the message-store command)', 'History', 'history.js');
 section('BENCH_LEAKS', 'leaks (RSS)', 'Leaks', 'leaks.js', ['--expose-gc']);
 
 const cpu = os.cpus()[0]?.model || 'unknown CPU';
