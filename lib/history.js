@@ -8,7 +8,7 @@
 // ends early), and undoes an import into an empty store that fails.
 
 const { createHash } = require('node:crypto');
-const { CODES } = require('./errors');
+const { CODES, fromNative } = require('./errors');
 
 /** About how much text one import call takes: large enough that a call's cost is small beside its work. */
 const CHUNK_CHARS = 1 << 20;
@@ -194,4 +194,57 @@ async function importText({ run, backend, source, resume, signal, changed, undo 
   };
 }
 
-module.exports = { exportText, importText, digest, CHUNK_CHARS };
+/**
+ * A SQLite store file's history read straight from the file (src/journal/export.rs),
+ * without opening the store: memory stays flat whatever the file's size, and a writer
+ * may hold the file meanwhile. The history is the file as it was when this opened.
+ * What the `message-store` command exports and copies a SQLite file with.
+ */
+class SqliteHistoryFile {
+  #native;
+  #h;
+  #read;
+  #backend;
+
+  /** @param {typeof import('../.tmp/binding')} native @param {string} path */
+  constructor(native, path) {
+    this.#native = native;
+    this.#read = (op) => {
+      try {
+        return op();
+      } catch (e) {
+        throw fromNative(e);
+      }
+    };
+    this.#h = this.#read(() => native.openSqliteHistory(path));
+    const h = this.#h;
+    this.#backend = /** @type {import('./backend').Backend} */ (
+      /** @type {unknown} */ ({
+        historyHeader: (after) => native.fileHistoryHeader(h, after),
+        historyPage: (after, declared, last, streams, messagesOnly) =>
+          native.fileHistoryPage(h, after, declared, last, streams, messagesOnly),
+      })
+    );
+  }
+
+  /** `exportHistory` of the store the file holds. */
+  exportHistory({ after = 0 } = {}) {
+    return exportText(this.#read, this.#backend, Number(after));
+  }
+
+  /** `historyDigest` of the store the file holds. */
+  historyDigest(upTo) {
+    return digest(this.#read, this.#backend, upTo === undefined ? undefined : Number(upTo));
+  }
+
+  /** The file's last position now: what a writer committed since this opened counts. */
+  headNow() {
+    return this.#read(() => this.#native.fileHistoryHead(this.#h));
+  }
+
+  close() {
+    this.#native.fileHistoryClose(this.#h);
+  }
+}
+
+module.exports = { exportText, importText, digest, SqliteHistoryFile, CHUNK_CHARS };

@@ -2,10 +2,11 @@
 //! imported a chunk of whole lines at a time, each chunk checked whole before any of it
 //! is written, then written to the file (if any) in one transaction.
 
+use napi::bindgen_prelude::External;
 use napi::Env;
 use napi_derive::napi;
 
-use super::error::{Code, Error, Result};
+use super::error::{open_failed, Code, Error, Result};
 use super::store::{Store, PAGE_BYTES};
 use crate::history::{self, engine as history_engine, Header, HistoryError};
 
@@ -127,4 +128,60 @@ pub fn import_end(env: Env, store: &mut Store, header: String) -> Result<()> {
     store.commit()?;
     store.recount(&env);
     Ok(())
+}
+
+/// A SQLite store file's history read straight from the file, for the `message-store`
+/// command (`lib/history.js`): no engine is built, so memory stays flat.
+pub struct FileSource {
+    file: Option<crate::journal::FileHistory>,
+}
+
+impl FileSource {
+    fn open(&mut self) -> Result<&mut crate::journal::FileHistory> {
+        self.file.as_mut().ok_or_else(super::error::closed)
+    }
+}
+
+/// Opens the file at `path` read-only and takes its snapshot.
+#[napi(catch_unwind)]
+pub fn open_sqlite_history(path: String) -> Result<External<FileSource>> {
+    let file = crate::journal::FileHistory::open(&path).map_err(open_failed)?;
+    Ok(External::new(FileSource { file: Some(file) }))
+}
+
+#[napi(catch_unwind)]
+pub fn file_history_header(source: &mut External<FileSource>, after: i64) -> Result<HistoryStart> {
+    let header = source.open()?.header(after.max(0) as u64);
+    let mut text = String::new();
+    header.write(&mut text);
+    Ok(HistoryStart { text, last_position: header.last_position as i64, streams: header.streams as i64 })
+}
+
+/// `history_page` for a file: it ends where its header does (`last` and `streams` are the header's).
+#[napi(catch_unwind)]
+pub fn file_history_page(
+    source: &mut External<FileSource>,
+    after: i64,
+    declared: i64,
+    _last: i64,
+    _streams: i64,
+    messages_only: bool,
+) -> Result<HistoryPage> {
+    let mut text = String::with_capacity(PAGE_BYTES + (PAGE_BYTES >> 3));
+    let (after, declared, done) = source
+        .open()?
+        .page(after.max(0) as u64, declared.max(0) as usize, messages_only, PAGE_BYTES, &mut text)
+        .map_err(open_failed)?;
+    Ok(HistoryPage { text, after: after as i64, declared: declared as i64, done })
+}
+
+/// The file's last position now, past the snapshot (what a writer added since counts).
+#[napi(catch_unwind)]
+pub fn file_history_head(source: &mut External<FileSource>) -> Result<i64> {
+    Ok(source.open()?.head_now().map_err(open_failed)? as i64)
+}
+
+#[napi(catch_unwind)]
+pub fn file_history_close(source: &mut External<FileSource>) {
+    source.file = None;
 }

@@ -12,11 +12,13 @@
 mod chunk;
 mod commit;
 mod error;
+mod export;
 mod replay;
 mod schema;
 mod sqlite;
 
 pub use error::JournalError;
+pub use export::FileHistory;
 #[cfg(feature = "test-hooks")]
 pub use sqlite::raw_sql;
 pub use sqlite::{Batch, Durability, Journal};
