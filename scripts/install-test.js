@@ -51,6 +51,11 @@ try {
   const dir = path.join(work, 'app');
   const env = app.install(dir, [main, platform]);
   for (const line of app.run(dir, [process.execPath], tuple, env)) console.log(line);
+  // The command the package's `bin` installs, as `npx message-store` runs it.
+  const bin = path.join(dir, 'node_modules', '.bin', process.platform === 'win32' ? 'message-store.cmd' : 'message-store');
+  const stats = JSON.parse(execFileSync(bin, ['stats', 'memory:', '--json'], { cwd: dir, env, encoding: 'utf8' }));
+  if (stats.totalMessages !== 0) throw new Error(`message-store stats memory: printed ${JSON.stringify(stats)}`);
+  console.log(`${tuple}: message-store stats memory: --json printed totalMessages 0`);
   console.log('install test: passed');
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
