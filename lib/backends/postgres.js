@@ -120,6 +120,24 @@ class PostgresBackend {
     return this.#conn.sessions(literal);
   }
 
+  // History (history.js): exported a page at a time, imported a chunk of lines at a
+  // time, each chunk checked whole and written in one transaction (src/postgres/history.rs).
+  async historyHeader(after) {
+    return this.#conn.historyHeader(after);
+  }
+  async historyPage(after, declared, last, streams, messagesOnly) {
+    return this.#conn.historyPage(after, declared, last, streams, messagesOnly);
+  }
+  async importBegin(header, resume) {
+    return this.#conn.importBegin(header, resume);
+  }
+  async importLines(header, text, firstLine) {
+    return this.#conn.importLines(header, text, firstLine);
+  }
+  async importEnd(header) {
+    return this.#conn.importEnd(header);
+  }
+
   async createSession(now) {
     const id = newSessionId(now);
     const literal = JSON.stringify(id);

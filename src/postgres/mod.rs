@@ -5,6 +5,7 @@
 //! store. What does not depend on them (a message's fields, its type, its stored text)
 //! is worked out here with the engine's own code, so every store decides alike.
 
+mod history;
 pub mod listen;
 mod reads;
 pub mod schema;

@@ -83,7 +83,7 @@ pub fn channel(schema: &str) -> String {
 }
 
 /// The longest stream list a notification carries; longer ones are sent as `many`.
-const MAX_NAMES: usize = 7900;
+pub(crate) const MAX_NAMES: usize = 7900;
 
 /// The SQL with the schema's name and the boundary's numbers (expectation modes and
 /// message types: the engine's, never copied by hand).

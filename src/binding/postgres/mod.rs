@@ -21,11 +21,14 @@ use napi::Env;
 use napi_derive::napi;
 
 use super::error::{Code, Error};
+use super::history::{HistoryLines, HistoryPage, HistoryStart};
 use super::page;
 use super::reply::promise;
+use super::store::PAGE_BYTES;
 use super::wire;
 use crate::engine::json;
 use crate::engine::JsonString;
+use crate::history::{self, Header};
 use crate::postgres::tls::SslSettings;
 use crate::postgres::Target;
 use connection::{pg_error, Connections, Role};
@@ -398,6 +401,108 @@ impl PgStore {
             }
             out.push(']');
             Ok(Some(out))
+        })
+    }
+
+    /// The header of the history of the positions after `after`, read in one snapshot
+    /// after a step (so it holds every save committed before the call), and where the
+    /// export ends: `streams` is one past the last stream ordinal (opaque to the caller).
+    #[napi]
+    pub fn history_header<'env>(&self, env: &'env Env, after: i64) -> napi::Result<PromiseRaw<'env, HistoryStart>> {
+        let c = self.conns.clone();
+        let after = after.max(0) as u64;
+        promise(env, async move {
+            let end = c.retry(Role::Read, |pg| async move { pg.after_step(pg.history_header(after)).await }).await?;
+            let mut text = String::new();
+            end.header.write(&mut text);
+            Ok(HistoryStart { text, last_position: end.header.last_position as i64, streams: end.streams })
+        })
+    }
+
+    /// The next page of an export (see `history_header`): lines after position `after`,
+    /// the streams below ordinal `declared` declared already.
+    #[napi]
+    pub fn history_page<'env>(
+        &self,
+        env: &'env Env,
+        after: i64,
+        declared: i64,
+        last: i64,
+        streams: i64,
+        messages_only: bool,
+    ) -> napi::Result<PromiseRaw<'env, HistoryPage>> {
+        let c = self.conns.clone();
+        let (after, declared) = (after.max(0), declared.max(0));
+        promise(env, async move {
+            let page = c
+                .retry(Role::Read, |pg| async move {
+                    pg.history_page(after, declared, last, streams, messages_only, PAGE_BYTES).await
+                })
+                .await?;
+            Ok(HistoryPage { text: page.text, after: page.after, declared: page.declared, done: page.done })
+        })
+    }
+
+    /// Checks that the schema can take the history whose header is `header`: refused
+    /// unless it is empty, or (`resume`) holds the history's start. Changes nothing.
+    /// Resolves to its last position.
+    #[napi]
+    pub fn import_begin<'env>(
+        &self,
+        env: &'env Env,
+        header: String,
+        resume: bool,
+    ) -> napi::Result<PromiseRaw<'env, i64>> {
+        let c = self.conns.clone();
+        promise(env, async move {
+            let header = Arc::new(Header::parse(&header)?);
+            let head = c
+                .retry(Role::Append, |pg| {
+                    let header = header.clone();
+                    async move { pg.import_begin(&header, resume).await }
+                })
+                .await??;
+            Ok(head as i64)
+        })
+    }
+
+    /// Takes in `text`, whole lines of the history whose header is `header`, from line
+    /// `firstLine`: every line checked before any is written, then all written in one
+    /// transaction (the header's sessions the schema lacks first). Resolves to the lines
+    /// of each kind read.
+    #[napi]
+    pub fn import_lines<'env>(
+        &self,
+        env: &'env Env,
+        header: String,
+        text: String,
+        first_line: i64,
+    ) -> napi::Result<PromiseRaw<'env, HistoryLines>> {
+        let c = self.conns.clone();
+        promise(env, async move {
+            let header = Header::parse(&header)?;
+            let lines = history::parse_lines(&text, first_line.max(1) as u64)?;
+            let (messages, streams) = c
+                .retry(Role::Append, |pg| {
+                    let (header, lines) = (&header, &lines);
+                    async move { pg.import_lines(header, lines).await }
+                })
+                .await??;
+            Ok(HistoryLines { messages: messages as i64, streams: streams as i64 })
+        })
+    }
+
+    /// Ends an import: the header's sessions (added if no line was), with their last activity.
+    #[napi]
+    pub fn import_end<'env>(&self, env: &'env Env, header: String) -> napi::Result<PromiseRaw<'env, ()>> {
+        let c = self.conns.clone();
+        promise(env, async move {
+            let header = Arc::new(Header::parse(&header)?);
+            c.retry(Role::Append, |pg| {
+                let header = header.clone();
+                async move { pg.import_end(&header).await }
+            })
+            .await
         })
     }
 
