@@ -138,7 +138,7 @@ async function importText({ run, backend, source, resume, signal, changed, undo 
   const lines = chunks(source);
   const first = await lines.next();
   if (first.done) throw historyError('the history is empty: it has no header line', CODES.InvalidHistory);
-  const headerText = first.value.text;
+  const headerText = /** @type {{ text: string }} */ (first.value).text;
   const head = await run(() => backend.importBegin(headerText, resume));
   const header = JSON.parse(headerText);
   const fromEmpty = head === 0 && !resume;

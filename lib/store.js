@@ -17,6 +17,11 @@
 // Results: reads over the engine hand out the objects kept by the cache (cache.js) and
 // build only the messages it lacks, so what they return is immutable and shared; reads
 // over a server build every message they return (immutable too, not shared).
+//
+// A SQLite file opened read-only (`backend.readOnly`) is written by another process:
+// every read first takes in what that writer committed (`#catchUp`), and while
+// subscriptions are open the backend polls for it (`#tick`); a reset there ends them as
+// a reset here would. Every change is refused in its call.
 
 const v8 = require('node:v8');
 const check = require('./validate');
@@ -55,6 +60,8 @@ class MessageStore {
   #strings = new Map();
   /** The open subscriptions, and the head they read up to (subscription.js). */
   #feed = new Feed();
+  /** Whether another process writes the store's file (read-only): reads catch up with it first. */
+  #follows;
 
   /**
    * @param {import('./backend').Backend} backend
@@ -63,6 +70,7 @@ class MessageStore {
   constructor(backend, { debug, cacheBytes }) {
     this.#backend = backend;
     this.#inCall = backend.kind !== 'server';
+    this.#follows = backend.readOnly === true;
     this.#debug = debug;
     let messages = 0;
     try {
@@ -92,6 +100,7 @@ class MessageStore {
   }
 
   async saveMessage(streamId, message, expectedRevision, messageType) {
+    this.#assertWritable();
     const stream = this.#literal(streamId);
     const expected = check.expectedRevision(expectedRevision);
     const kind = check.messageType(messageType);
@@ -101,6 +110,7 @@ class MessageStore {
   }
 
   async saveMessages(streamId, messages, expectedRevision, messageType) {
+    this.#assertWritable();
     const stream = this.#literal(streamId);
     const expected = check.expectedRevision(expectedRevision);
     const kind = check.messageType(messageType);
@@ -173,6 +183,10 @@ class MessageStore {
       if (this.#inCall) {
         // A closed store refuses here; the head a subscription may read to is what is safe.
         this.#call(() => this.#backend.head());
+        if (this.#follows) {
+          this.#catchUp();
+          if (this.#feed.size > 0) this.#backend.poll(this.#tick);
+        }
         return this.#feed.head;
       }
       const head = await this.#read(() => this.#backend.start());
@@ -252,6 +266,7 @@ class MessageStore {
     const stream = check.name('streamId', streamId);
     const from = check.optionalInteger('fromRevision', fromRevision);
     const limit = check.count(count);
+    if (this.#follows) this.#catchUp();
     return this.#call(() => this.#backend.readStreamJson(stream, from, limit));
   }
 
@@ -260,6 +275,7 @@ class MessageStore {
     if (!this.#inCall) return revive.servingJson(await this.getAllMessages(filter, count));
     const wire = check.filter(filter);
     const limit = check.count(count);
+    if (this.#follows) this.#catchUp();
     if (wire === NEVER) {
       this.#call(() => this.#backend.head());
       return '[]';
@@ -277,6 +293,7 @@ class MessageStore {
 
   async getStreams() {
     if (!this.#inCall) return this.#read(() => this.#backend.streams(), JSON.parse);
+    if (this.#follows) this.#catchUp();
     if (this.#streams === null) {
       this.#streams = JSON.parse(this.#call(() => this.#backend.streams()));
       this.#streamSet = new Set(this.#streams);
@@ -287,6 +304,7 @@ class MessageStore {
   }
 
   async createSession() {
+    this.#assertWritable();
     // The time of the call, not of its turn.
     const now = Date.now();
     const sessionId = await this.#run(
@@ -303,6 +321,7 @@ class MessageStore {
   }
 
   async endSession(sessionId) {
+    this.#assertWritable();
     const id = check.name('sessionId', sessionId);
     const now = Date.now();
     await this.#run(() => this.#backend.endSession(id, now));
@@ -349,6 +368,7 @@ class MessageStore {
    * in one transaction. A failed import into an empty store leaves it empty.
    */
   async importHistory(source, options) {
+    this.#assertWritable();
     const { resume, signal } = check.importOptions(options);
     if (source === null || typeof source !== 'object' || (!(Symbol.asyncIterator in source) && !(Symbol.iterator in source))) {
       throw new TypeError(`source must be an iterable of strings or bytes (a history's text), got ${check.describe(source)}`);
@@ -372,12 +392,14 @@ class MessageStore {
    * when absent), and the last position read: equal for two stores of one history.
    */
   async historyDigest(upTo) {
-    const last = upTo === undefined ? undefined : Number(check.optionalInteger('upTo', upTo, 0));
-    return history.digest((op) => this.#read(op), this.#backend, last);
+    const last = check.optionalInteger('upTo', upTo);
+    if (last !== undefined && last < 0) throw new TypeError(`upTo must be at least 0, got ${check.describe(upTo)}`);
+    return history.digest((op) => this.#read(op), this.#backend, last === undefined ? undefined : Number(last));
   }
 
   /** Empties the store (for every process that shares a server's schema); open subscriptions end with an error. */
   async reset() {
+    this.#assertWritable();
     this.#debug('Resetting message store');
     if (!this.#inCall) {
       // The subscriptions open at the call end, in the reset's turn; one opened after
@@ -469,9 +491,51 @@ class MessageStore {
     return this.#writes.turn(() => this.#settle(op, finish));
   }
 
+  /**
+   * A read-only store refuses every change in its call, with the native module's one
+   * error for it (closed: the closed error), before its arguments are looked at.
+   */
+  #assertWritable() {
+    if (this.#follows) this.#call(() => this.#backend.assertWritable());
+  }
+
+  /**
+   * Read-only: takes in what the file's writer committed since the last look (when
+   * nothing was, one `PRAGMA data_version`). After a reset there, what this store kept
+   * is dropped and its subscriptions end as a reset here ends them.
+   */
+  #catchUp() {
+    const change = this.#call(() => this.#backend.refresh());
+    if (change === null || change === undefined) return;
+    this.#streams = null;
+    if (change.reset) {
+      this.#forget();
+      this.#writes.reset();
+      this.#feed.endAll(resetError);
+    }
+    this.#feed.advance(change.head, null);
+  }
+
+  /** Read-only, while subscriptions are open: the poll (`backend.poll`). A file that cannot be read ends them with why. */
+  #tick = () => {
+    if (this.#feed.size === 0) {
+      this.#backend.unlisten();
+      return;
+    }
+    try {
+      this.#catchUp();
+    } catch (e) {
+      this.#debug('Following the file failed: %s', e.message);
+      this.#feed.endAll(() => e, this.#feed.head);
+    }
+  };
+
   /** `#run` for a read: over a server, it waits only for the changes called before it. */
   #read(op, finish) {
-    if (this.#inCall) return this.#run(op, finish);
+    if (this.#inCall) {
+      if (this.#follows) this.#catchUp();
+      return this.#run(op, finish);
+    }
     return this.#writes.read(() => this.#settle(op, finish));
   }
 
