@@ -255,13 +255,25 @@ export interface SqliteMessageStoreOptions extends MessageStoreOptions {
    * (one fsync per group commit): it survives power loss.
    */
   durability?: 'process' | 'power';
+  /**
+   * Opens an existing file to read it while another process writes it (or none does),
+   * without the writer's lock; never creates a file. Every read first takes in what
+   * the writer committed since (one `PRAGMA data_version` when nothing was), a
+   * subscription gets the writer's new messages (the file is polled every 100 ms while
+   * one is open), and a reset by the writer ends open subscriptions as a reset here
+   * would. Every change (`saveMessage`, `saveMessages`, `createSession`, `endSession`,
+   * `reset`, `importHistory`) rejects with code `ERR_MESSAGE_STORE_READ_ONLY`. Not
+   * with `durability`.
+   */
+  readOnly?: boolean;
 }
 
 /**
  * The same store kept in a SQLite file. Opens (or creates) the file synchronously and
  * rebuilds the store from it; throws when the file cannot be opened, is not a
- * message-store file (left untouched) or is open in another process. Every change
- * resolves once written; `dispose()` closes the file, and later calls reject.
+ * message-store file (left untouched) or is open in another process (one writer at a
+ * time; `readOnly` stores read alongside it). Every change resolves once written;
+ * `dispose()` closes the file, and later calls reject.
  */
 export declare class SqliteMessageStore extends MessageStore {
   constructor(path: string, options?: SqliteMessageStoreOptions);

@@ -51,7 +51,15 @@
  * @property {() => Promise<number>} [start] listens for the store's new positions, then reads the head
  * @property {(feed: object, onReset: (head: number) => void) => Promise<void>} [watch]
  *   follows the store's new positions (this process's saves and others') while `feed` has subscriptions
- * @property {() => void} [unlisten] stops listening
+ * @property {() => void} [unlisten] stops listening (server) or polling (read-only file)
+ *
+ * Following another process's writes: engine, file opened read-only
+ * @property {boolean} [readOnly] the file was opened read-only: another process writes it, every change here is refused
+ * @property {() => void} [assertWritable] throws what every change is refused with (code `ReadOnly`), or nothing
+ * @property {() => { head: number, reset: boolean } | null} [refresh]
+ *   takes into the engine what the writer committed since the last call: the last position now, and
+ *   whether positions started again (the writer reset the file); null when nothing was committed
+ * @property {(tick: () => void) => void} [poll] calls `tick` every 100 ms (an unref'd timer) until `unlisten`
  *
  * Reads and changes: every backend
  * @property {(literal: string, from: number | undefined, limit: number | undefined) => Answer<Rows>} readStream

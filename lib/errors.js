@@ -94,6 +94,7 @@ const CODES = Object.freeze({
   FailoverTimeout: 'ERR_MESSAGE_STORE_FAILOVER_TIMEOUT',
   InvalidHistory: 'ERR_MESSAGE_STORE_INVALID_HISTORY',
   NotEmpty: 'ERR_MESSAGE_STORE_NOT_EMPTY',
+  ReadOnly: 'ERR_MESSAGE_STORE_READ_ONLY',
 });
 
 /** The number an `expectedRevision` as the caller wrote it stands for (see `refusal`). */
@@ -143,6 +144,7 @@ function fromNative(error, save = {}) {
     case CODES.FailoverTimeout:
     case CODES.InvalidHistory:
     case CODES.NotEmpty:
+    case CODES.ReadOnly:
       return withCode(String(error.message), error.code);
     default:
       // A Rust panic, caught at the boundary: the store refused the call and is intact.

@@ -29,22 +29,25 @@ class MemoryMessageStore extends MessageStore {
 
 /**
  * The same store, kept in a SQLite file: opened (or created) synchronously, rebuilt
- * from the file, and every change written before its promise resolves.
+ * from the file, and every change written before its promise resolves. With
+ * `readOnly`, an existing file is read alongside its writer (another process), whose
+ * commits every read takes in first; every change is refused.
  */
 class SqliteMessageStore extends MessageStore {
   constructor(path, options) {
-    const { durability, cacheBytes } = check.storeOptions(options, true);
+    const { durability, cacheBytes, readOnly } = check.storeOptions(options, true);
     if (typeof path !== 'string' || path === '') {
       throw new TypeError(`path must be a non-empty string, got ${check.describe(path)}`);
     }
     let backend;
     try {
-      backend = EngineBackend.sqlite(addon(), path, durability);
+      backend = readOnly ? EngineBackend.sqliteReadOnly(addon(), path) : EngineBackend.sqlite(addon(), path, durability);
     } catch (e) {
       throw fromNative(e);
     }
     super(backend, { debug: sqliteDebug, cacheBytes });
-    sqliteDebug('SqliteMessageStore opened %s (durability %s).', path, durability ?? 'process');
+    if (readOnly) sqliteDebug('SqliteMessageStore opened %s read-only.', path);
+    else sqliteDebug('SqliteMessageStore opened %s (durability %s).', path, durability ?? 'process');
   }
 }
 

@@ -400,18 +400,28 @@ function importOptions(options) {
 
 /**
  * A store's options: `{ cacheBytes?: number }`, and for `SqliteMessageStore` also
- * `{ durability?: 'process' | 'power' }`. Returns `{ durability, cacheBytes }`, each
- * `undefined` when not given.
+ * `{ durability?: 'process' | 'power', readOnly?: boolean }` (not both: a read-only
+ * store writes nothing). Returns `{ durability, cacheBytes, readOnly }`, the first two
+ * `undefined` when not given, `readOnly` false.
  */
 function storeOptions(options, durable) {
-  if (options === undefined || options === null) return { durability: undefined, cacheBytes: undefined };
+  if (options === undefined || options === null) return { durability: undefined, cacheBytes: undefined, readOnly: false };
   if (!isPlainObject(options)) throw fail('options', 'an object', options);
   let durability;
+  let readOnly = false;
   if (durable) {
     const d = options.durability;
     if (d !== undefined && d !== null) {
       if (d !== 'process' && d !== 'power') throw fail('options.durability', "'process' or 'power'", d);
       durability = d;
+    }
+    const r = options.readOnly;
+    if (r !== undefined && r !== null) {
+      if (typeof r !== 'boolean') throw fail('options.readOnly', 'a boolean', r);
+      readOnly = r;
+    }
+    if (readOnly && durability !== undefined) {
+      throw new TypeError('options.durability cannot be given with options.readOnly: a read-only store writes nothing');
     }
   }
   let cacheBytes;
@@ -420,7 +430,7 @@ function storeOptions(options, durable) {
     if (!Number.isSafeInteger(c) || c < 0) throw fail('options.cacheBytes', 'a whole number of bytes, at least 0', c);
     cacheBytes = c;
   }
-  return { durability, cacheBytes };
+  return { durability, cacheBytes, readOnly };
 }
 
 /** A schema name: what PostgreSQL takes unquoted, lower case (src/postgres/schema.rs checks it again). */

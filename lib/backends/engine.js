@@ -8,6 +8,14 @@
 //
 // Reads return records: run pairs `[from, to)` of record numbers (position - 1),
 // which the face's object cache looks up before anything is built (`build`, `nextPage`).
+//
+// A file opened read-only (`sqliteReadOnly`) is written by another process: the face
+// takes in that writer's commits before every read (`refresh`), and while it has
+// subscriptions asks this backend to call it back every `POLL_MS` (`poll`), on an
+// unref'd timer, so that it never keeps Node alive.
+
+/** How often a read-only file store with open subscriptions looks for its writer's commits. */
+const POLL_MS = 100;
 
 /** @typedef {import('../backend').Backend} Backend */
 
@@ -17,20 +25,26 @@ class EngineBackend {
   kind;
   /** Whether a file write waits for the disk to sync (durability 'power'). */
   syncWrites;
+  /** Whether the file was opened read-only: another process writes it, every change here is refused. */
+  readOnly;
   #native;
   #h;
+  /** The poll timer while a read-only store has subscriptions, else null. */
+  #timer = null;
 
   /**
    * @param {typeof import('../../.tmp/binding')} native the loaded addon (lib/native.js)
    * @param {ReturnType<typeof import('../../.tmp/binding').create>} handle its store handle
    * @param {'memory' | 'file'} kind
    * @param {boolean} syncWrites
+   * @param {boolean} [readOnly]
    */
-  constructor(native, handle, kind, syncWrites) {
+  constructor(native, handle, kind, syncWrites, readOnly = false) {
     this.#native = native;
     this.#h = handle;
     this.kind = kind;
     this.syncWrites = syncWrites;
+    this.readOnly = readOnly;
   }
 
   /** A memory store. */
@@ -41,6 +55,11 @@ class EngineBackend {
   /** A file store, opened (or created) and rebuilt from the file in the call. */
   static sqlite(native, path, durability) {
     return new EngineBackend(native, native.openSqlite(path, durability), 'file', durability === 'power');
+  }
+
+  /** An existing file, opened read-only beside its writer and rebuilt from it in the call; creates nothing. */
+  static sqliteReadOnly(native, path) {
+    return new EngineBackend(native, native.openSqliteReadOnly(path), 'file', false, true);
   }
 
   /** How many messages the store can hold (the engine's limit). */
@@ -147,8 +166,31 @@ class EngineBackend {
     this.#native.reset(this.#h);
   }
   close() {
+    this.unlisten();
     this.#native.close(this.#h);
+  }
+
+  // Read-only: following the file's writer.
+  /** What the writer committed since the last call, now in the engine: `{ head, reset }`, or null when nothing. */
+  refresh() {
+    return this.#native.refresh(this.#h);
+  }
+  /** Throws what every change is refused with (read-only: code `ReadOnly`). */
+  assertWritable() {
+    this.#native.assertWritable(this.#h);
+  }
+  /** Calls `tick` every `POLL_MS` until `unlisten`. */
+  poll(tick) {
+    if (this.#timer !== null) return;
+    this.#timer = setInterval(tick, POLL_MS);
+    this.#timer.unref();
+  }
+  /** Stops polling. */
+  unlisten() {
+    if (this.#timer === null) return;
+    clearInterval(this.#timer);
+    this.#timer = null;
   }
 }
 
-module.exports = { EngineBackend };
+module.exports = { EngineBackend, POLL_MS };

@@ -13,7 +13,8 @@ pub enum Code {
     StreamNotFound,
     WrongExpectedRevision,
     CapacityExceeded,
-    /// The file could not be opened as a store.
+    /// The file could not be opened as a store, or (read-only) what its writer added
+    /// could not be read.
     OpenFailed,
     /// A write to the file failed; the store refuses further writes.
     WriteFailed,
@@ -46,10 +47,12 @@ pub enum Code {
     InvalidHistory,
     /// A history written into a store that is not empty and does not hold its start.
     NotEmpty,
+    /// A change asked of a `SqliteMessageStore` opened with `readOnly`.
+    ReadOnly,
 }
 
 impl Code {
-    pub const ALL: [Code; 18] = [
+    pub const ALL: [Code; 19] = [
         Code::InvalidArgument,
         Code::StreamNotFound,
         Code::WrongExpectedRevision,
@@ -68,6 +71,7 @@ impl Code {
         Code::FailoverTimeout,
         Code::InvalidHistory,
         Code::NotEmpty,
+        Code::ReadOnly,
     ];
 
     /// The name JavaScript knows the code by (`CODES.<name>` in `lib/errors.js`).
@@ -91,6 +95,7 @@ impl Code {
             Code::FailoverTimeout => "FailoverTimeout",
             Code::InvalidHistory => "InvalidHistory",
             Code::NotEmpty => "NotEmpty",
+            Code::ReadOnly => "ReadOnly",
         }
     }
 }
@@ -124,6 +129,7 @@ impl AsRef<str> for Code {
             Code::FailoverTimeout => "ERR_MESSAGE_STORE_FAILOVER_TIMEOUT",
             Code::InvalidHistory => "ERR_MESSAGE_STORE_INVALID_HISTORY",
             Code::NotEmpty => "ERR_MESSAGE_STORE_NOT_EMPTY",
+            Code::ReadOnly => "ERR_MESSAGE_STORE_READ_ONLY",
         }
     }
 }
@@ -161,9 +167,14 @@ impl From<SaveError> for Error {
     }
 }
 
-/// A failure to open the file.
+/// A failure to open the file, or (read-only) to read what its writer added.
 pub fn open_failed(e: JournalError) -> Error {
     Error::new(Code::OpenFailed, e.to_string())
+}
+
+/// A change refused by a store opened read-only.
+pub fn read_only(path: &str) -> Error {
+    Error::new(Code::ReadOnly, JournalError::ReadOnly { path: path.to_owned() }.to_string())
 }
 
 /// A failed write, or a write refused after one.

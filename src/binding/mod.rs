@@ -8,6 +8,7 @@
 
 mod core;
 mod error;
+mod follow;
 mod history;
 mod memory;
 #[cfg(feature = "test-hooks")]

@@ -17,12 +17,12 @@ use napi::Env;
 use napi_derive::napi;
 
 use super::core::{lock, Core};
-use super::error::{closed, open_failed, write_failed, Result};
+use super::error::{closed, open_failed, read_only, write_failed, Result};
 use super::memory::{self, Counted};
 use super::page;
 use super::wire;
 use crate::engine::{Engine, MessageKind};
-use crate::journal::{Batch, Durability, Journal};
+use crate::journal::{Batch, Durability, Follower, Journal};
 
 /// About how many bytes of JSON one page carries: small enough that what a page's
 /// `JSON.parse` leaves behind dies young, instead of swelling the old generation.
@@ -40,6 +40,9 @@ pub struct NativeStore {
     /// The file behind a `SqliteMessageStore`; `None` for a memory store. Shared with
     /// the thread that commits at the `'power'` level.
     pub(super) journal: Option<Arc<Mutex<Journal>>>,
+    /// The file behind a `SqliteMessageStore` opened read-only (follow.rs): every
+    /// change is refused.
+    pub(super) follower: Option<Follower>,
     /// Why writes are refused: a write to the file failed (set by whichever thread wrote).
     pub(super) failed: Arc<Mutex<Option<String>>>,
     /// Disposed: every call is refused.
@@ -68,6 +71,7 @@ impl NativeStore {
             pending: Vec::new(),
             next: 0,
             journal: journal.map(|j| Arc::new(Mutex::new(j))),
+            follower: None,
             failed: Arc::new(Mutex::new(None)),
             closed: false,
             counted: Counted::default(),
@@ -93,10 +97,13 @@ impl NativeStore {
         Ok(self)
     }
 
-    /// Refuses changes on a closed store, or once a write to its file failed.
+    /// Refuses changes on a closed or read-only store, or once a write to its file failed.
     pub(super) fn writable(&mut self) -> Result<&mut Self> {
         if self.closed {
             return Err(closed());
+        }
+        if let Some(follower) = &self.follower {
+            return Err(read_only(follower.path()));
         }
         if let Some(reason) = self.failure() {
             return Err(write_failed(&format!(
@@ -183,6 +190,7 @@ pub fn close(env: Env, store: &mut Store) -> Result<()> {
     }
     let committed = if store.failure().is_none() { store.commit() } else { Ok(()) };
     store.journal = None;
+    store.follower = None;
     store.core.forget();
     let mut engine = store.core.engine_as_is();
     engine.reset();

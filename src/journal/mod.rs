@@ -6,19 +6,21 @@
 //! sessions (creation order), new messages (position order) and changed session
 //! activity, all in one transaction, so a batch of saves is on disk whole or not at all.
 //!
-//! One connection per file, holding SQLite's exclusive lock for as long as it is
-//! open: a second process opening the same file is refused.
+//! One writer per file, holding a lock file for as long as it is open: a second
+//! writer is refused. Readers (`Follower`, `FileHistory`) open it read-only alongside.
 
 mod chunk;
 mod commit;
 mod error;
 mod export;
+mod follow;
 mod replay;
 mod schema;
 mod sqlite;
 
 pub use error::JournalError;
 pub use export::FileHistory;
+pub use follow::{Follower, Refresh};
 #[cfg(feature = "test-hooks")]
 pub use sqlite::raw_sql;
 pub use sqlite::{Batch, Durability, Journal};

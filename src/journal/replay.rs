@@ -39,8 +39,8 @@ impl Journal {
         Ok(version)
     }
 
-    /// Replays the file (of schema `version`) into a new engine; a version 1 file is
-    /// migrated to the current version on the way.
+    /// Replays the file (of schema `version`) into a new engine. A writer then migrates
+    /// a version 1 file (`migrate_v1`).
     pub(super) fn load(&mut self, version: i64) -> Result<Engine, JournalError> {
         let corrupt = |reason: String| JournalError::Corrupt { path: self.path.clone(), reason };
         let mut engine = Engine::new();
@@ -91,21 +91,29 @@ impl Journal {
             messages: count,
             touched: engine.touch_mark(),
         };
-        if version == 1 {
-            self.migrate_v1(&engine)?;
-        }
         Ok(engine)
     }
 
     /// Replays the chunks; returns the last position.
     fn load_chunks(&self, engine: &mut Engine) -> Result<u64, JournalError> {
+        self.load_chunks_after(engine, 0)
+    }
+
+    /// Replays the messages after position `have` (which the engine holds); returns the
+    /// last position. The chunk holding `have + 1` may start before it (the follower of
+    /// a file whose chunks were rewritten): its messages up to `have` are skipped.
+    pub(super) fn load_chunks_after(&self, engine: &mut Engine, have: u64) -> Result<u64, JournalError> {
         let corrupt = |reason: String| JournalError::Corrupt { path: self.path.clone(), reason };
         let mut q = self
             .conn
-            .prepare("SELECT first, count, encoding, meta, bodies FROM chunks ORDER BY first")
+            .prepare_cached(
+                "SELECT first, count, encoding, meta, bodies FROM chunks
+                 WHERE first >= (SELECT coalesce(max(first), 1) FROM chunks WHERE first <= ?1 + 1) ORDER BY first",
+            )
             .map_err(self.io())?;
-        let mut rows = q.query([]).map_err(self.io())?;
-        let mut last = 0u64;
+        let mut rows = q.query([have as i64]).map_err(self.io())?;
+        let mut last = have;
+        let mut skip_allowed = true;
         while let Some(row) = rows.next().map_err(self.io())? {
             let first: i64 = row.get(0).map_err(self.io())?;
             let count: i64 = row.get(1).map_err(self.io())?;
@@ -115,12 +123,15 @@ impl Journal {
             let stored =
                 row.get_ref(4).map_err(self.io())?.as_bytes().map_err(|e| corrupt(format!("chunk {first}: {e}")))?;
             let bodies = chunk::unpack(encoding, stored, meta).map_err(|e| corrupt(format!("chunk {first} {e}")))?;
-            if first as u64 != last + 1 {
+            let starts_inside = skip_allowed && first >= 1 && (first as u64) <= last;
+            skip_allowed = false;
+            if first as u64 != last + 1 && !starts_inside {
                 return Err(corrupt(format!("positions skip from {last} to {first}")));
             }
             let count = u32::try_from(count).map_err(|_| corrupt(format!("chunk {first} counts {count} messages")))?;
             let entries = chunk::decode(count, meta, &bodies).map_err(|e| corrupt(format!("chunk {first} {e}")))?;
-            for e in entries {
+            let skip = if starts_inside { (last + 1 - first as u64) as usize } else { 0 };
+            for e in entries.into_iter().skip(skip) {
                 let position = last + 1;
                 last = engine
                     .restore_message_at(e.stream, e.text, e.kind, e.time, e.session)
@@ -157,7 +168,7 @@ impl Journal {
 
     /// Rewrites a version 1 file's messages as chunks, in one transaction: a crash
     /// leaves it at version 1, and the next open migrates again.
-    fn migrate_v1(&mut self, engine: &Engine) -> Result<(), JournalError> {
+    pub(super) fn migrate_v1(&mut self, engine: &Engine) -> Result<(), JournalError> {
         let chunks = chunks_of(engine, 1, engine.len() as u64);
         let tx = self.conn.unchecked_transaction().map_err(self.io())?;
         tx.execute_batch(CREATE_CHUNKS).map_err(self.io())?;

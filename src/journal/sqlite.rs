@@ -1,7 +1,20 @@
 //! `Journal`: one SQLite connection, the engine's state on disk. This file opens and
-//! locks the file; reading it back is `replay.rs`, writing to it `commit.rs`.
+//! locks the file; reading it back is `replay.rs`, writing to it `commit.rs`,
+//! following another process's writes `follow.rs`.
+//!
+//! One writer at a time, any number of readers: the writer holds an operating-system
+//! lock on `<path>-lock` (`flock`, `LockFileEx`) for as long as it is open, and uses
+//! SQLite's ordinary WAL locking, so read-only connections (`Follower`, `FileHistory`)
+//! read the file alongside it. (SQLite's `locking_mode=EXCLUSIVE`, used before, keeps
+//! the WAL index out of shared memory and so shuts every reader out.) The writer
+//! removes the lock file when it closes, still holding the lock; a writer that locked
+//! the file just as it went checks that its lock is on the file at the path, and tries
+//! again if not (`LockFile::take`). On Windows, where a name can be taken again while
+//! an old handle is open, the file stays.
 
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Read;
+use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
 
@@ -49,7 +62,15 @@ pub struct Journal {
     pub(super) written: Written,
     /// Counts `clear`s, so that a batch prepared before one is not written after it.
     pub(super) generation: u64,
+    /// The writer's hold on `<path>-lock`, released when the journal is dropped; `None`
+    /// for a read-only connection.
+    pub(super) _lock: Option<LockFile>,
 }
+
+/// How long a connection waits for another one's brief hold (WAL recovery, a
+/// checkpoint's locks) before a call fails. A second writer is refused by the lock
+/// file, at once.
+const BUSY_WAIT: Duration = Duration::from_secs(5);
 
 /// What one write adds to the file, copied out of the engine by `Journal::prepare`.
 pub struct Batch {
@@ -73,14 +94,15 @@ impl Journal {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(io)?;
-        // A second process is refused at once, not after rusqlite's default 5 s wait.
-        conn.busy_timeout(std::time::Duration::ZERO).map_err(io)?;
-        // Held from the first read to close: a second process cannot read or write.
-        conn.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(io)?;
-        let mut journal = Journal { conn, path: path.to_owned(), written: Written::default(), generation: 0 };
+        // An older version's writer (SQLite's exclusive lock) is reported at once.
+        conn.busy_timeout(Duration::ZERO).map_err(io)?;
+        let mut journal =
+            Journal { conn, path: path.to_owned(), written: Written::default(), generation: 0, _lock: None };
         let version = journal.check_ours()?;
-        journal.lock()?;
+        // Taken only once the file is known to be ours: a refused file gets no sibling.
+        journal._lock = Some(LockFile::take(path)?);
         let conn = &journal.conn;
+        conn.busy_timeout(BUSY_WAIT).map_err(io)?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(io)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(JournalError::Corrupt {
@@ -95,7 +117,35 @@ impl Journal {
         conn.pragma_update(None, "synchronous", sync).map_err(io)?;
         journal.create_schema()?;
         let engine = journal.load(version)?;
+        if version == 1 {
+            journal.migrate_v1(&engine)?;
+        }
         Ok((journal, engine))
+    }
+
+    /// Opens an existing file read-only, without the writer's lock, checked as `open`
+    /// checks it. Creates nothing: a missing file is refused.
+    pub(super) fn open_read_only(path: &str) -> Result<(Journal, i64), JournalError> {
+        if !std::path::Path::new(path).is_file() {
+            return Err(JournalError::Missing { path: path.to_owned() });
+        }
+        check_magic(path)?;
+        let io = |source| JournalError::Io { path: path.to_owned(), source };
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(io)?;
+        conn.busy_timeout(BUSY_WAIT).map_err(io)?;
+        let journal = Journal { conn, path: path.to_owned(), written: Written::default(), generation: 0, _lock: None };
+        let version = journal.check_ours()?;
+        let app: i64 = journal.conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(journal.io())?;
+        if app != APPLICATION_ID {
+            // `check_ours` takes an empty database for a new store; only a writer makes one.
+            return Err(JournalError::NotOurs {
+                path: path.to_owned(),
+                reason: "an empty database, not yet a message store".into(),
+            });
+        }
+        Ok((journal, version))
     }
 
     pub(super) fn io(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
@@ -112,11 +162,6 @@ impl Journal {
         }
     }
 
-    /// Takes SQLite's exclusive lock now, and keeps it (locking_mode=EXCLUSIVE).
-    fn lock(&self) -> Result<(), JournalError> {
-        self.conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;").map_err(self.io())
-    }
-
     fn create_schema(&self) -> Result<(), JournalError> {
         let app: i64 = self.conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(self.io())?;
         if app == APPLICATION_ID {
@@ -128,10 +173,14 @@ impl Journal {
         self.conn.execute_batch(&sql).map_err(self.io())
     }
 
-    /// Empties the file (the store was reset).
+    /// Empties the file (the store was reset). The tables are made anew rather than
+    /// emptied: that moves SQLite's schema cookie (`PRAGMA schema_version`), which is
+    /// how a reader (`follow.rs`) tells a reset from new saves, however many follow it.
     pub fn clear(&mut self) -> Result<(), JournalError> {
         self.conn
-            .execute_batch("BEGIN; DELETE FROM chunks; DELETE FROM sessions; DELETE FROM streams; COMMIT;")
+            .execute_batch(&format!(
+                "BEGIN; DROP TABLE chunks; DROP TABLE sessions; DROP TABLE streams; {CREATE_NAMES} {CREATE_CHUNKS} COMMIT;"
+            ))
             .map_err(self.io())?;
         self.written = Written::default();
         self.generation += 1;
@@ -147,6 +196,59 @@ impl Journal {
             .map_err(self.io())?;
         Ok(())
     }
+}
+
+/// The writer's lock: `<path>-lock`, locked by this process alone while it is held.
+pub(super) struct LockFile {
+    file: File,
+    path: String,
+}
+
+impl LockFile {
+    /// Locks `<path>-lock`, without waiting: `Locked` when another writer holds it.
+    fn take(path: &str) -> Result<LockFile, JournalError> {
+        let lock_path = format!("{path}-lock");
+        let io = |source| JournalError::LockFile { path: lock_path.clone(), source };
+        loop {
+            let file =
+                OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&lock_path).map_err(io)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => return Err(JournalError::Locked { path: path.to_owned() }),
+                Err(TryLockError::Error(e)) => return Err(io(e)),
+            }
+            // Opened just before the writer that held it removed it: the lock is on a
+            // file that is no longer at the path, and holds nobody off.
+            if is_at(&file, &lock_path) {
+                return Ok(LockFile { file, path: lock_path });
+            }
+        }
+    }
+}
+
+impl Drop for LockFile {
+    fn drop(&mut self) {
+        // Removed while still locked: whoever opened it meanwhile finds it gone (`take`).
+        #[cfg(unix)]
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
+}
+
+/// Whether `file` is the file at `path` now.
+#[cfg(unix)]
+fn is_at(file: &File, path: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+/// Windows never removes it (`Drop`): the file locked is the one at the path.
+#[cfg(not(unix))]
+fn is_at(_file: &File, _path: &str) -> bool {
+    true
 }
 
 /// A file that exists and has bytes must start as every SQLite database does; it is
