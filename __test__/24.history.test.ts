@@ -248,3 +248,27 @@ describe('openMessageStore', () => {
     expect(() => openMessageStore('sqlite:')).toThrow(new TypeError('the locator "sqlite:" names no file: use \'sqlite:<path>\''));
   });
 });
+
+describe("a SQLite file's history read without opening the store", () => {
+  it('is the store export, byte for byte, and the file as it was when read began', async () => {
+    const { SqliteHistoryFile } = require('../lib/history.js');
+    const native = require('../lib/native.js').load();
+    const path = tempDbPath();
+    const writer = new SqliteMessageStore(path);
+    await fill(writer);
+    const want = await text(writer);
+    // Read beside the writer, which goes on saving: the history is the file at the start.
+    const file = new SqliteHistoryFile(native, path);
+    await writer.saveMessage('later', { type: 'Later', data: {} });
+    let got = '';
+    for await (const page of file.exportHistory()) got += page;
+    expect(got).toBe(want);
+    expect(await file.historyDigest()).toEqual(await writer.historyDigest(6));
+    expect(file.headNow()).toBe(7);
+    file.close();
+    await writer.dispose();
+    expect(() => new SqliteHistoryFile(native, `${path}.missing`)).toThrow(
+      `cannot open the message store: ${path}.missing does not exist (a read-only store opens an existing file and never creates one)`,
+    );
+  });
+});

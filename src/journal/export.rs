@@ -30,7 +30,7 @@ impl FileHistory {
     pub fn open(path: &str) -> Result<FileHistory, JournalError> {
         let io = |source| JournalError::Io { path: path.to_owned(), source };
         if !std::path::Path::new(path).is_file() {
-            return Err(JournalError::NotOurs { path: path.to_owned(), reason: "no such file".into() });
+            return Err(JournalError::Missing { path: path.to_owned() });
         }
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
