@@ -682,11 +682,16 @@ describe('tail', () => {
     }
   });
 
-  test('a SQLite file its application holds for writing: new messages only, by default', async () => {
+  test('a SQLite file its application holds for writing: stats, streams and export read it; tail prints new messages only, by default', async () => {
     const db = file('tail.db');
     const writer = new SqliteMessageStore(db);
     try {
       await writer.saveMessage('before', { type: 'Before', data: {} });
+      // The commands that only read open it beside its writer.
+      expect(JSON.parse((await run(['stats', db, '--json'])).stdout).totalMessages).toBe(1);
+      expect((await run(['streams', db])).stdout.split('\n')[1]).toMatch(/^before {2}\s+0 {9}1 {6}1 {5}1 {2}/);
+      const exported = await run(['export', db, '--quiet']);
+      expect([exported.status, exported.stdout.split('\n').length]).toEqual([0, 4]);
       const t = tail([db, '--json']);
       // It starts at the store's head when it opened, which it does not print: save
       // until it prints one; the first it prints is a new one.

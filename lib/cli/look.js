@@ -137,7 +137,8 @@ async function tail({ store: locator }, { stream, names, after, json }, io) {
     try {
       for await (const m of sub) await write(io.stdout, print(m));
     } catch (e) {
-      if (!io.signal.aborted) throw e;
+      // Ctrl-C, or the reader went away (`tail … | head`): both end it as asked.
+      if (!io.signal.aborted && e.code !== 'EPIPE') throw e;
     } finally {
       clearInterval(alive);
       await sub.close();

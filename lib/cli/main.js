@@ -66,6 +66,8 @@ async function main(argv) {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A reader that goes away (EPIPE) fails the next write (output.js), not the process.
+  process.stdout.on('error', () => {});
   const io = {
     stdout: process.stdout,
     stdin: process.stdin,

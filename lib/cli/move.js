@@ -23,15 +23,15 @@ function failure(message, exit) {
  * answered in the call, so without it a whole copy runs in one turn, and neither
  * Ctrl-C nor the progress bar would get one.
  */
-async function* counted(source, counter, progress, verb, after = 0) {
+async function* counted(source, counter, progress, verb) {
   let started = false;
   for await (const piece of source) {
     await new Promise((resolve) => setImmediate(resolve));
     const n = counter.add(piece);
     if (!started && counter.header !== null) {
       started = true;
-      // Lines at or before `after` (a resumed import reads them again) are not work done.
-      progress.start(verb, Math.max(0, (counter.header.messages ?? 0) - Math.max(0, after - (counter.header.after ?? 0))));
+      // Every message line read, those a resumed import skips too.
+      progress.start(verb, counter.header.messages ?? 0);
     }
     progress.add(n);
     yield piece;
@@ -87,7 +87,7 @@ async function copy({ from, to }, { quiet }, io) {
     if (holds && !quiet) io.err(resumingLine(head));
     const counter = new LineCounter();
     const pages = source.exportHistory({ after: holds ? Math.max(head - 1, 0) : 0 });
-    const result = await importInto(target, counted(pages, counter, progress, 'copying', head), { resume: holds, signal: io.signal });
+    const result = await importInto(target, counted(pages, counter, progress, 'copying'), { resume: holds, signal: io.signal });
     failed = false;
     progress.stop();
     const last = Number(result.lastPosition);
@@ -138,13 +138,21 @@ async function exportHistory({ from, file = '-' }, { quiet }, io) {
       });
     }
     const counter = new LineCounter();
+    /** The last position written out (an export holds every position from 1). */
+    let sent = 0;
     for await (const page of counted(source.exportHistory(), counter, progress, 'exporting')) {
       if (io.signal.aborted) break;
-      await write(out, page);
+      try {
+        await write(out, page);
+        sent = counter.messages;
+      } catch (e) {
+        if (e.code !== 'EPIPE') throw e;
+        throw failure('standard output was closed (EPIPE): the export is cut short', 1);
+      }
     }
     progress.stop();
     if (io.signal.aborted) {
-      if (!toFile) throw failure(`interrupted after position ${count(counter.messages)}: the output is cut short there`, 130);
+      if (!toFile) throw failure(`interrupted after position ${count(sent)}: the output is cut short there`, 130);
       await closeAndRemove(out, partial);
       throw failure(`interrupted: ${file} was not written`, 130);
     }
@@ -191,7 +199,7 @@ async function importHistory({ file, to }, { quiet }, io) {
     const counter = new LineCounter();
     let result;
     try {
-      result = await importInto(target, counted(input, counter, progress, 'importing', head), { resume: holds, signal: io.signal });
+      result = await importInto(target, counted(input, counter, progress, 'importing'), { resume: holds, signal: io.signal });
     } catch (e) {
       if (e.exit === undefined) e.message = `${name}: ${e.message}`;
       throw e;

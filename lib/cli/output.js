@@ -43,8 +43,12 @@ function shown(locator) {
   }
 }
 
-/** Writes `text` to `stream`, waiting for 'drain' when its buffer is full (backpressure). */
+/**
+ * Writes `text` to `stream`, waiting for 'drain' when its buffer is full
+ * (backpressure). Rejects once the stream has failed (EPIPE: the reader went away).
+ */
 function write(stream, text) {
+  if (stream.errored) return Promise.reject(stream.errored);
   if (stream.write(text)) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const done = (e) => {
