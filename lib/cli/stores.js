@@ -6,10 +6,10 @@
 // straight from the file (SqliteHistoryFile: no engine, memory flat whatever the
 // size, the file as it was when opened, a writer going on meanwhile).
 
-const { openMessageStore, parseLocator } = require('../open');
-const { SqliteHistoryFile } = require('../history');
 const fs = require('node:fs');
 const path = require('node:path');
+const { openMessageStore, parseLocator } = require('../open');
+const { SqliteHistoryFile } = require('../history');
 const native = require('../native');
 
 /** Opens a store to read it: a SQLite file read-only (a running application may hold it). */
