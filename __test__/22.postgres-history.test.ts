@@ -108,7 +108,7 @@ test('a schema that holds anything is refused with the engine’s words, and lef
   expect(await rejection(pg.importHistory([exported]))).toEqual({
     code: 'ERR_MESSAGE_STORE_NOT_EMPTY',
     message:
-      'the store is not empty (1 messages, 1 streams, 0 sessions): a history is written into an empty store, or resumed into one that holds its start',
+      'the store is not empty (1 message, 1 stream, 0 sessions): a history is written into an empty store, or resumed into one that holds its start',
   });
   expect(await snapshot(pg)).toEqual(before);
   // Only a session (and its stream): still not empty.
@@ -116,7 +116,7 @@ test('a schema that holds anything is refused with the engine’s words, and lef
   await other.createSession();
   const held = await snapshot(other);
   expect((await rejection(other.importHistory([exported]))).message).toBe(
-    'the store is not empty (0 messages, 1 streams, 1 sessions): a history is written into an empty store, or resumed into one that holds its start',
+    'the store is not empty (0 messages, 1 stream, 1 session): a history is written into an empty store, or resumed into one that holds its start',
   );
   expect(await snapshot(other)).toEqual(held);
 });

@@ -106,7 +106,7 @@ describe.each(stores)('$name', ({ create }) => {
     expect(await rejection(b.importHistory([exported]))).toEqual({
       code: 'ERR_MESSAGE_STORE_NOT_EMPTY',
       message:
-        'the store is not empty (1 messages, 1 streams, 0 sessions): a history is written into an empty store, or resumed into one that holds its start',
+        'the store is not empty (1 message, 1 stream, 0 sessions): a history is written into an empty store, or resumed into one that holds its start',
     });
     expect(await snapshot(b)).toEqual(before);
     expect((await rejection(b.importHistory([exported], { resume: true }))).code).toBe('ERR_MESSAGE_STORE_NOT_EMPTY');

@@ -126,7 +126,7 @@ async function table() {
       line('`copy sqlite:… postgres://…` (checked)', rows.postgres),
       line('`import file.ndjson postgres://…`', rows.importPg),
       '',
-      'Rates are messages over the whole command: opening the source (a SQLite store is read into memory), the work, and for a copy its check (a digest of every message on both sides).',
+      'Rates are messages over the whole command: opening the source (a SQLite file is read straight from its chunks, without building its store), the work, and for a copy its check (a digest of every message on both sides). Peak memory is the whole process: a SQLite target keeps its store in memory (its design), a PostgreSQL target does not.',
     ];
     console.log(out.join('\n'));
   } finally {

@@ -180,7 +180,8 @@ async function importText({ run, backend, source, resume, signal, changed, undo 
     if (fromEmpty && signal?.aborted !== true) {
       await undo();
       e.message += '; nothing of it was kept: the store is empty again';
-    } else if (signal?.aborted !== true) {
+    } else if (signal?.aborted !== true && e.code !== CODES.NotEmpty) {
+      // A store holding another history was refused before anything was written.
       e.message += `; the store keeps what was imported before (through position ${head + messages}), and importing again with resume continues it`;
     }
     throw e;

@@ -29,11 +29,7 @@ function outcome(e, command) {
   if (e.exit === EXIT.interrupted) return { status: EXIT.interrupted, text: `${e.message}\n` };
   const status =
     e.exit ?? (e.code === CODES.InvalidHistory ? EXIT.invalidHistory : e.code === CODES.NotEmpty ? EXIT.notEmpty : EXIT.failed);
-  let message = e.message;
-  // A target that holds another history kept nothing of this one: the import's note
-  // on what it kept (for a failure part way) does not apply.
-  if (status === EXIT.notEmpty) message = message.replace(/; the store keeps what was imported before .*$/, '');
-  return { status, text: `message-store ${command}: ${message}\n` };
+  return { status, text: `message-store ${command}: ${e.message}\n` };
 }
 
 /**

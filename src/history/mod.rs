@@ -477,8 +477,12 @@ pub fn check_continues(messages: u64, header: &Header) -> Result<(), HistoryErro
 
 /// The refusal of a store that holds something, for a history that is not resumed.
 pub fn not_empty(messages: u64, streams: u64, sessions: u64) -> HistoryError {
+    let count = |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     HistoryError::Conflict(format!(
-        "the store is not empty ({messages} messages, {streams} streams, {sessions} sessions): a history is written into an empty store, or resumed into one that holds its start"
+        "the store is not empty ({}, {}, {}): a history is written into an empty store, or resumed into one that holds its start",
+        count(messages, "message"),
+        count(streams, "stream"),
+        count(sessions, "session")
     ))
 }
 
