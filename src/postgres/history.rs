@@ -29,13 +29,10 @@ use crate::engine::time::write_iso;
 use crate::engine::{JsonString, MessageKind, Millis, NO_SESSION};
 use crate::history::{self, Header, HistoryError, Line, MessageLine, SessionLine, View};
 
-/// Most messages a page reads (a page is cut at its byte budget before that, unless
-/// its messages are tiny).
-const PAGE_ROWS: i64 = 8_192;
-
-/// What a line adds to its message's text, about (keys, numbers, times): with the
-/// texts' bytes, what a page's budget counts.
-const LINE_BYTES: i64 = 120;
+/// The rows a page's first batch reads, before it knows their size; a batch reads at
+/// most `MAX_ROWS`.
+const FIRST_ROWS: i64 = 1_000;
+const MAX_ROWS: i64 = 20_000;
 
 /// The text a message was saved with, from its stored body: without the `timestamp`
 /// the store added (see the top of this file).
@@ -85,18 +82,6 @@ pub struct Page {
     pub after: i64,
     pub declared: i64,
     pub done: bool,
-}
-
-/// A message a page read, with its stream's ordinal (`None`: the stream is gone).
-struct PageMessage {
-    position: i64,
-    stream: String,
-    revision: i64,
-    kind: i16,
-    time: Millis,
-    session: String,
-    body: String,
-    ordinal: Option<i64>,
 }
 
 /// The schema as `plan` sees it: the head and the message there, and the streams and
@@ -226,8 +211,11 @@ impl Pg {
 
     /// The next page of an export that wrote the positions up to `after` and declared
     /// the streams below ordinal `declared`, and ends at `last` and ordinal `streams`:
-    /// about `budget` bytes, at least one message. One statement, so a reset meanwhile
-    /// ends the page early (done, with `after` short of `last`), never in a torn one.
+    /// about `budget` bytes, at least one message. Read in batches of rows by position
+    /// (positions have no gaps), each as many as the budget left takes at the size of
+    /// the rows before, so that no row is read twice or for nothing; with stream lines,
+    /// each batch's streams come in one more statement. A reset meanwhile ends the page
+    /// early (done, with `after` short of `last`: positions stop running on).
     pub async fn history_page(
         &self,
         after: i64,
@@ -237,110 +225,98 @@ impl Pg {
         messages_only: bool,
         budget: usize,
     ) -> Result<Page, PgError> {
-        // The page's messages (cut where the bytes before one reach the budget) and,
-        // in the same snapshot, the streams to declare: up to the last message's, or
-        // all that are left when the page reaches `last`. Positions have no gaps, so the
-        // range itself holds the rows to `PAGE_ROWS` (a `LIMIT` leaves the planner free
-        // to sort all the positions after `after` when the statistics are stale, as
-        // they are after an import: 0.4 s a page at 1,000,000 messages).
-        let sql = format!(
-            "WITH page AS MATERIALIZED ( \
-               SELECT q.*, (SELECT s.ordinal FROM {streams} s WHERE s.name = q.stream) AS ordinal FROM ( \
-                 SELECT m.position, m.stream, m.revision, m.kind, m.time, m.session, m.body, \
-                   sum(octet_length(m.body) + octet_length(m.stream) + {LINE_BYTES}) OVER (ORDER BY m.position) \
-                     - (octet_length(m.body) + octet_length(m.stream) + {LINE_BYTES}) AS before \
-                 FROM (SELECT * FROM {messages} WHERE position > $1 AND position <= least($2, $1 + $3) ORDER BY position) m \
-               ) q WHERE before < $4 \
-             ), upto AS ( \
-               SELECT CASE WHEN coalesce(max(position), $1) >= $2 THEN $5 ELSE max(ordinal) + 1 END AS o FROM page \
-             ) \
-             SELECT position, stream, revision, kind, time, session, body, ordinal FROM page \
-             UNION ALL \
-             SELECT NULL, s.name, NULL, NULL, s.created_at, NULL, NULL, s.ordinal FROM {streams} s, upto \
-               WHERE NOT $6 AND s.ordinal >= $7 AND s.ordinal < upto.o",
-            messages = self.t("messages"),
-            streams = self.t("streams"),
+        let messages = format!(
+            "SELECT position, stream, revision, kind, time, session, body FROM {} \
+             WHERE position > $1 AND position <= least($2, $1 + $3) ORDER BY position",
+            self.t("messages")
         );
-        let budget = budget as i64;
-        let rows = self
-            .rows(
-                &sql,
-                &[
-                    (&after, Type::INT8),
-                    (&last, Type::INT8),
-                    (&PAGE_ROWS, Type::INT8),
-                    (&budget, Type::INT8),
-                    (&streams, Type::INT8),
-                    (&messages_only, Type::BOOL),
-                    (&declared, Type::INT8),
-                ],
-            )
-            .await?;
-        let mut messages = Vec::new();
-        let mut declare = Vec::new();
-        for r in &rows {
-            match r.get::<_, Option<i64>>(0) {
-                Some(position) => messages.push(PageMessage {
-                    position,
-                    stream: r.get(1),
-                    revision: r.get(2),
-                    kind: r.get(3),
-                    time: r.get(4),
-                    session: r.get(5),
-                    body: r.get(6),
-                    // None: the stream is gone (never in one snapshot; ends the page).
-                    ordinal: r.get(7),
-                }),
-                None => declare.push((r.get::<_, i64>(7), r.get::<_, String>(1), r.get::<_, i64>(4))),
+        // The batch's streams (their ordinals), and the streams to declare up to the
+        // last of them (ordinals from `$2` up to theirs).
+        let names = format!(
+            "WITH named AS (SELECT name, ordinal, created_at FROM {t} WHERE name = ANY($1)) \
+             SELECT name, ordinal, created_at FROM named \
+             UNION \
+             SELECT name, ordinal, created_at FROM {t} WHERE ordinal >= $2 AND ordinal <= (SELECT max(ordinal) FROM named)",
+            t = self.t("streams")
+        );
+        let mut page = Page { text: String::with_capacity(budget + (budget >> 3)), after, declared, done: false };
+        let mut rows_wanted: i64 = FIRST_ROWS;
+        while page.after < last {
+            if page.text.len() >= budget {
+                return Ok(page);
             }
-        }
-        messages.sort_unstable_by_key(|m| m.position);
-        declare.sort_unstable_by_key(|d| d.0);
-        let mut page = Page {
-            text: String::with_capacity(budget as usize + (budget as usize >> 3)),
-            after,
-            declared,
-            done: false,
-        };
-        let mut pending = declare.iter().peekable();
-        let mut declare_upto = |page: &mut Page, upto: i64| {
-            while let Some((ordinal, name, created)) = pending.next_if(|d| d.0 < upto) {
-                history::write_stream_line(&mut page.text, &literal(name), *created);
-                page.declared = page.declared.max(ordinal + 1);
-            }
-            page.declared = page.declared.max(upto);
-        };
-        for m in &messages {
-            // Positions run on with no gap in one snapshot, each of a stream; one that
-            // does not ends the export short (a reset between two pages).
-            let Some(ordinal) = m.ordinal.filter(|_| m.position == page.after + 1) else {
+            let rows = self
+                .rows(&messages, &[(&page.after, Type::INT8), (&last, Type::INT8), (&rows_wanted, Type::INT8)])
+                .await?;
+            if rows.is_empty() {
+                // The store was reset: the caller reports the export short.
                 page.done = true;
                 return Ok(page);
-            };
+            }
+            let mut ordinals: HashMap<String, i64> = HashMap::new();
+            let mut declare: Vec<(i64, String, i64)> = Vec::new();
             if !messages_only {
-                declare_upto(&mut page, ordinal + 1);
+                let mut batch: Vec<&str> = rows.iter().map(|r| r.get::<_, &str>(1)).collect();
+                batch.sort_unstable();
+                batch.dedup();
+                for r in self.rows(&names, &[(&batch, Type::TEXT_ARRAY), (&page.declared, Type::INT8)]).await? {
+                    let (name, ordinal, created): (String, i64, i64) = (r.get(0), r.get(1), r.get(2));
+                    if ordinal >= page.declared {
+                        declare.push((ordinal, name.clone(), created));
+                    }
+                    ordinals.insert(name, ordinal);
+                }
+                declare.sort_unstable_by_key(|d| d.0);
             }
-            let text = as_saved(&m.body, m.time);
-            let line = MessageLine {
-                position: m.position as u64,
-                stream: literal(&m.stream),
-                revision: m.revision.max(0) as u64,
-                kind: MessageKind::from_code(m.kind as u32).unwrap_or(MessageKind::Event),
-                time: m.time,
-                session: session_of(&m.session),
-                text: &text,
-            };
-            history::write_message_line(&mut page.text, &line);
-            page.after = m.position;
-        }
-        // Done when the messages reached `last`; an empty page short of it: the store
-        // was reset (the caller reports it).
-        if page.after >= last || messages.is_empty() {
-            if page.after >= last && !messages_only {
-                declare_upto(&mut page, streams);
+            let mut pending = declare.iter().peekable();
+            let before = page.text.len();
+            for r in &rows {
+                let position: i64 = r.get(0);
+                let stream: &str = r.get(1);
+                if position != page.after + 1 {
+                    page.done = true;
+                    return Ok(page);
+                }
+                if !messages_only {
+                    let Some(&ordinal) = ordinals.get(stream) else {
+                        // The stream is gone: a reset between the two statements.
+                        page.done = true;
+                        return Ok(page);
+                    };
+                    while let Some((o, name, created)) = pending.next_if(|d| d.0 <= ordinal) {
+                        history::write_stream_line(&mut page.text, &literal(name), *created);
+                        page.declared = page.declared.max(o + 1);
+                    }
+                    page.declared = page.declared.max(ordinal + 1);
+                }
+                let time: Millis = r.get(4);
+                let text = as_saved(r.get::<_, &str>(6), time);
+                let line = MessageLine {
+                    position: position as u64,
+                    stream: literal(stream),
+                    revision: r.get::<_, i64>(2).max(0) as u64,
+                    kind: MessageKind::from_code(r.get::<_, i16>(3) as u32).unwrap_or(MessageKind::Event),
+                    time,
+                    session: session_of(r.get::<_, &str>(5)),
+                    text: &text,
+                };
+                history::write_message_line(&mut page.text, &line);
+                page.after = position;
             }
-            page.done = true;
+            let per_row = ((page.text.len() - before) / rows.len()).max(1);
+            rows_wanted = (budget.saturating_sub(page.text.len()) / per_row + 1).clamp(1, MAX_ROWS as usize) as i64;
         }
+        if !messages_only && page.declared < streams {
+            let rest = format!(
+                "SELECT ordinal, name, created_at FROM {} WHERE ordinal >= $1 AND ordinal < $2 ORDER BY ordinal",
+                self.t("streams")
+            );
+            for r in self.rows(&rest, &[(&page.declared, Type::INT8), (&streams, Type::INT8)]).await? {
+                history::write_stream_line(&mut page.text, &literal(r.get::<_, &str>(1)), r.get(2));
+            }
+            page.declared = streams;
+        }
+        page.done = true;
         Ok(page)
     }
 
