@@ -5,6 +5,7 @@
 // other processes hear of imported messages as of saved ones; and how fast it imports.
 import * as path from 'node:path';
 import { MemoryMessageStore, PostgresMessageStore } from '@auto-engineer/message-store';
+import { rejection, snapshot, text } from './support/history';
 import { take, within } from './support/pull';
 
 const url = process.env.DATABASE_URL as string;
@@ -52,30 +53,6 @@ async function fill(s: any, bulk = 0) {
   }
   await s.saveMessage('orders-2', { type: 'OrderPlaced', data: { total: 12 } }, 'no_stream', 'event');
   await s.saveMessages('empty-last', []);
-}
-
-/** Everything a store reads back, but its memory use. */
-async function snapshot(s: any) {
-  const streams: string[] = await s.getStreams();
-  const infos: Record<string, unknown> = {};
-  for (const name of streams) infos[name] = await s.getStreamInfo(name);
-  const { memoryUsage: _, ...stats } = await s.getStats();
-  return { all: await s.getAllMessages(), streams, infos, sessions: await s.getSessions(), stats };
-}
-
-async function text(s: any, options?: object) {
-  let out = '';
-  for await (const page of s.exportHistory(options)) out += page;
-  return out;
-}
-
-async function rejection(p: Promise<unknown>) {
-  try {
-    await p;
-  } catch (e) {
-    return { code: (e as any).code, message: (e as Error).message };
-  }
-  throw new Error('resolved');
 }
 
 test('a memory store imported in chunks reads back identical in every field and exports the same text', async () => {

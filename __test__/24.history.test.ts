@@ -3,6 +3,7 @@
 // exports the same text again; a history that is not whole, or a store that is not
 // empty, is refused with its reason and changes nothing.
 import { MemoryMessageStore, openMessageStore, SqliteMessageStore } from '@auto-engineer/message-store';
+import { rejection, snapshot, text } from './support/history';
 import { postgresStore, stores, tempDbPath } from './support/stores';
 
 /** A history with every kind of field: commands and events, with and without a timestamp, sessions, an empty stream, odd names. */
@@ -19,30 +20,6 @@ async function fill(store: any) {
   await store.endSession(session);
   await store.saveMessage('orders-2', { type: 'OrderPlaced', data: { total: 12 } }, 'no_stream', 'event');
   return session;
-}
-
-/** Everything a store reads back, but its memory use. */
-async function snapshot(store: any) {
-  const streams: string[] = await store.getStreams();
-  const infos: Record<string, unknown> = {};
-  for (const s of streams) infos[s] = await store.getStreamInfo(s);
-  const { memoryUsage: _, ...stats } = await store.getStats();
-  return { all: await store.getAllMessages(), streams, infos, sessions: await store.getSessions(), stats };
-}
-
-async function text(store: any, options?: object) {
-  let out = '';
-  for await (const page of store.exportHistory(options)) out += page;
-  return out;
-}
-
-async function rejection(p: Promise<unknown>) {
-  try {
-    await p;
-  } catch (e) {
-    return { code: (e as any).code, message: (e as Error).message };
-  }
-  throw new Error('resolved');
 }
 
 describe.each(stores)('$name', ({ create }) => {
