@@ -5,13 +5,16 @@ import {
   type Command,
   ConcurrencyError,
   type Event,
+  type HistoryDigest,
   type ILocalMessageStore,
   type IMessageStore,
+  type ImportedHistory,
   MemoryMessageStore,
   type Message,
   type MessageFilter,
   type MessageStoreStats,
   type MessageType,
+  openMessageStore,
   type PositionalMessage,
   type SessionInfo,
   SqliteMessageStore,
@@ -173,4 +176,15 @@ export async function follow(store: MemoryMessageStore, signal: AbortSignal): Pr
   // @ts-expect-error afterRevision belongs to subscribeToStream
   store.subscribe({ afterRevision: 1n });
   return last + BigInt(sub.buffered);
+}
+
+// Opening any store from a locator, and moving a history between two.
+export async function move(from: string, to: string): Promise<string> {
+  const source = openMessageStore(from);
+  const target = openMessageStore(to, { schema: 'bus', readOnly: false });
+  const done: ImportedHistory = await target.importHistory(source.exportHistory({ after: 0n }), { resume: true });
+  const digest: HistoryDigest = await target.historyDigest(done.lastPosition);
+  // @ts-expect-error resume is a boolean
+  await target.importHistory([''], { resume: 'yes' });
+  return digest.sha256;
 }
