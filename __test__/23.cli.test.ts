@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PostgresMessageStore, SqliteMessageStore } from '@auto-engineer/message-store';
+import { Client } from 'pg';
 
 const BIN = path.join(__dirname, '..', 'bin', 'message-store.js');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'message-store-cli-'));
@@ -609,6 +610,48 @@ describe('interrupted', () => {
     expect(at).toBeGreaterThan(0);
     expect(at).toBeLessThan(N);
     expect(await resume(db, at)).toBe(digest);
+  });
+
+  test('SIGKILL during a copy into PostgreSQL: the same command again completes it, no message twice', async () => {
+    const p = pg();
+    const c = start(['copy', big, p.locator]);
+    let ended = false;
+    c.done.then(() => {
+      ended = true;
+    });
+    // Killed once whole chunks are committed (the store's head moved).
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    try {
+      const head = async () => {
+        try {
+          return Number((await client.query(`SELECT position FROM "${p.schema}".store`)).rows[0]?.position ?? 0);
+        } catch {
+          return 0;
+        }
+      };
+      for (let waited = 0; !ended && (await head()) === 0; waited += 20) {
+        if (waited > 120000) throw new Error('timed out waiting for the copy to write');
+        await sleep(20);
+      }
+      expect(ended).toBe(false);
+      c.child.kill('SIGKILL');
+      expect((await c.done).signal).toBe('SIGKILL');
+      const at = await head();
+      expect(at).toBeGreaterThan(0);
+      expect(at).toBeLessThan(N);
+      const r = await run(['copy', big, p.locator]);
+      const h = at.toLocaleString('en-US');
+      expect(r.status).toBe(0);
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^resuming: the target holds positions 1 to ${h} already\\ncopied ${total} messages \\(50 streams, 0 sessions\\) from ${big} to .*, ${(N - at).toLocaleString('en-US')} of them in this run; checked: both hold positions 1 to ${total}, sha256 ${digest}\\n$`,
+        ),
+      );
+      expect(await head()).toBe(N);
+    } finally {
+      await client.end();
+    }
   });
 
   test('an export interrupted leaves no file', async () => {
