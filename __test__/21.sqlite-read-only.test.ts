@@ -169,6 +169,14 @@ describe('SqliteMessageStore { readOnly: true }: reading a file another process 
     const ended = await store.getSessionInfo(sessionId);
     expect(ended.lastActivity.getTime()).toBeGreaterThanOrEqual(before);
     expect((await store.getStats()).totalMessages).toBe(await writer.ask('count'));
+
+    // Its history, exported or digested, takes in the writer's last save too.
+    await writer.ask('save', { stream: 'late', messages: [{ type: 'Late', data: {} }] });
+    expect((await store.historyDigest()).lastPosition).toBe(7n);
+    let exported = '';
+    for await (const page of store.exportHistory()) exported += page;
+    expect(JSON.parse(exported.split('\n')[0])).toMatchObject({ lastPosition: 7, streams: 5, sessions: [{ sessionId }] });
+    expect(JSON.parse(exported.split('\n').at(-2) as string)).toMatchObject({ position: 7, streamId: 'late', revision: 0 });
   });
 
   test('a subscription delivers what the writer saves later, each once, in order', async () => {

@@ -358,6 +358,7 @@ class MessageStore {
    */
   exportHistory(options) {
     const { after } = check.exportOptions(options);
+    if (this.#follows) this.#catchUp();
     return history.exportText((op) => this.#read(op), this.#backend, after);
   }
 
@@ -394,6 +395,7 @@ class MessageStore {
   async historyDigest(upTo) {
     const last = check.optionalInteger('upTo', upTo);
     if (last !== undefined && last < 0) throw new TypeError(`upTo must be at least 0, got ${check.describe(upTo)}`);
+    if (this.#follows) this.#catchUp();
     return history.digest((op) => this.#read(op), this.#backend, last === undefined ? undefined : Number(last));
   }
 
