@@ -107,7 +107,7 @@ pub fn import_lines(
     let lines = history::parse_lines(&text, first_line.max(1) as u64)?;
     let core = store.writable()?.core.clone();
     let mut engine = core.engine()?;
-    let plan = history::plan(lines, &history_engine::Importing { engine: &engine, header: &header })?;
+    let plan = history::plan(lines, &history_engine::Importing::new(&engine, &header))?;
     history_engine::apply(&mut engine, &header, &plan)?;
     core.note_bytes(&engine);
     drop(engine);

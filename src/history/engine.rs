@@ -107,8 +107,15 @@ pub fn begin(engine: &Engine, header: &Header, resume: bool) -> Result<(), Histo
 /// The engine as a history's lines see it: the header's sessions count as present,
 /// since `apply` adds them before the messages.
 pub struct Importing<'a> {
-    pub engine: &'a Engine,
-    pub header: &'a Header,
+    engine: &'a Engine,
+    /// The header's sessions, looked up once a message (a chunk may hold many).
+    sessions: std::collections::HashSet<&'a JsonString>,
+}
+
+impl<'a> Importing<'a> {
+    pub fn new(engine: &'a Engine, header: &'a Header) -> Self {
+        Importing { engine, sessions: header.sessions.iter().map(|s| &s.id).collect() }
+    }
 }
 
 impl View for Importing<'_> {
@@ -122,7 +129,7 @@ impl View for Importing<'_> {
     }
 
     fn has_session(&self, id: &JsonString) -> bool {
-        self.engine.session_info(id).is_some() || self.header.sessions.iter().any(|s| s.id == *id)
+        self.sessions.contains(id) || self.engine.session_info(id).is_some()
     }
 
     fn holds(&self, line: &MessageLine<'_>) -> Option<bool> {
@@ -192,7 +199,7 @@ mod tests {
         let (first, rest) = text.split_once('\n').unwrap();
         let h = Header::parse(first)?;
         begin(engine, &h, resume)?;
-        let p = plan(parse_lines(rest, 2)?, &Importing { engine, header: &h })?;
+        let p = plan(parse_lines(rest, 2)?, &Importing::new(engine, &h))?;
         apply(engine, &h, &p)?;
         end(engine, &h);
         Ok(())

@@ -9,7 +9,9 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::chunk;
 use super::error::JournalError;
+use super::names;
 use super::schema::{APPLICATION_ID, SCHEMA_VERSION};
+use super::sqlite::io_error;
 use crate::engine::{JsonString, Millis};
 use crate::history::{write_message_line, write_stream_line, Header, MessageLine, SessionLine};
 
@@ -51,15 +53,7 @@ impl FileHistory {
     }
 
     fn io(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
-        move |source| match source.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                JournalError::Locked { path: self.path.clone() }
-            }
-            Some(rusqlite::ErrorCode::NotADatabase) => {
-                JournalError::NotOurs { path: self.path.clone(), reason: "not a SQLite database".into() }
-            }
-            _ => JournalError::Io { path: self.path.clone(), source },
-        }
+        move |source| io_error(&self.path, source)
     }
 
     fn corrupt(&self, reason: String) -> JournalError {
@@ -81,36 +75,11 @@ impl FileHistory {
                 "it is of version {version}, which only opening it with SqliteMessageStore (which upgrades it) reads"
             )));
         }
-        let mut streams = Vec::new();
-        {
-            let mut q = self.conn.prepare("SELECT name, created_at FROM streams ORDER BY ix").map_err(self.io())?;
-            let mut rows = q.query([]).map_err(self.io())?;
-            while let Some(row) = rows.next().map_err(self.io())? {
-                let name: String = row.get(0).map_err(self.io())?;
-                let created: i64 = row.get(1).map_err(self.io())?;
-                let name = JsonString::from_literal(&name)
-                    .ok_or_else(|| self.corrupt(format!("stream {} has a bad name", streams.len())))?;
-                streams.push((name, created));
-            }
-        }
-        let mut sessions = Vec::new();
-        {
-            let mut q = self
-                .conn
-                .prepare("SELECT id, started_at, last_activity FROM sessions ORDER BY ix")
-                .map_err(self.io())?;
-            let mut rows = q.query([]).map_err(self.io())?;
-            while let Some(row) = rows.next().map_err(self.io())? {
-                let id: String = row.get(0).map_err(self.io())?;
-                let id = JsonString::from_literal(&id)
-                    .ok_or_else(|| self.corrupt(format!("session {} has a bad id", sessions.len())))?;
-                sessions.push(SessionLine {
-                    id,
-                    started_at: row.get(1).map_err(self.io())?,
-                    last_activity: row.get(2).map_err(self.io())?,
-                });
-            }
-        }
+        let (streams, sessions) = names::read(&self.conn, &self.path)?;
+        let sessions = sessions
+            .into_iter()
+            .map(|s| SessionLine { id: s.id, started_at: s.started_at, last_activity: s.last_activity })
+            .collect();
         let last: Option<i64> =
             self.conn.query_row("SELECT max(first + count - 1) FROM chunks", [], |r| r.get(0)).map_err(self.io())?;
         self.revisions = vec![0; streams.len()];

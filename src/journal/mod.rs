@@ -14,6 +14,7 @@ mod commit;
 mod error;
 mod export;
 mod follow;
+mod names;
 mod replay;
 mod schema;
 mod sqlite;

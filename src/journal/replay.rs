@@ -5,9 +5,10 @@
 use super::chunk;
 use super::commit::{chunks_of, insert_chunks};
 use super::error::JournalError;
+use super::names;
 use super::schema::{APPLICATION_ID, CREATE_CHUNKS, MESSAGES_V1, SCHEMA_VERSION};
 use super::sqlite::{Journal, Written};
-use crate::engine::{Engine, JsonString, MessageKind};
+use crate::engine::{Engine, MessageKind};
 
 impl Journal {
     /// A new file is empty; an existing one must carry our application id and a
@@ -42,48 +43,18 @@ impl Journal {
     /// Replays the file (of schema `version`) into a new engine. A writer then migrates
     /// a version 1 file (`migrate_v1`).
     pub(super) fn load(&mut self, version: i64) -> Result<Engine, JournalError> {
-        let corrupt = |reason: String| JournalError::Corrupt { path: self.path.clone(), reason };
         let mut engine = Engine::new();
-        {
-            let mut q = self.conn.prepare("SELECT ix, name, created_at FROM streams ORDER BY ix").map_err(self.io())?;
-            let mut rows = q.query([]).map_err(self.io())?;
-            while let Some(row) = rows.next().map_err(self.io())? {
-                let (ix, name, created): (i64, String, i64) =
-                    (row.get(0).map_err(self.io())?, row.get(1).map_err(self.io())?, row.get(2).map_err(self.io())?);
-                let name =
-                    JsonString::from_literal(&name).ok_or_else(|| corrupt(format!("stream {ix} has a bad name")))?;
-                if ix as usize != engine.stream_count() {
-                    return Err(corrupt(format!("stream numbers skip to {ix}")));
-                }
-                engine.restore_stream(name, created);
-            }
+        let (streams, sessions) = names::read(&self.conn, &self.path)?;
+        for (name, created) in streams {
+            engine.restore_stream(name, created);
         }
-        let mut sessions = Vec::new();
-        let mut activity = Vec::new();
-        {
-            let mut q = self
-                .conn
-                .prepare("SELECT ix, id, started_at, last_activity FROM sessions ORDER BY ix")
-                .map_err(self.io())?;
-            let mut rows = q.query([]).map_err(self.io())?;
-            while let Some(row) = rows.next().map_err(self.io())? {
-                let ix: i64 = row.get(0).map_err(self.io())?;
-                let id: String = row.get(1).map_err(self.io())?;
-                let started: i64 = row.get(2).map_err(self.io())?;
-                let last: i64 = row.get(3).map_err(self.io())?;
-                let id = JsonString::from_literal(&id).ok_or_else(|| corrupt(format!("session {ix} has a bad id")))?;
-                if ix as usize != sessions.len() {
-                    return Err(corrupt(format!("session numbers skip to {ix}")));
-                }
-                engine.restore_session(id.clone(), started);
-                sessions.push(id);
-                activity.push(last);
-            }
+        for s in &sessions {
+            engine.restore_session(s.id.clone(), s.started_at);
         }
         let count = if version == 1 { self.load_v1_messages(&mut engine)? } else { self.load_chunks(&mut engine)? };
 
-        for (id, &last) in sessions.iter().zip(&activity) {
-            engine.restore_session_activity(id, last);
+        for s in &sessions {
+            engine.restore_session_activity(&s.id, s.last_activity);
         }
         self.written = Written {
             streams: engine.stream_count(),

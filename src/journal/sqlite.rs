@@ -149,17 +149,7 @@ impl Journal {
     }
 
     pub(super) fn io(&self) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
-        move |source| {
-            if source.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
-                || source.sqlite_error_code() == Some(ErrorCode::DatabaseLocked)
-            {
-                JournalError::Locked { path: self.path.clone() }
-            } else if source.sqlite_error_code() == Some(ErrorCode::NotADatabase) {
-                JournalError::NotOurs { path: self.path.clone(), reason: "not a SQLite database".into() }
-            } else {
-                JournalError::Io { path: self.path.clone(), source }
-            }
-        }
+        move |source| io_error(&self.path, source)
     }
 
     fn create_schema(&self) -> Result<(), JournalError> {
@@ -249,6 +239,18 @@ fn is_at(file: &File, path: &str) -> bool {
 #[cfg(not(unix))]
 fn is_at(_file: &File, _path: &str) -> bool {
     true
+}
+
+/// What a SQLite failure on the file at `path` means for the store: held by another
+/// process, not a database at all, or an I/O error.
+pub(super) fn io_error(path: &str, source: rusqlite::Error) -> JournalError {
+    match source.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => JournalError::Locked { path: path.to_owned() },
+        Some(ErrorCode::NotADatabase) => {
+            JournalError::NotOurs { path: path.to_owned(), reason: "not a SQLite database".into() }
+        }
+        _ => JournalError::Io { path: path.to_owned(), source },
+    }
 }
 
 /// A file that exists and has bytes must start as every SQLite database does; it is

@@ -87,12 +87,11 @@ pub struct Page {
 /// The schema as `plan` sees it: the head and the message there, and the streams and
 /// sessions a chunk names. The header's sessions count as present: the chunk's
 /// transaction adds those the schema lacks before its messages.
-struct Snapshot<'h> {
+struct Snapshot {
     head: u64,
     at_head: Option<StoredLine>,
     streams: HashMap<JsonString, (i64, Millis)>,
     sessions: HashSet<JsonString>,
-    header: &'h Header,
 }
 
 /// A message as the schema holds it (its body with the stamp, if any).
@@ -105,7 +104,7 @@ struct StoredLine {
     body: String,
 }
 
-impl View for Snapshot<'_> {
+impl View for Snapshot {
     fn head(&self) -> u64 {
         self.head
     }
@@ -115,7 +114,7 @@ impl View for Snapshot<'_> {
     }
 
     fn has_session(&self, id: &JsonString) -> bool {
-        self.sessions.contains(id) || self.header.sessions.iter().any(|s| s.id == *id)
+        self.sessions.contains(id)
     }
 
     /// Compared as stored (texts with their stamps), so that a message whose own
@@ -416,8 +415,13 @@ impl Pg {
             head: r.get::<_, i64>(0).max(0) as u64,
             at_head,
             streams: found.iter().map(|n| literal(n)).zip(revisions.into_iter().zip(created)).collect(),
-            sessions: r.get::<_, Vec<String>>(1).iter().map(|s| literal(s)).collect(),
-            header,
+            // The schema's, and the header's (added before the chunk's messages).
+            sessions: r
+                .get::<_, Vec<String>>(1)
+                .iter()
+                .map(|s| literal(s))
+                .chain(header.sessions.iter().map(|s| s.id.clone()))
+                .collect(),
         };
         // The message at the head, if the chunk reaches it, was compared (`View::holds`).
         let plan = match history::plan(lines.to_vec(), &view) {
